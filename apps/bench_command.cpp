@@ -1,0 +1,161 @@
+#include "bench_command.h"
+
+#include <fstream>
+#include <memory>
+#include <random>
+#include <thread>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "HalideRuntime.h"
+#include "retnet/error.h"
+#include "retnet/retention.h"
+#include "timing.h"
+#include "work_counts.h"
+
+namespace retnet::apps {
+namespace {
+
+struct BenchOptions {
+    std::vector<int64_t> seq_lens{256, 2048, 8192};
+    int64_t parallel_max_t = 2048;  // the parallel form is O(T^2): longer T only when asked
+    int64_t batch = 1, heads = 8, key_dim = 64, value_dim = 128;
+    int chunk = kDefaultChunk;
+    std::vector<std::string> forms{"parallel", "chunkwise", "recurrent"};
+    std::vector<int64_t> decode_batches{1, 8, 64};
+    int64_t decode_heads = 16, decode_key_dim = 128, decode_value_dim = 128;
+    bool full = false;
+    int threads = 0;
+    TimingPolicy timing;
+    std::string csv_path;
+};
+
+struct Row {
+    std::string kernel;
+    int64_t B, T, H, K, V, C;
+    Timing timing;
+    WorkCount work;
+};
+
+Tensor random_tensor(const Shape &shape, std::mt19937 &rng) {
+    Tensor t = Tensor::empty(shape);
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    for (int64_t i = 0; i < t.numel(); i++) t.data()[i] = uniform(rng);
+    return t;
+}
+
+Row bench_sequence_form(Form form, int64_t T, const BenchOptions &opt, std::mt19937 &rng) {
+    const int64_t B = opt.batch, H = opt.heads, K = opt.key_dim, V = opt.value_dim;
+    Tensor q = random_tensor({B, T, H, K}, rng), k = random_tensor({B, T, H, K}, rng), v = random_tensor({B, T, H, V}, rng);
+    Tensor o = Tensor::empty({B, T, H, V}), state = Tensor::empty({B, H, K, V});
+    std::function<void()> call;
+    switch (form) {
+    case Form::parallel: call = [&] { retention_parallel(q, k, v, o, {}, nullptr, &state); }; break;
+    case Form::recurrent: call = [&] { retention_recurrent(q, k, v, o, {}, nullptr, &state); }; break;
+    default: call = [&] { retention_chunkwise(q, k, v, o, opt.chunk, {}, nullptr, &state); }; break;
+    }
+    Timing timing = time_call(call, opt.timing);
+    return {form_name(form), B, T, H, K, V, form == Form::chunkwise ? opt.chunk : 0, timing,
+            sequence_work(B, T, H, K, V, opt.chunk)};
+}
+
+Row bench_decode_step(int64_t B, const BenchOptions &opt, std::mt19937 &rng) {
+    const int64_t H = opt.decode_heads, K = opt.decode_key_dim, V = opt.decode_value_dim;
+    Tensor q = random_tensor({B, H, K}, rng), k = random_tensor({B, H, K}, rng), v = random_tensor({B, H, V}, rng);
+    // A state decays by gamma each step: small values keep it finite over many repeats.
+    Tensor state = random_tensor({B, H, K, V}, rng), o = Tensor::empty({B, H, V});
+    Timing timing = time_call([&] { retention_decode_step(q, k, v, state, o); }, opt.timing);
+    return {"decode_step", B, 1, H, K, V, 0, timing, decode_step_work(B, H, K, V)};
+}
+
+void print_table(const std::vector<Row> &rows) {
+    fmt::print("{:<12} {:>4} {:>6} {:>4} {:>4} {:>4} {:>4} {:>11} {:>9} {:>8}\n", "kernel", "B", "T", "H", "K", "V", "C",
+               "ms (median)", "GFLOP/s", "GB/s");
+    for (const Row &r : rows) {
+        const double seconds = r.timing.median_ms / 1e3;
+        fmt::print("{:<12} {:>4} {:>6} {:>4} {:>4} {:>4} {:>4} {:>11.4f} {:>9.1f} {:>8.1f}\n", r.kernel, r.B, r.T, r.H, r.K,
+                   r.V, r.C == 0 ? std::string("-") : std::to_string(r.C), r.timing.median_ms,
+                   r.work.flops / seconds / 1e9, r.work.bytes / seconds / 1e9);
+    }
+}
+
+void write_csv(const std::vector<Row> &rows, const std::string &path) {
+    std::ofstream out(path);
+    if (!out) throw Error(fmt::format("--csv: cannot open '{}' for writing", path));
+    out << "kernel,B,T,H,K,V,C,median_ms,min_ms,repeats,gflop,gbyte,gflops,gbps\n";
+    for (const Row &r : rows) {
+        const double seconds = r.timing.median_ms / 1e3;
+        out << fmt::format("{},{},{},{},{},{},{},{:.6f},{:.6f},{},{:.6f},{:.6f},{:.3f},{:.3f}\n", r.kernel, r.B, r.T, r.H,
+                           r.K, r.V, r.C, r.timing.median_ms, r.timing.min_ms, r.timing.repeats, r.work.flops / 1e9,
+                           r.work.bytes / 1e9, r.work.flops / seconds / 1e9, r.work.bytes / seconds / 1e9);
+    }
+    if (!out) throw Error(fmt::format("--csv: writing '{}' failed", path));
+}
+
+void run_bench(BenchOptions opt) {
+    if (opt.full) {
+        opt.seq_lens = {256, 1024, 2048, 4096, 8192, 16384};
+        opt.parallel_max_t = 16384;
+        opt.decode_batches = {1, 2, 4, 8, 16, 32, 64};
+    }
+    std::vector<Form> forms;
+    for (const std::string &name : opt.forms) {
+        Form f = parse_form(name);
+        if (f == Form::automatic) throw Error("--forms: name the forms to time (parallel, chunkwise, recurrent), not auto");
+        forms.push_back(f);
+    }
+    // Halide's thread pool uses HL_NUM_THREADS, else one thread per core.
+    int threads = opt.threads;
+    if (threads > 0) {
+        halide_set_num_threads(threads);
+    } else {
+        const char *env = std::getenv("HL_NUM_THREADS");
+        threads = env ? std::atoi(env) : static_cast<int>(std::thread::hardware_concurrency());
+    }
+    fmt::print("retnet bench: fp32 on the CPU, {} thread(s); FLOPs and bytes as SEMANTICS.md §3, counted with "
+               "chunk {} for every form\n", threads, opt.chunk);
+    std::mt19937 rng(1234);
+    std::vector<Row> rows;
+    for (Form form : forms) {
+        for (int64_t T : opt.seq_lens) {
+            if (form == Form::parallel && T > opt.parallel_max_t) continue;
+            rows.push_back(bench_sequence_form(form, T, opt, rng));
+            std::fflush(stdout);
+        }
+    }
+    for (int64_t B : opt.decode_batches) rows.push_back(bench_decode_step(B, opt, rng));
+    print_table(rows);
+    if (!opt.csv_path.empty()) {
+        write_csv(rows, opt.csv_path);
+        fmt::print("wrote {} rows to {}\n", rows.size(), opt.csv_path);
+    }
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App &app) {
+    auto opt = std::make_shared<BenchOptions>();
+    CLI::App *cmd = app.add_subcommand("bench", "Time the retention kernels (a quick default set; --full for all)");
+    cmd->add_option("--seq-lens,-T", opt->seq_lens, "sequence lengths of the sequence forms")->capture_default_str();
+    cmd->add_option("--parallel-max-t", opt->parallel_max_t, "longest T timed for the O(T^2) parallel form")->capture_default_str();
+    cmd->add_option("--batch,-B", opt->batch, "batch size of the sequence forms")->capture_default_str()->check(CLI::Range(1, 1 << 20));
+    cmd->add_option("--heads,-H", opt->heads, "heads of the sequence forms")->capture_default_str()->check(CLI::Range(1, 1 << 16));
+    cmd->add_option("--key-dim,-K", opt->key_dim, "key dimension per head")->capture_default_str();
+    cmd->add_option("--value-dim,-V", opt->value_dim, "value dimension per head")->capture_default_str();
+    cmd->add_option("--chunk,-C", opt->chunk, "chunk length of the chunkwise form")->capture_default_str();
+    cmd->add_option("--forms", opt->forms, "forms to time")->capture_default_str();
+    cmd->add_option("--decode-batches", opt->decode_batches, "batch sizes of the decode step")->capture_default_str();
+    cmd->add_option("--decode-heads", opt->decode_heads, "heads of the decode step")->capture_default_str();
+    cmd->add_option("--decode-key-dim", opt->decode_key_dim, "K of the decode step")->capture_default_str();
+    cmd->add_option("--decode-value-dim", opt->decode_value_dim, "V of the decode step")->capture_default_str();
+    cmd->add_flag("--full", opt->full, "T from 256 to 16384 for every form, decode B from 1 to 64");
+    cmd->add_option("--threads", opt->threads, "worker threads (default: Halide's, one per core)")->check(CLI::Range(0, 1024));
+    cmd->add_option("--warmup", opt->timing.warmup, "untimed calls before timing")->capture_default_str()->check(CLI::Range(0, 1000));
+    cmd->add_option("--repeats", opt->timing.min_repeats, "minimum timed calls (the median is reported)")->capture_default_str()->check(CLI::Range(1, 100000));
+    cmd->add_option("--min-seconds", opt->timing.min_seconds, "minimum timed seconds per row")->capture_default_str();
+    cmd->add_option("--csv", opt->csv_path, "also write the rows to this CSV file");
+    cmd->callback([opt] { run_bench(*opt); });
+}
+
+}  // namespace retnet::apps

@@ -1,0 +1,92 @@
+// CPU schedule of retention_parallel.
+//
+// Every (query tile, head, batch) is a task. Inside it, for each key tile at or before the query
+// tile: the tile x tile scores are computed once (register-blocked over keys), then multiplied into
+// the query tile's tile x V outputs, which stay in cache across key tiles. The final state is an
+// independent K x V reduction over the sequence, register-blocked the same way.
+#pragma once
+
+#include "matmul_tile.h"
+
+namespace retnet_gen {
+
+// The tunable parameters of this schedule and their legal ranges, in one place.
+#define RETNET_PARALLEL_CPU_SCHEDULE_PARAMS                                     \
+    /* floats per SIMD vector; 0 = the target's natural width */               \
+    GeneratorParam<int> vector_width{"vector_width", 0, 0, 32};                \
+    /* register tile: SIMD vectors across the output columns, and rows down */ \
+    GeneratorParam<int> tile_vectors{"tile_vectors", 2, 1, 4};                  \
+    GeneratorParam<int> tile_rows{"tile_rows", 8, 1, 16};
+
+struct ParallelCpuParams {
+    int vector_width, tile_vectors, tile_rows;
+};
+
+template<typename G>
+ParallelCpuParams parallel_cpu_params(const G &g) {
+    return {g.vector_width, g.tile_vectors, g.tile_rows};
+}
+
+struct ParallelFuncs {
+    Func o, final_state, out_tile, tile_product, scores, scores_raw, k_transposed, q_decayed,
+        from_initial_state, state_sum, decay;
+};
+
+struct ParallelVars {
+    Var vd, kd, i, j, qt, kt, h, b, t;
+    RDom over_keys, over_tile, key_tiles, over_time;
+};
+
+inline void schedule_retention_parallel_cpu(ParallelFuncs &f, ParallelVars &x, int tile_len,
+                                            const Expr &has_initial_state, const ParallelCpuParams &p,
+                                            const Target &target) {
+    const RegisterTile tile = register_tile_for(target, p.vector_width, p.tile_vectors,
+                                                std::min(p.tile_rows, tile_len), 1 << 30);
+    const RegisterTile key_tile = register_tile_for(target, p.vector_width, p.tile_vectors,
+                                                    std::min(p.tile_rows, tile_len), tile_len);
+    Var task("task"), vo("vo"), vi("vi"), io("io"), ii("ii");
+    Var uvo("uvo"), uvi("uvi"), uio("uio"), uii("uii");  // the tiles of out_tile's update
+
+    f.decay.compute_root();
+
+    f.o.split(x.t, x.qt, x.i, tile_len, TailStrategy::GuardWithIf)
+        .reorder(x.vd, x.i, x.qt, x.h, x.b)
+        .fuse(x.qt, x.h, task)
+        .fuse(task, x.b, task)
+        .parallel(task)
+        .vectorize(x.vd, tile.vector_width, TailStrategy::GuardWithIf);
+
+    // The query tile's outputs: started from the initial state's contribution (register tiles),
+    // then one update per key tile.
+    f.out_tile.compute_at(f.o, task)
+        .tile(x.vd, x.i, vo, io, vi, ii, tile.cols, tile.rows, TailStrategy::GuardWithIf)
+        .vectorize(vi, tile.vector_width)
+        .unroll(ii);
+    f.q_decayed.compute_at(f.o, task).vectorize(x.kd, tile.vector_width, TailStrategy::GuardWithIf);
+    schedule_register_tile(f.from_initial_state, x.vd, x.i, LoopLevel(f.out_tile, vo), tile,
+                           {x.over_keys});
+    f.out_tile.update()
+        .reorder(x.vd, x.i, x.key_tiles)
+        .tile(x.vd, x.i, uvo, uio, uvi, uii, tile.cols, tile.rows, TailStrategy::GuardWithIf)
+        .vectorize(uvi, tile.vector_width)
+        .unroll(uii);
+    schedule_register_tile(f.tile_product, x.vd, x.i, LoopLevel(f.out_tile, uvo), tile,
+                           {x.over_tile});
+    f.k_transposed.compute_at(f.out_tile, x.key_tiles);
+    f.scores.compute_at(f.out_tile, x.key_tiles)
+        .tile(x.j, x.i, vo, io, vi, ii, key_tile.cols, key_tile.rows)
+        .vectorize(vi, key_tile.vector_width)
+        .unroll(ii);
+    schedule_register_tile(f.scores_raw, x.j, x.i, LoopLevel(f.scores, vo), key_tile, {x.over_keys});
+    f.out_tile.specialize(has_initial_state);
+
+    // Final state: K x V, register tiles over the whole sequence.
+    f.final_state.fuse(x.h, x.b, task)
+        .parallel(task)
+        .tile(x.vd, x.kd, vo, io, vi, ii, tile.cols, tile.rows, TailStrategy::GuardWithIf)
+        .vectorize(vi, tile.vector_width)
+        .unroll(ii);
+    schedule_register_tile(f.state_sum, x.vd, x.kd, LoopLevel(f.final_state, vo), tile, {x.over_time});
+}
+
+}  // namespace retnet_gen

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs, from Debian's archive only, whatever this project needs that the machine lacks.
+# Safe to run again: it installs nothing that is already present and downloads nothing else.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++            # the build
+  libhalide14-0-dev llvm-14-dev    # Halide 14 (generators, AOT compiler, runtime headers)
+  libfmt-dev                       # formatting of tables and messages
+  libgtest-dev                     # the test suites
+  nlohmann-json3-dev               # JSON (bench CSV/JSON, later config and tuning files)
+  libcli11-dev                     # the `retnet` command line
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  sudo_cmd=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,208 @@
+// Every retention form against the float64 reference, and the forms against each other.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "reference.h"
+#include "retnet/retention.h"
+#include "test_support.h"
+
+namespace retnet::test {
+namespace {
+
+constexpr double kTolerance = 1e-5;
+
+struct FormUnderTest {
+    Form form;
+    int chunk;  // chunkwise only
+    std::string name() const {
+        return form == Form::chunkwise ? fmt::format("chunkwise_c{}", chunk) : form_name(form);
+    }
+};
+
+std::vector<FormUnderTest> all_forms() {
+    std::vector<FormUnderTest> forms{{Form::parallel, 0}, {Form::recurrent, 0}};
+    for (int c : supported_chunk_lengths()) forms.push_back({Form::chunkwise, c});
+    return forms;
+}
+
+void run_form(const FormUnderTest &f, const Tensor &q, const Tensor &k, const Tensor &v, Tensor &o,
+              const RetentionOptions &options, const Tensor *s0, Tensor *sf) {
+    switch (f.form) {
+    case Form::parallel: retention_parallel(q, k, v, o, options, s0, sf); break;
+    case Form::recurrent: retention_recurrent(q, k, v, o, options, s0, sf); break;
+    default: retention_chunkwise(q, k, v, o, f.chunk, options, s0, sf); break;
+    }
+}
+
+struct Shape5 {
+    int64_t B, T, H, K, V;
+};
+
+// Runs `form` on fresh random inputs into NaN-poisoned outputs and checks o and the final state
+// against the reference.
+void expect_matches_reference(const FormUnderTest &form, const Shape5 &s, bool with_initial_state,
+                              const RetentionOptions &options = {}) {
+    SCOPED_TRACE(fmt::format("{} B={} T={} H={} K={} V={} initial_state={}", form.name(), s.B, s.T, s.H, s.K, s.V,
+                             with_initial_state));
+    Tensor q = random_tensor({s.B, s.T, s.H, s.K}), k = random_tensor({s.B, s.T, s.H, s.K});
+    Tensor v = random_tensor({s.B, s.T, s.H, s.V});
+    Tensor s0 = random_tensor({s.B, s.H, s.K, s.V});
+    Tensor o = poisoned({s.B, s.T, s.H, s.V}), sf = poisoned({s.B, s.H, s.K, s.V});
+    run_form(form, q, k, v, o, options, with_initial_state ? &s0 : nullptr, &sf);
+    std::vector<double> gamma = options.decay.empty() ? default_decay(s.H) : options.decay;
+    double scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(s.K)));
+    ReferenceResult ref = reference_retention(q, k, v, gamma, scale, with_initial_state ? &s0 : nullptr);
+    EXPECT_LE(relative_error(o, ref.o), kTolerance) << "output";
+    EXPECT_LE(relative_error(sf, ref.final_state), kTolerance) << "final state";
+}
+
+class EveryForm : public ::testing::TestWithParam<FormUnderTest> {};
+
+TEST_P(EveryForm, MatchesReferenceAcrossHeadDims) {
+    // K in {60, 64, 100, 128, 256}, V in {K, 2K}; B, H > 1 on some; T not a multiple of any chunk.
+    for (int64_t K : {60, 64, 100, 128, 256}) {
+        for (int64_t V : {K, 2 * K}) {
+            expect_matches_reference(GetParam(), {K <= 64 ? 2 : 1, K <= 100 ? 37 : 19, K <= 64 ? 3 : 1, K, V},
+                                     /*with_initial_state=*/V == 2 * K);
+        }
+    }
+}
+
+TEST_P(EveryForm, SingleToken) {
+    expect_matches_reference(GetParam(), {2, 1, 2, 16, 24}, false);
+    expect_matches_reference(GetParam(), {2, 1, 2, 16, 24}, true);
+}
+
+TEST_P(EveryForm, TinyAndOddHeadDims) {
+    expect_matches_reference(GetParam(), {1, 5, 1, 1, 1}, true);
+    expect_matches_reference(GetParam(), {1, 9, 2, 3, 7}, true);
+    expect_matches_reference(GetParam(), {3, 11, 2, 17, 5}, false);
+}
+
+TEST_P(EveryForm, SeveralChunksWithPartialLastOne) {
+    // 600 = 512 + 88 = 9 x 64 + 24 = 37 x 16 + 8: several chunks and a partial one for every C.
+    expect_matches_reference(GetParam(), {1, 600, 2, 32, 40}, true);
+}
+
+TEST_P(EveryForm, CustomDecayAndScale) {
+    RetentionOptions options;
+    options.decay = {0.5, 0.9, 0.999};
+    options.scale = 0.37;
+    expect_matches_reference(GetParam(), {2, 150, 3, 24, 32}, true, options);
+}
+
+INSTANTIATE_TEST_SUITE_P(Retention, EveryForm, ::testing::ValuesIn(all_forms()),
+                         [](const auto &info) { return info.param.name(); });
+
+// gamma = 1 - 2^-20 at T = 8192: decay powers must stay accurate and the state grows large.
+TEST(RetentionNumerics, SlowDecayLongSequence) {
+    RetentionOptions options;
+    options.decay = {1.0 - std::ldexp(1.0, -20)};
+    for (FormUnderTest form : {FormUnderTest{Form::chunkwise, 64}, FormUnderTest{Form::chunkwise, 512},
+                               FormUnderTest{Form::parallel, 0}, FormUnderTest{Form::recurrent, 0}}) {
+        expect_matches_reference(form, {1, 8192, 1, 16, 16}, true, options);
+    }
+}
+
+// All forms compute the same numbers as each other, at a size beyond what the reference checks.
+TEST(RetentionForms, AgreeWithEachOther) {
+    const Shape5 s{2, 1000, 4, 64, 128};
+    Tensor q = random_tensor({s.B, s.T, s.H, s.K}), k = random_tensor({s.B, s.T, s.H, s.K});
+    Tensor v = random_tensor({s.B, s.T, s.H, s.V}), s0 = random_tensor({s.B, s.H, s.K, s.V});
+    Tensor o_base = poisoned({s.B, s.T, s.H, s.V}), sf_base = poisoned({s.B, s.H, s.K, s.V});
+    retention_recurrent(q, k, v, o_base, {}, &s0, &sf_base);
+    for (const FormUnderTest &form : all_forms()) {
+        SCOPED_TRACE(form.name());
+        Tensor o = poisoned({s.B, s.T, s.H, s.V}), sf = poisoned({s.B, s.H, s.K, s.V});
+        run_form(form, q, k, v, o, {}, &s0, &sf);
+        EXPECT_LE(relative_error(o, o_base), kTolerance);
+        EXPECT_LE(relative_error(sf, sf_base), kTolerance);
+    }
+}
+
+// Prefill the first `split` tokens (returning the state), then decode the rest one token at a
+// time: the same as running the whole sequence.
+TEST(RetentionForms, PrefillThenDecodeEqualsWholeSequence) {
+    const int64_t B = 2, T = 80, H = 3, K = 20, V = 36;
+    Tensor q = random_tensor({B, T, H, K}), k = random_tensor({B, T, H, K}), v = random_tensor({B, T, H, V});
+    ReferenceResult whole = reference_retention(q, k, v, default_decay(H), 1.0 / std::sqrt(double(K)), nullptr);
+
+    auto slice_tokens = [&](const Tensor &x, int64_t from, int64_t to) {
+        const int64_t D = x.dim(3);
+        Tensor out = Tensor::empty({B, to - from, H, D});
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t t = from; t < to; t++)
+                for (int64_t i = 0; i < H * D; i++)
+                    out.data()[(b * (to - from) + (t - from)) * H * D + i] = x.data()[(b * T + t) * H * D + i];
+        return out;
+    };
+    for (FormUnderTest prefill : {FormUnderTest{Form::parallel, 0}, FormUnderTest{Form::chunkwise, 16},
+                                  FormUnderTest{Form::chunkwise, 64}, FormUnderTest{Form::recurrent, 0}}) {
+        for (int64_t split : {int64_t(1), int64_t(17), int64_t(64), T - 1}) {
+            SCOPED_TRACE(fmt::format("prefill {} of {} tokens by {}", split, T, prefill.name()));
+            Tensor state = poisoned({B, H, K, V});
+            Tensor o_prefill = poisoned({B, split, H, V});
+            run_form(prefill, slice_tokens(q, 0, split), slice_tokens(k, 0, split), slice_tokens(v, 0, split),
+                     o_prefill, {}, nullptr, &state);
+            Tensor o_all = poisoned({B, T, H, V});
+            for (int64_t b = 0; b < B; b++)
+                std::copy_n(o_prefill.data() + b * split * H * V, split * H * V, o_all.data() + b * T * H * V);
+            for (int64_t t = split; t < T; t++) {
+                Tensor qt = slice_tokens(q, t, t + 1), kt = slice_tokens(k, t, t + 1), vt = slice_tokens(v, t, t + 1);
+                Tensor q1 = Tensor::view(qt.data(), {B, H, K}), k1 = Tensor::view(kt.data(), {B, H, K});
+                Tensor v1 = Tensor::view(vt.data(), {B, H, V});
+                Tensor o1 = poisoned({B, H, V});
+                retention_decode_step(q1, k1, v1, state, o1);
+                for (int64_t b = 0; b < B; b++)
+                    std::copy_n(o1.data() + b * H * V, H * V, o_all.data() + (b * T + t) * H * V);
+            }
+            EXPECT_LE(relative_error(o_all, whole.o), kTolerance);
+            EXPECT_LE(relative_error(state, whole.final_state), kTolerance);
+        }
+    }
+}
+
+// A chunkwise prefill split anywhere and continued from the returned state equals the whole.
+TEST(RetentionForms, SplitChunkwiseEqualsWhole) {
+    const int64_t B = 1, T = 300, H = 2, K = 32, V = 64;
+    Tensor q = random_tensor({B, T, H, K}), k = random_tensor({B, T, H, K}), v = random_tensor({B, T, H, V});
+    Tensor o_whole = poisoned({B, T, H, V}), s_whole = poisoned({B, H, K, V});
+    retention_chunkwise(q, k, v, o_whole, 64, {}, nullptr, &s_whole);
+    for (int64_t split : {int64_t(1), int64_t(63), int64_t(64), int64_t(65), int64_t(200)}) {
+        SCOPED_TRACE(fmt::format("split at {}", split));
+        auto part = [&](const Tensor &x, int64_t from, int64_t to) {
+            Tensor out = Tensor::empty({B, to - from, H, x.dim(3)});
+            std::copy_n(x.data() + from * H * x.dim(3), (to - from) * H * x.dim(3), out.data());
+            return out;
+        };
+        Tensor o1 = poisoned({B, split, H, V}), o2 = poisoned({B, T - split, H, V});
+        Tensor mid = poisoned({B, H, K, V}), end = poisoned({B, H, K, V});
+        retention_chunkwise(part(q, 0, split), part(k, 0, split), part(v, 0, split), o1, 64, {}, nullptr, &mid);
+        retention_chunkwise(part(q, split, T), part(k, split, T), part(v, split, T), o2, 64, {}, &mid, &end);
+        Tensor joined = Tensor::empty({B, T, H, V});
+        std::copy_n(o1.data(), o1.numel(), joined.data());
+        std::copy_n(o2.data(), o2.numel(), joined.data() + o1.numel());
+        EXPECT_LE(relative_error(joined, o_whole), kTolerance);
+        EXPECT_LE(relative_error(end, s_whole), kTolerance);
+    }
+}
+
+TEST(RetentionForms, AutomaticFormChoice) {
+    EXPECT_EQ(choose_form(1), Form::recurrent);
+    EXPECT_EQ(choose_form(kParallelMaxT), Form::parallel);
+    EXPECT_EQ(choose_form(kParallelMaxT + 1), Form::chunkwise);
+    for (int64_t T : {int64_t(1), int64_t(100), int64_t(700)}) {
+        Tensor q = random_tensor({1, T, 2, 8}), k = random_tensor({1, T, 2, 8}), v = random_tensor({1, T, 2, 8});
+        RetentionResult r = retention(q, k, v, {}, Form::automatic, nullptr, true);
+        EXPECT_EQ(r.form, choose_form(T));
+        ReferenceResult ref = reference_retention(q, k, v, default_decay(2), 1.0 / std::sqrt(8.0), nullptr);
+        EXPECT_LE(relative_error(r.o, ref.o), kTolerance);
+        EXPECT_LE(relative_error(r.final_state, ref.final_state), kTolerance);
+    }
+}
+
+}  // namespace
+}  // namespace retnet::test

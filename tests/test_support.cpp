@@ -1,0 +1,56 @@
+#include "test_support.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+
+namespace retnet::test {
+
+uint64_t test_seed() {
+    static const uint64_t seed = [] {
+        const char *fixed = std::getenv("RETNET_TEST_SEED");
+        uint64_t s = fixed ? std::strtoull(fixed, nullptr, 10)
+                           : static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+        std::printf("random seed: %llu (set RETNET_TEST_SEED=%llu to replay)\n", static_cast<unsigned long long>(s),
+                    static_cast<unsigned long long>(s));
+        return s;
+    }();
+    return seed;
+}
+
+std::mt19937_64 &rng() {
+    static std::mt19937_64 generator(test_seed());
+    return generator;
+}
+
+Tensor random_tensor(const Shape &shape) {
+    Tensor t = Tensor::empty(shape);
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    for (int64_t i = 0; i < t.numel(); i++) t.data()[i] = uniform(rng());
+    return t;
+}
+
+Tensor poisoned(const Shape &shape) {
+    return Tensor::full(shape, std::numeric_limits<float>::quiet_NaN());
+}
+
+double relative_error(const Tensor &actual, const std::vector<double> &expected) {
+    if (actual.numel() != static_cast<int64_t>(expected.size())) return std::numeric_limits<double>::quiet_NaN();
+    double diff = 0.0, norm = 0.0;
+    for (size_t i = 0; i < expected.size(); i++) {
+        const double a = actual.data()[i];
+        if (std::isnan(a) || std::isnan(expected[i])) return std::numeric_limits<double>::quiet_NaN();
+        diff += (a - expected[i]) * (a - expected[i]);
+        norm += expected[i] * expected[i];
+    }
+    return std::sqrt(diff) / std::max(std::sqrt(norm), 1e-300);
+}
+
+double relative_error(const Tensor &actual, const Tensor &expected) {
+    std::vector<double> e(expected.data(), expected.data() + expected.numel());
+    return relative_error(actual, e);
+}
+
+}  // namespace retnet::test

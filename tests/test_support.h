@@ -1,0 +1,26 @@
+// Helpers shared by the test suites: seeded random tensors (the seed is printed, and can be
+// fixed with RETNET_TEST_SEED to replay a failure), NaN-poisoned outputs, relative errors.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "retnet/tensor.h"
+
+namespace retnet::test {
+
+// One generator per test binary, seeded from the clock unless RETNET_TEST_SEED is set.
+std::mt19937_64 &rng();
+uint64_t test_seed();
+
+// Uniform in [-1, 1): never zeros, so unwritten or mis-indexed elements cannot hide.
+Tensor random_tensor(const Shape &shape);
+// Filled with quiet NaN, so any element a kernel fails to write shows in the error.
+Tensor poisoned(const Shape &shape);
+
+// ||actual - expected|| / ||expected|| (Frobenius); NaN if either holds a NaN.
+double relative_error(const Tensor &actual, const std::vector<double> &expected);
+double relative_error(const Tensor &actual, const Tensor &expected);
+
+}  // namespace retnet::test
