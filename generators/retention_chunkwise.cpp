@@ -93,8 +93,9 @@ public:
         o(vd, h, t, b) = out_chunk(vd, t, h, b);
         final_state(vd, kd, h, b) = state_before(vd, kd, num_chunks, h, b);
 
-        ChunkwiseFuncs funcs{o,         final_state, out_chunk, scores,      scores_raw, k_transposed,
-                             q_decayed, v_decayed,   chunk_state, state_before, decay};
+        ChunkwiseFuncs funcs{o,         final_state, out_chunk,   scores,       scores_raw, k_transposed,
+                             q_decayed, v_decayed,   chunk_state, state_before, decay,      qz,
+                             kz,        vz};
         ChunkwiseVars vars{vd, kd, i, j, c, h, b, t, over_chunk, over_keys, scan};
         schedule_retention_chunkwise_cpu(funcs, vars, C, chunkwise_cpu_params(*this), get_target());
     }

@@ -80,7 +80,7 @@ public:
         final_state(vd, kd, h, b) = state_sum(vd, kd, h, b);
 
         ParallelFuncs funcs{o, final_state, out_tile, tile_product, scores, scores_raw, k_transposed,
-                            q_decayed, from_initial_state, state_sum, decay};
+                            q_decayed, from_initial_state, state_sum, decay, qz, kz, vz};
         ParallelVars vars{vd, kd, i, j, qt, kt, h, b, t, over_keys, over_tile, key_tiles, over_time};
         schedule_retention_parallel_cpu(funcs, vars, B, has_initial_state, parallel_cpu_params(*this),
                                         get_target());

@@ -20,7 +20,10 @@ struct RegisterTile {
 // step of it is one rank-1 update of the accumulators held in registers.
 inline void schedule_register_tile(Func acc, const Var &x, const Var &y, const LoopLevel &at,
                                    const RegisterTile &tile, const std::vector<RVar> &reductions) {
-    acc.compute_at(at).vectorize(x, tile.vector_width).unroll(x).unroll(y);
+    // A constant-size tile (even at the ragged edges, where the extra lanes are computed and
+    // dropped) lives on the stack and is promoted to registers; a variable one goes to the heap.
+    acc.compute_at(at).bound_extent(x, tile.cols).bound_extent(y, tile.rows);
+    acc.vectorize(x, tile.vector_width).unroll(x).unroll(y);
     for (int u = 0; u < acc.num_update_definitions(); u++) {
         acc.update(u).reorder(x, y, reductions.at(u)).vectorize(x, tile.vector_width).unroll(x).unroll(y);
     }
@@ -34,6 +37,12 @@ inline RegisterTile register_tile_for(const Target &target, int vector_width_par
     vec = std::max(1, std::min(vec, max_cols));
     int cols = std::max(vec, std::min(vec * vectors, max_cols / vec * vec));
     return RegisterTile{vec, cols, rows};
+}
+
+// Computes a copy of an input (a wrapper made by Func::in) at `at`, vectorised along its innermost
+// dimension: the consumers then read dense scratch memory.
+inline void stage_input(Func copy, const LoopLevel &at, int vector_width) {
+    copy.compute_at(at).vectorize(copy.args()[0], vector_width, TailStrategy::GuardWithIf);
 }
 
 }  // namespace retnet_gen

@@ -32,6 +32,7 @@ ChunkwiseCpuParams chunkwise_cpu_params(const G &g) {
 struct ChunkwiseFuncs {
     Func o, final_state, out_chunk, scores, scores_raw, k_transposed, q_decayed, v_decayed,
         chunk_state, state_before, decay;
+    Func q_padded, k_padded, v_padded;  // the inputs, read with zeros past the end
 };
 
 struct ChunkwiseVars {
@@ -65,6 +66,9 @@ inline void schedule_retention_chunkwise_cpu(ChunkwiseFuncs &f, ChunkwiseVars &x
                                                            TailStrategy::GuardWithIf);
     schedule_register_tile(f.chunk_state, x.vd, x.kd, LoopLevel(f.state_before, vo), tile,
                            {x.over_chunk});
+    // Inputs are staged once per chunk into dense scratch, so that the inner products never see
+    // the clamps and end-of-sequence selects of the padded reads.
+    stage_input(f.k_padded.in(f.chunk_state), LoopLevel(f.state_before, x.scan), tile.vector_width);
 
     // 2. Outputs: every (chunk, head, batch) is a task.
     f.o.split(x.t, x.c, x.i, C, TailStrategy::GuardWithIf)
@@ -79,7 +83,10 @@ inline void schedule_retention_chunkwise_cpu(ChunkwiseFuncs &f, ChunkwiseVars &x
         f.o.split(io, rb, io, std::max(1, C / tile.rows / p.row_blocks)).reorder(vi, ii, vo, io, rb, task)
             .fuse(rb, task, task);
     }
-    f.k_transposed.compute_at(f.o, task);
+    stage_input(f.k_padded.in(f.k_transposed), LoopLevel(f.o, task), tile.vector_width);
+    f.k_transposed.compute_at(f.o, task).vectorize(x.j, key_tile.vector_width);
+    stage_input(f.q_padded.in(f.scores_raw), LoopLevel(f.o, task), tile.vector_width);
+    stage_input(f.v_padded.in(f.out_chunk), LoopLevel(f.o, task), tile.vector_width);
     f.q_decayed.compute_at(f.o, task).vectorize(x.kd, tile.vector_width, TailStrategy::GuardWithIf);
     f.scores.compute_at(f.o, task)
         .tile(x.j, x.i, vo, io, vi, ii, key_tile.cols, key_tile.rows)

@@ -30,6 +30,7 @@ ParallelCpuParams parallel_cpu_params(const G &g) {
 struct ParallelFuncs {
     Func o, final_state, out_tile, tile_product, scores, scores_raw, k_transposed, q_decayed,
         from_initial_state, state_sum, decay;
+    Func q_padded, k_padded, v_padded;  // the inputs, read with zeros past the end
 };
 
 struct ParallelVars {
@@ -72,7 +73,16 @@ inline void schedule_retention_parallel_cpu(ParallelFuncs &f, ParallelVars &x, i
         .unroll(uii);
     schedule_register_tile(f.tile_product, x.vd, x.i, LoopLevel(f.out_tile, uvo), tile,
                            {x.over_tile});
-    f.k_transposed.compute_at(f.out_tile, x.key_tiles);
+    // Inputs are staged once per tile into dense scratch, so that the inner products never see
+    // the clamps and end-of-sequence selects of the padded reads.
+    stage_input(f.q_padded.in(f.scores_raw), LoopLevel(f.o, task), tile.vector_width);
+    // Keys and values are read by every later query tile: stage them once per call (an O(T)
+    // copy), keys already transposed for the score product.
+    Func v_staged = f.v_padded.in(f.tile_product);
+    stage_input(v_staged, LoopLevel::root(), tile.vector_width);
+    v_staged.parallel(v_staged.args()[2]);
+    stage_input(f.k_padded.in(f.k_transposed), LoopLevel(f.k_transposed, x.kt), tile.vector_width);
+    f.k_transposed.compute_root().vectorize(x.j, key_tile.vector_width).parallel(x.kt);
     f.scores.compute_at(f.out_tile, x.key_tiles)
         .tile(x.j, x.i, vo, io, vi, ii, key_tile.cols, key_tile.rows)
         .vectorize(vi, key_tile.vector_width)
@@ -87,6 +97,8 @@ inline void schedule_retention_parallel_cpu(ParallelFuncs &f, ParallelVars &x, i
         .vectorize(vi, tile.vector_width)
         .unroll(ii);
     schedule_register_tile(f.state_sum, x.vd, x.kd, LoopLevel(f.final_state, vo), tile, {x.over_time});
+    stage_input(f.k_padded.in(f.state_sum), LoopLevel(f.final_state, task), tile.vector_width);
+    stage_input(f.v_padded.in(f.state_sum), LoopLevel(f.final_state, task), tile.vector_width);
 }
 
 }  // namespace retnet_gen
