@@ -77,25 +77,25 @@ public:
         Expr causal_decay = select(j <= i, scale * decay(clamp(i - j, 0, C), h), 0.0f);
         scores(j, i, c, h, b) = causal_decay * scores_raw(j, i, c, h, b);
 
-        Func q_decayed("q_decayed_from_chunk_start");  // s * gamma^(i+1) * q_i
-        q_decayed(kd, i, c, h, b) = (scale * decay(i + 1, h)) * qz(kd, h, c * C + i, b);
-
         // Indexed by absolute token t (not by chunk and offset) so that Halide bounds each
-        // register tile of it exactly: t % C has no tight interval bounds.
-        Func out_chunk("out_chunk");
+        // register tile exactly: t % C has no tight interval bounds.
         Expr t_chunk = t / C, t_offset = t % C;
+        Func q_decayed("q_decayed_from_chunk_start");  // s * gamma^(offset+1) * q_t
+        q_decayed(kd, t, h, b) = (scale * decay(t_offset + 1, h)) * qz(kd, h, t, b);
+
+        // One accumulator for both terms: inside the chunk (scores x V), and from earlier chunks
+        // through the state entering this one.
+        Func out_chunk("out_chunk");
         out_chunk(vd, t, h, b) = 0.0f;
         out_chunk(vd, t, h, b) +=
             scores(over_chunk, t_offset, t_chunk, h, b) * vz(vd, h, t_chunk * C + over_chunk, b);
-        out_chunk(vd, t, h, b) +=
-            q_decayed(over_keys, t_offset, t_chunk, h, b) * state_before(vd, over_keys, t_chunk, h, b);
+        out_chunk(vd, t, h, b) += q_decayed(over_keys, t, h, b) * state_before(vd, over_keys, t_chunk, h, b);
 
         o(vd, h, t, b) = out_chunk(vd, t, h, b);
         final_state(vd, kd, h, b) = state_before(vd, kd, num_chunks, h, b);
 
-        ChunkwiseFuncs funcs{o,         final_state, out_chunk,   scores,       scores_raw, k_transposed,
-                             q_decayed, v_decayed,   chunk_state, state_before, decay,      qz,
-                             kz,        vz};
+        ChunkwiseFuncs funcs{o,           final_state,  out_chunk, q_decayed, scores, scores_raw, k_transposed,
+                             v_decayed,   chunk_state,  state_before, decay,  qz,     kz,         vz};
         ChunkwiseVars vars{vd, kd, i, j, c, h, b, t, over_chunk, over_keys, scan};
         schedule_retention_chunkwise_cpu(funcs, vars, C, chunkwise_cpu_params(*this), get_target());
     }

@@ -61,15 +61,14 @@ public:
         tile_product(vd, i, kt, qt, h, b) = 0.0f;
         tile_product(vd, i, kt, qt, h, b) += scores(over_tile, i, kt, qt, h, b) * vz(vd, h, kt * B + over_tile, b);
 
-        Func q_decayed("q_decayed");  // s * gamma^(n+1) q_n
-        q_decayed(kd, i, qt, h, b) = scale * decay_at(query + 1, h) * qz(kd, h, query, b);
-        Func from_initial_state("from_initial_state");
+        Func from_initial_state("from_initial_state");  // q_n . S0
         from_initial_state(vd, i, qt, h, b) = 0.0f;
         from_initial_state(vd, i, qt, h, b) +=
-            q_decayed(over_keys, i, qt, h, b) * state_at(initial_state, vd, over_keys, h, b);
+            qz(over_keys, h, query, b) * state_at(initial_state, vd, over_keys, h, b);
 
         Func out_tile("out_tile");
-        out_tile(vd, i, qt, h, b) = select(has_initial_state, from_initial_state(vd, i, qt, h, b), 0.0f);
+        out_tile(vd, i, qt, h, b) = select(
+            has_initial_state, (scale * decay_at(query + 1, h)) * from_initial_state(vd, i, qt, h, b), 0.0f);
         out_tile(vd, i, qt, h, b) += tile_product(vd, i, key_tiles, qt, h, b);
         o(vd, h, t, b) = out_tile(vd, t % B, t / B, h, b);
 
@@ -80,7 +79,7 @@ public:
         final_state(vd, kd, h, b) = state_sum(vd, kd, h, b);
 
         ParallelFuncs funcs{o, final_state, out_tile, tile_product, scores, scores_raw, k_transposed,
-                            q_decayed, from_initial_state, state_sum, decay, qz, kz, vz};
+                            from_initial_state, state_sum, decay, qz, kz, vz};
         ParallelVars vars{vd, kd, i, j, qt, kt, h, b, t, over_keys, over_tile, key_tiles, over_time};
         schedule_retention_parallel_cpu(funcs, vars, B, has_initial_state, parallel_cpu_params(*this),
                                         get_target());

@@ -30,7 +30,7 @@ ChunkwiseCpuParams chunkwise_cpu_params(const G &g) {
 }
 
 struct ChunkwiseFuncs {
-    Func o, final_state, out_chunk, scores, scores_raw, k_transposed, q_decayed, v_decayed,
+    Func o, final_state, out_chunk, q_decayed, scores, scores_raw, k_transposed, v_decayed,
         chunk_state, state_before, decay;
     Func q_padded, k_padded, v_padded;  // the inputs, read with zeros past the end
 };
@@ -85,17 +85,16 @@ inline void schedule_retention_chunkwise_cpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     }
     stage_input(f.k_padded.in(f.k_transposed), LoopLevel(f.o, task), tile.vector_width);
     f.k_transposed.compute_at(f.o, task).vectorize(x.j, key_tile.vector_width);
-    stage_input(f.q_padded.in(f.scores_raw), LoopLevel(f.o, task), tile.vector_width);
+    stage_input(f.q_padded, LoopLevel(f.o, task), tile.vector_width);  // read by scores and q_decayed
     stage_input(f.v_padded.in(f.out_chunk), LoopLevel(f.o, task), tile.vector_width);
-    f.q_decayed.compute_at(f.o, task).vectorize(x.kd, tile.vector_width, TailStrategy::GuardWithIf);
     f.scores.compute_at(f.o, task)
         .tile(x.j, x.i, vo, io, vi, ii, key_tile.cols, key_tile.rows)
         .vectorize(vi, key_tile.vector_width)
         .unroll(ii);
     schedule_register_tile(f.scores_raw, x.j, x.i, LoopLevel(f.scores, vo), key_tile,
                            {x.over_keys});
-    schedule_register_tile(f.out_chunk, x.vd, x.t, LoopLevel(f.o, vo), tile,
-                           {x.over_chunk, x.over_keys});
+    schedule_register_tile(f.out_chunk, x.vd, x.t, LoopLevel(f.o, vo), tile, {x.over_chunk, x.over_keys});
+    f.q_decayed.compute_at(f.o, task).vectorize(x.kd, tile.vector_width, TailStrategy::GuardWithIf);
 
     // 3. The final state is a copy of the scan's last entry.
     f.final_state.vectorize(x.vd, tile.vector_width, TailStrategy::GuardWithIf)

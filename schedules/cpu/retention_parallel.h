@@ -28,7 +28,7 @@ ParallelCpuParams parallel_cpu_params(const G &g) {
 }
 
 struct ParallelFuncs {
-    Func o, final_state, out_tile, tile_product, scores, scores_raw, k_transposed, q_decayed,
+    Func o, final_state, out_tile, tile_product, scores, scores_raw, k_transposed,
         from_initial_state, state_sum, decay;
     Func q_padded, k_padded, v_padded;  // the inputs, read with zeros past the end
 };
@@ -63,7 +63,6 @@ inline void schedule_retention_parallel_cpu(ParallelFuncs &f, ParallelVars &x, i
         .tile(x.vd, x.i, vo, io, vi, ii, tile.cols, tile.rows, TailStrategy::GuardWithIf)
         .vectorize(vi, tile.vector_width)
         .unroll(ii);
-    f.q_decayed.compute_at(f.o, task).vectorize(x.kd, tile.vector_width, TailStrategy::GuardWithIf);
     schedule_register_tile(f.from_initial_state, x.vd, x.i, LoopLevel(f.out_tile, vo), tile,
                            {x.over_keys});
     f.out_tile.update()
@@ -75,7 +74,7 @@ inline void schedule_retention_parallel_cpu(ParallelFuncs &f, ParallelVars &x, i
                            {x.over_tile});
     // Inputs are staged once per tile into dense scratch, so that the inner products never see
     // the clamps and end-of-sequence selects of the padded reads.
-    stage_input(f.q_padded.in(f.scores_raw), LoopLevel(f.o, task), tile.vector_width);
+    stage_input(f.q_padded, LoopLevel(f.o, task), tile.vector_width);  // read by scores and from_initial_state
     // Keys and values are read by every later query tile: stage them once per call (an O(T)
     // copy), keys already transposed for the score product.
     Func v_staged = f.v_padded.in(f.tile_product);
