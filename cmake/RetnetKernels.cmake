@@ -11,23 +11,53 @@ set(RETNET_CPU_TARGETS
     "x86-64-linux"
     CACHE STRING "Halide targets of the CPU kernels, best first; the last is the fallback")
 
+# GPU kernels: built from the same generators with GPU schedules, as separate libraries that share
+# the one runtime; the C++ runtime dispatches between devices. Building them needs no GPU: the
+# Halide runtime loads the CUDA driver / OpenCL library with dlopen when a kernel first runs.
+set(RETNET_GPU_TARGETS "both" CACHE STRING "GPU kernels to build: cuda, opencl, both or none")
+set_property(CACHE RETNET_GPU_TARGETS PROPERTY STRINGS cuda opencl both none)
+if (NOT RETNET_GPU_TARGETS MATCHES "^(cuda|opencl|both|none)$")
+  message(FATAL_ERROR "RETNET_GPU_TARGETS: expected cuda, opencl, both or none, got '${RETNET_GPU_TARGETS}'")
+endif ()
+# CUDA: PTX for compute capability 8.0 (the newest Halide 14 knows is 8.6); newer GPUs compile it at load.
+set(RETNET_CUDA_TARGET "x86-64-linux-cuda-cuda_capability_80" CACHE STRING "Halide target of the CUDA kernels")
+set(RETNET_OPENCL_TARGET "x86-64-linux-opencl" CACHE STRING "Halide target of the OpenCL kernels")
+set(RETNET_DEVICES cpu)
+if (RETNET_GPU_TARGETS MATCHES "^(cuda|both)$")
+  list(APPEND RETNET_DEVICES cuda)
+endif ()
+if (RETNET_GPU_TARGETS MATCHES "^(opencl|both)$")
+  list(APPEND RETNET_DEVICES opencl)
+endif ()
+
 set(RETNET_KERNEL_RUNTIME "" CACHE INTERNAL "the kernel library that owns the Halide runtime")
 set(RETNET_KERNEL_LIBRARIES "" CACHE INTERNAL "every kernel library")
 
-# retnet_add_cpu_kernel(<name> GENERATOR <generator> [PARAMS k=v ...])
-function(retnet_add_cpu_kernel NAME)
-  cmake_parse_arguments(ARG "" "GENERATOR" "PARAMS" ${ARGN})
+# retnet_add_kernel(<name> DEVICE cpu|cuda|opencl GENERATOR <generator> [PARAMS k=v ...])
+# builds library <name>_<device>.
+function(retnet_add_kernel NAME)
+  cmake_parse_arguments(ARG "" "GENERATOR;DEVICE" "PARAMS" ${ARGN})
+  if (ARG_DEVICE STREQUAL "cpu")
+    set(targets ${RETNET_CPU_TARGETS})
+  elseif (ARG_DEVICE STREQUAL "cuda")
+    set(targets ${RETNET_CUDA_TARGET})
+  elseif (ARG_DEVICE STREQUAL "opencl")
+    set(targets ${RETNET_OPENCL_TARGET})
+  else ()
+    message(FATAL_ERROR "retnet_add_kernel: unknown DEVICE '${ARG_DEVICE}'")
+  endif ()
   set(runtime_args "")
   if (RETNET_KERNEL_RUNTIME)
     set(runtime_args USE_RUNTIME ${RETNET_KERNEL_RUNTIME})
   endif ()
-  add_halide_library(${NAME} FROM retnet_generators
+  set(lib ${NAME}_${ARG_DEVICE})
+  add_halide_library(${lib} FROM retnet_generators
                      GENERATOR ${ARG_GENERATOR}
-                     TARGETS ${RETNET_CPU_TARGETS}
+                     TARGETS ${targets}
                      PARAMS ${ARG_PARAMS}
                      ${runtime_args})
   if (NOT RETNET_KERNEL_RUNTIME)
-    set(RETNET_KERNEL_RUNTIME ${NAME}.runtime CACHE INTERNAL "")
+    set(RETNET_KERNEL_RUNTIME ${lib}.runtime CACHE INTERNAL "")
   endif ()
-  set(RETNET_KERNEL_LIBRARIES ${RETNET_KERNEL_LIBRARIES} ${NAME} CACHE INTERNAL "")
+  set(RETNET_KERNEL_LIBRARIES ${RETNET_KERNEL_LIBRARIES} ${lib} CACHE INTERNAL "")
 endfunction()

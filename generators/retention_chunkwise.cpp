@@ -8,6 +8,7 @@
 // state is state_before(num_chunks).
 #include "retention_common.h"
 #include "cpu/retention_chunkwise.h"
+#include "gpu/retention_chunkwise.h"
 
 namespace retnet_gen {
 
@@ -16,6 +17,7 @@ public:
     // The chunk length is part of the algorithm's shape (tiles are compile-time constants).
     GeneratorParam<int> chunk{"chunk", 64, 16, 512};
     RETNET_CHUNKWISE_CPU_SCHEDULE_PARAMS
+    RETNET_CHUNKWISE_GPU_SCHEDULE_PARAMS
 
     Input<Buffer<float, 4>> q{"q"};              // (k, h, t, b)
     Input<Buffer<float, 4>> k{"k"};              // (k, h, t, b)
@@ -97,7 +99,11 @@ public:
         ChunkwiseFuncs funcs{o,           final_state,  out_chunk, q_decayed, scores, scores_raw, k_transposed,
                              v_decayed,   chunk_state,  state_before, decay,  qz,     kz,         vz};
         ChunkwiseVars vars{vd, kd, i, j, c, h, b, t, over_chunk, over_keys, scan};
-        schedule_retention_chunkwise_cpu(funcs, vars, C, chunkwise_cpu_params(*this), get_target());
+        if (get_target().has_gpu_feature()) {
+            schedule_retention_chunkwise_gpu(funcs, vars, C, chunkwise_gpu_params(*this));
+        } else {
+            schedule_retention_chunkwise_cpu(funcs, vars, C, chunkwise_cpu_params(*this), get_target());
+        }
     }
 };
 

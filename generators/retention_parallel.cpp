@@ -6,6 +6,7 @@
 //   final state = gamma^T S0 + sum_m gamma^(T-1-m) k_m^T v_m
 #include "retention_common.h"
 #include "cpu/retention_parallel.h"
+#include "gpu/retention_parallel.h"
 
 namespace retnet_gen {
 
@@ -14,6 +15,7 @@ public:
     // Queries and keys per tile: part of the algorithm's shape (a compile-time constant).
     GeneratorParam<int> tile{"tile", 64, 16, 512};
     RETNET_PARALLEL_CPU_SCHEDULE_PARAMS
+    RETNET_PARALLEL_GPU_SCHEDULE_PARAMS
 
     Input<Buffer<float, 4>> q{"q"};                  // (k, h, t, b)
     Input<Buffer<float, 4>> k{"k"};                  // (k, h, t, b)
@@ -81,8 +83,12 @@ public:
         ParallelFuncs funcs{o, final_state, out_tile, tile_product, scores, scores_raw, k_transposed,
                             from_initial_state, state_sum, decay, qz, kz, vz};
         ParallelVars vars{vd, kd, i, j, qt, kt, h, b, t, over_keys, over_tile, key_tiles, over_time};
-        schedule_retention_parallel_cpu(funcs, vars, B, has_initial_state, parallel_cpu_params(*this),
-                                        get_target());
+        if (get_target().has_gpu_feature()) {
+            schedule_retention_parallel_gpu(funcs, vars, B, parallel_gpu_params(*this));
+        } else {
+            schedule_retention_parallel_cpu(funcs, vars, B, has_initial_state, parallel_cpu_params(*this),
+                                            get_target());
+        }
     }
 };
 

@@ -7,12 +7,14 @@
 //  - retention_recurrent: a scan over T tokens with initial and final state.
 #include "retention_common.h"
 #include "cpu/retention_recurrent.h"
+#include "gpu/retention_recurrent.h"
 
 namespace retnet_gen {
 
 class RetentionDecodeStep : public Generator<RetentionDecodeStep> {
 public:
     RETNET_DECODE_STEP_CPU_SCHEDULE_PARAMS
+    RETNET_DECODE_STEP_GPU_SCHEDULE_PARAMS
 
     Input<Buffer<float, 3>> q{"q"};          // (k, h, b)
     Input<Buffer<float, 3>> k{"k"};          // (k, h, b)
@@ -35,13 +37,18 @@ public:
 
         DecodeStepFuncs funcs{o, state_out, readout};
         DecodeStepVars vars{vd, kd, h, b, over_keys};
-        schedule_retention_decode_step_cpu(funcs, vars, decode_step_cpu_params(*this), get_target());
+        if (get_target().has_gpu_feature()) {
+            schedule_retention_decode_step_gpu(funcs, vars, decode_step_gpu_params(*this));
+        } else {
+            schedule_retention_decode_step_cpu(funcs, vars, decode_step_cpu_params(*this), get_target());
+        }
     }
 };
 
 class RetentionRecurrent : public Generator<RetentionRecurrent> {
 public:
     RETNET_RECURRENT_CPU_SCHEDULE_PARAMS
+    RETNET_RECURRENT_GPU_SCHEDULE_PARAMS
 
     Input<Buffer<float, 4>> q{"q"};          // (k, h, t, b)
     Input<Buffer<float, 4>> k{"k"};          // (k, h, t, b)
@@ -84,7 +91,11 @@ public:
 
         RecurrentFuncs funcs{o, final_state, scan_rows};
         RecurrentVars vars{vd, row, kd, h, b, t, step};
-        schedule_retention_recurrent_cpu(funcs, vars, recurrent_cpu_params(*this), get_target());
+        if (get_target().has_gpu_feature()) {
+            schedule_retention_recurrent_gpu(funcs, vars, recurrent_gpu_params(*this));
+        } else {
+            schedule_retention_recurrent_cpu(funcs, vars, recurrent_cpu_params(*this), get_target());
+        }
     }
 };
 

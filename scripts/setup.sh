@@ -10,6 +10,8 @@ packages=(
   libgtest-dev                     # the test suites
   nlohmann-json3-dev               # JSON (bench CSV/JSON, later config and tuning files)
   libcli11-dev                     # the `retnet` command line
+  pocl-opencl-icd ocl-icd-opencl-dev  # OpenCL on the CPU (PoCL): runs the GPU-style kernels where there is no GPU;
+                                      # the -dev package gives the libOpenCL.so name Halide dlopens
 )
 
 missing=()

@@ -7,6 +7,7 @@
 
 #include "reference.h"
 #include "retnet/retention.h"
+#include "device_test.h"
 #include "test_support.h"
 
 namespace retnet::test {
@@ -14,13 +15,13 @@ namespace {
 
 // Decodes T tokens one step at a time from a random state and compares every output and the
 // final state with the reference over the whole sequence.
-void expect_steps_match_reference(int64_t B, int64_t T, int64_t H, int64_t K, int64_t V) {
-    SCOPED_TRACE(fmt::format("B={} T={} H={} K={} V={}", B, T, H, K, V));
+void expect_steps_match_reference(Device d, int64_t B, int64_t T, int64_t H, int64_t K, int64_t V) {
+    SCOPED_TRACE(fmt::format("{} B={} T={} H={} K={} V={}", device_name(d), B, T, H, K, V));
     Tensor q = random_tensor({B, T, H, K}), k = random_tensor({B, T, H, K}), v = random_tensor({B, T, H, V});
     Tensor s0 = random_tensor({B, H, K, V});
     ReferenceResult ref = reference_retention(q, k, v, default_decay(H), 1.0 / std::sqrt(double(K)), &s0);
 
-    Tensor state = s0.clone();
+    Tensor state = on(d, s0.clone());  // stays on the device across steps
     Tensor o_all = poisoned({B, T, H, V});
     for (int64_t t = 0; t < T; t++) {
         auto token = [&](const Tensor &x) {
@@ -29,22 +30,27 @@ void expect_steps_match_reference(int64_t B, int64_t T, int64_t H, int64_t K, in
             for (int64_t b = 0; b < B; b++) std::copy_n(x.data() + (b * T + t) * H * D, H * D, out.data() + b * H * D);
             return out;
         };
-        Tensor o = poisoned({B, H, V});
-        retention_decode_step(token(q), token(k), token(v), state, o);
+        Tensor o_d = on(d, poisoned({B, H, V}));
+        retention_decode_step(on(d, token(q)), on(d, token(k)), on(d, token(v)), state, o_d);
+        Tensor o = to_host(o_d);
         for (int64_t b = 0; b < B; b++) std::copy_n(o.data() + b * H * V, H * V, o_all.data() + (b * T + t) * H * V);
     }
     EXPECT_LE(relative_error(o_all, ref.o), 1e-5);
     EXPECT_LE(relative_error(state, ref.final_state), 1e-5);
 }
 
-TEST(DecodeStep, MatchesReference) {
-    expect_steps_match_reference(1, 6, 1, 128, 128);
-    expect_steps_match_reference(3, 5, 2, 100, 200);
-    expect_steps_match_reference(2, 4, 3, 60, 60);
-    expect_steps_match_reference(64, 2, 2, 16, 8);
-    expect_steps_match_reference(1, 3, 1, 1, 1);
-    expect_steps_match_reference(1, 3, 1, 256, 512);
+class DecodeStepOnDevice : public OnEveryDevice {};
+
+TEST_P(DecodeStepOnDevice, MatchesReference) {
+    expect_steps_match_reference(device(), 1, 6, 1, 128, 128);
+    expect_steps_match_reference(device(), 3, 5, 2, 100, 200);
+    expect_steps_match_reference(device(), 2, 4, 3, 60, 60);
+    expect_steps_match_reference(device(), 64, 2, 2, 16, 8);
+    expect_steps_match_reference(device(), 1, 3, 1, 1, 1);
+    expect_steps_match_reference(device(), 1, 3, 1, 256, 512);
 }
+
+INSTANTIATE_TEST_SUITE_P(Retention, DecodeStepOnDevice, ::testing::ValuesIn(all_devices()), device_test_name);
 
 TEST(DecodeStep, WorksOnViewsOfCallerMemory) {
     const int64_t B = 2, H = 2, K = 8, V = 12;

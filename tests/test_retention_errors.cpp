@@ -105,14 +105,32 @@ TEST(RetentionErrors, HalideErrorsBecomeExceptions) {
     Tensor q = random_tensor({1, 10, 1, 8}), k = random_tensor({1, 5, 1, 8}), v = random_tensor({1, 10, 1, 8});
     Tensor s = random_tensor({1, 1, 8, 8}), sf = poisoned({1, 1, 8, 8}), o = poisoned({1, 10, 1, 8});
     std::vector<float> log_decay{-0.1f};
-    auto hq = detail::halide_view(q, "q"), hk = detail::halide_view(k, "k"), hv = detail::halide_view(v, "v");
-    auto hs = detail::halide_view(s, "s"), hsf = detail::halide_view(sf, "sf"), ho = detail::halide_view(o, "o");
-    Halide::Runtime::Buffer<float> hd(log_decay.data(), 1);
+    detail::KernelBuffer hq(q, "q"), hk(k, "k"), hv(v, "v"), hs(s, "s"), hsf(sf, "sf"), ho(o, "o"), hd(log_decay);
     expect_error([&] {
         detail::run_kernel("retention_parallel_cpu", [&] {
             return retention_parallel_cpu(hq, hk, hv, hd, 1.0f, true, hs, ho, hsf);
         });
     }, {"retention_parallel_cpu", "Halide status", "k"});
+}
+
+TEST(RetentionErrors, MissingDeviceIsNamed) {
+    // A device with no driver or hardware here: allocating on it fails with its name and why.
+    for (Device d : {Device::cuda, Device::opencl}) {
+        if (why_unavailable(d).empty()) continue;
+        expect_error([&] { Tensor::empty({2, 3}, d); }, {device_name(d)});
+    }
+}
+
+TEST(RetentionErrors, MixedDevicesAreRefused) {
+    for (Device d : {Device::opencl, Device::cuda}) {
+        if (!why_unavailable(d).empty()) continue;
+        Inputs in;
+        Tensor k_on_device = in.k.to(d);
+        expect_error([&] { retention_chunkwise(in.q, k_on_device, in.v, in.o, 64); },
+                     {"retention_chunkwise", "k is on", device_name(d), "q is on cpu"});
+        return;
+    }
+    GTEST_SKIP() << "no GPU device here to mix with the CPU";
 }
 
 TEST(RetentionErrors, TensorsBeyond32BitIndexing) {

@@ -7,6 +7,7 @@
 
 #include "reference.h"
 #include "retnet/retention.h"
+#include "device_test.h"
 #include "test_support.h"
 
 namespace retnet::test {
@@ -17,14 +18,25 @@ constexpr double kTolerance = 1e-5;
 struct FormUnderTest {
     Form form;
     int chunk;  // chunkwise only
+    Device device = Device::cpu;
     std::string name() const {
-        return form == Form::chunkwise ? fmt::format("chunkwise_c{}", chunk) : form_name(form);
+        std::string f = form == Form::chunkwise ? fmt::format("chunkwise_c{}", chunk) : form_name(form);
+        return fmt::format("{}_{}", device_name(device), f);
     }
 };
 
+// Every form on `device`: parallel, recurrent and chunkwise at each chunk length built for it.
+std::vector<FormUnderTest> forms_on(Device device) {
+    std::vector<FormUnderTest> forms{{Form::parallel, 0, device}, {Form::recurrent, 0, device}};
+    for (int c : supported_chunk_lengths(device)) forms.push_back({Form::chunkwise, c, device});
+    return forms;
+}
+
 std::vector<FormUnderTest> all_forms() {
-    std::vector<FormUnderTest> forms{{Form::parallel, 0}, {Form::recurrent, 0}};
-    for (int c : supported_chunk_lengths()) forms.push_back({Form::chunkwise, c});
+    std::vector<FormUnderTest> forms;
+    for (Device d : all_devices()) {
+        for (const FormUnderTest &f : forms_on(d)) forms.push_back(f);
+    }
     return forms;
 }
 
@@ -50,8 +62,10 @@ void expect_matches_reference(const FormUnderTest &form, const Shape5 &s, bool w
     Tensor q = random_tensor({s.B, s.T, s.H, s.K}), k = random_tensor({s.B, s.T, s.H, s.K});
     Tensor v = random_tensor({s.B, s.T, s.H, s.V});
     Tensor s0 = random_tensor({s.B, s.H, s.K, s.V});
-    Tensor o = poisoned({s.B, s.T, s.H, s.V}), sf = poisoned({s.B, s.H, s.K, s.V});
-    run_form(form, q, k, v, o, options, with_initial_state ? &s0 : nullptr, &sf);
+    const Device d = form.device;
+    Tensor o = on(d, poisoned({s.B, s.T, s.H, s.V})), sf = on(d, poisoned({s.B, s.H, s.K, s.V}));
+    Tensor s0_on = on(d, s0);
+    run_form(form, on(d, q), on(d, k), on(d, v), o, options, with_initial_state ? &s0_on : nullptr, &sf);
     std::vector<double> gamma = options.decay.empty() ? default_decay(s.H) : options.decay;
     double scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(s.K)));
     ReferenceResult ref = reference_retention(q, k, v, gamma, scale, with_initial_state ? &s0 : nullptr);
@@ -59,7 +73,13 @@ void expect_matches_reference(const FormUnderTest &form, const Shape5 &s, bool w
     EXPECT_LE(relative_error(sf, ref.final_state), kTolerance) << "final state";
 }
 
-class EveryForm : public ::testing::TestWithParam<FormUnderTest> {};
+class EveryForm : public ::testing::TestWithParam<FormUnderTest> {
+protected:
+    void SetUp() override {
+        std::string why = why_unavailable(GetParam().device);
+        if (!why.empty()) GTEST_SKIP() << "skipping " << GetParam().name() << ": " << why;
+    }
+};
 
 TEST_P(EveryForm, MatchesReferenceAcrossHeadDims) {
     // K in {60, 64, 100, 128, 256}, V in {K, 2K}; B, H > 1 on some; T not a multiple of any chunk.
@@ -98,25 +118,28 @@ INSTANTIATE_TEST_SUITE_P(Retention, EveryForm, ::testing::ValuesIn(all_forms()),
                          [](const auto &info) { return info.param.name(); });
 
 // gamma = 1 - 2^-20 at T = 8192: decay powers must stay accurate and the state grows large.
-TEST(RetentionNumerics, SlowDecayLongSequence) {
+class RetentionOnDevice : public OnEveryDevice {};
+
+TEST_P(RetentionOnDevice, SlowDecayLongSequence) {
     RetentionOptions options;
     options.decay = {1.0 - std::ldexp(1.0, -20)};
-    for (FormUnderTest form : {FormUnderTest{Form::chunkwise, 64}, FormUnderTest{Form::chunkwise, 512},
-                               FormUnderTest{Form::parallel, 0}, FormUnderTest{Form::recurrent, 0}}) {
+    for (const FormUnderTest &form : forms_on(device())) {
+        if (form.form == Form::chunkwise && form.chunk != 64 && form.chunk != supported_chunk_lengths(device()).back()) continue;
         expect_matches_reference(form, {1, 8192, 1, 16, 16}, true, options);
     }
 }
 
 // All forms compute the same numbers as each other, at a size beyond what the reference checks.
-TEST(RetentionForms, AgreeWithEachOther) {
+TEST_P(RetentionOnDevice, FormsAgreeWithEachOther) {
     const Shape5 s{2, 1000, 4, 64, 128};
-    Tensor q = random_tensor({s.B, s.T, s.H, s.K}), k = random_tensor({s.B, s.T, s.H, s.K});
-    Tensor v = random_tensor({s.B, s.T, s.H, s.V}), s0 = random_tensor({s.B, s.H, s.K, s.V});
-    Tensor o_base = poisoned({s.B, s.T, s.H, s.V}), sf_base = poisoned({s.B, s.H, s.K, s.V});
+    const Device d = device();
+    Tensor q = on(d, random_tensor({s.B, s.T, s.H, s.K})), k = on(d, random_tensor({s.B, s.T, s.H, s.K}));
+    Tensor v = on(d, random_tensor({s.B, s.T, s.H, s.V})), s0 = on(d, random_tensor({s.B, s.H, s.K, s.V}));
+    Tensor o_base = on(d, poisoned({s.B, s.T, s.H, s.V})), sf_base = on(d, poisoned({s.B, s.H, s.K, s.V}));
     retention_recurrent(q, k, v, o_base, {}, &s0, &sf_base);
-    for (const FormUnderTest &form : all_forms()) {
+    for (const FormUnderTest &form : forms_on(d)) {
         SCOPED_TRACE(form.name());
-        Tensor o = poisoned({s.B, s.T, s.H, s.V}), sf = poisoned({s.B, s.H, s.K, s.V});
+        Tensor o = on(d, poisoned({s.B, s.T, s.H, s.V})), sf = on(d, poisoned({s.B, s.H, s.K, s.V}));
         run_form(form, q, k, v, o, {}, &s0, &sf);
         EXPECT_LE(relative_error(o, o_base), kTolerance);
         EXPECT_LE(relative_error(sf, sf_base), kTolerance);
@@ -125,7 +148,8 @@ TEST(RetentionForms, AgreeWithEachOther) {
 
 // Prefill the first `split` tokens (returning the state), then decode the rest one token at a
 // time: the same as running the whole sequence.
-TEST(RetentionForms, PrefillThenDecodeEqualsWholeSequence) {
+TEST_P(RetentionOnDevice, PrefillThenDecodeEqualsWholeSequence) {
+    const Device d = device();
     const int64_t B = 2, T = 80, H = 3, K = 20, V = 36;
     Tensor q = random_tensor({B, T, H, K}), k = random_tensor({B, T, H, K}), v = random_tensor({B, T, H, V});
     ReferenceResult whole = reference_retention(q, k, v, default_decay(H), 1.0 / std::sqrt(double(K)), nullptr);
@@ -139,23 +163,26 @@ TEST(RetentionForms, PrefillThenDecodeEqualsWholeSequence) {
                     out.data()[(b * (to - from) + (t - from)) * H * D + i] = x.data()[(b * T + t) * H * D + i];
         return out;
     };
-    for (FormUnderTest prefill : {FormUnderTest{Form::parallel, 0}, FormUnderTest{Form::chunkwise, 16},
-                                  FormUnderTest{Form::chunkwise, 64}, FormUnderTest{Form::recurrent, 0}}) {
+    for (FormUnderTest prefill : {FormUnderTest{Form::parallel, 0, d}, FormUnderTest{Form::chunkwise, 16, d},
+                                  FormUnderTest{Form::chunkwise, 64, d}, FormUnderTest{Form::recurrent, 0, d}}) {
         for (int64_t split : {int64_t(1), int64_t(17), int64_t(64), T - 1}) {
             SCOPED_TRACE(fmt::format("prefill {} of {} tokens by {}", split, T, prefill.name()));
-            Tensor state = poisoned({B, H, K, V});
-            Tensor o_prefill = poisoned({B, split, H, V});
-            run_form(prefill, slice_tokens(q, 0, split), slice_tokens(k, 0, split), slice_tokens(v, 0, split),
-                     o_prefill, {}, nullptr, &state);
+            // The state stays on the device from prefill through every decode step.
+            Tensor state = on(d, poisoned({B, H, K, V}));
+            Tensor o_prefill_d = on(d, poisoned({B, split, H, V}));
+            run_form(prefill, on(d, slice_tokens(q, 0, split)), on(d, slice_tokens(k, 0, split)),
+                     on(d, slice_tokens(v, 0, split)), o_prefill_d, {}, nullptr, &state);
+            Tensor o_prefill = to_host(o_prefill_d);
             Tensor o_all = poisoned({B, T, H, V});
             for (int64_t b = 0; b < B; b++)
                 std::copy_n(o_prefill.data() + b * split * H * V, split * H * V, o_all.data() + b * T * H * V);
             for (int64_t t = split; t < T; t++) {
                 Tensor qt = slice_tokens(q, t, t + 1), kt = slice_tokens(k, t, t + 1), vt = slice_tokens(v, t, t + 1);
-                Tensor q1 = Tensor::view(qt.data(), {B, H, K}), k1 = Tensor::view(kt.data(), {B, H, K});
-                Tensor v1 = Tensor::view(vt.data(), {B, H, V});
-                Tensor o1 = poisoned({B, H, V});
-                retention_decode_step(q1, k1, v1, state, o1);
+                Tensor q1 = on(d, Tensor::view(qt.data(), {B, H, K})), k1 = on(d, Tensor::view(kt.data(), {B, H, K}));
+                Tensor v1 = on(d, Tensor::view(vt.data(), {B, H, V}));
+                Tensor o1_d = on(d, poisoned({B, H, V}));
+                retention_decode_step(q1, k1, v1, state, o1_d);
+                Tensor o1 = to_host(o1_d);
                 for (int64_t b = 0; b < B; b++)
                     std::copy_n(o1.data() + b * H * V, H * V, o_all.data() + (b * T + t) * H * V);
             }
@@ -166,11 +193,12 @@ TEST(RetentionForms, PrefillThenDecodeEqualsWholeSequence) {
 }
 
 // A chunkwise prefill split anywhere and continued from the returned state equals the whole.
-TEST(RetentionForms, SplitChunkwiseEqualsWhole) {
+TEST_P(RetentionOnDevice, SplitChunkwiseEqualsWhole) {
     const int64_t B = 1, T = 300, H = 2, K = 32, V = 64;
+    const Device d = device();
     Tensor q = random_tensor({B, T, H, K}), k = random_tensor({B, T, H, K}), v = random_tensor({B, T, H, V});
-    Tensor o_whole = poisoned({B, T, H, V}), s_whole = poisoned({B, H, K, V});
-    retention_chunkwise(q, k, v, o_whole, 64, {}, nullptr, &s_whole);
+    Tensor o_whole = on(d, poisoned({B, T, H, V})), s_whole = on(d, poisoned({B, H, K, V}));
+    retention_chunkwise(on(d, q), on(d, k), on(d, v), o_whole, 64, {}, nullptr, &s_whole);
     for (int64_t split : {int64_t(1), int64_t(63), int64_t(64), int64_t(65), int64_t(200)}) {
         SCOPED_TRACE(fmt::format("split at {}", split));
         auto part = [&](const Tensor &x, int64_t from, int64_t to) {
@@ -178,10 +206,13 @@ TEST(RetentionForms, SplitChunkwiseEqualsWhole) {
             std::copy_n(x.data() + from * H * x.dim(3), (to - from) * H * x.dim(3), out.data());
             return out;
         };
-        Tensor o1 = poisoned({B, split, H, V}), o2 = poisoned({B, T - split, H, V});
-        Tensor mid = poisoned({B, H, K, V}), end = poisoned({B, H, K, V});
-        retention_chunkwise(part(q, 0, split), part(k, 0, split), part(v, 0, split), o1, 64, {}, nullptr, &mid);
-        retention_chunkwise(part(q, split, T), part(k, split, T), part(v, split, T), o2, 64, {}, &mid, &end);
+        Tensor o1_d = on(d, poisoned({B, split, H, V})), o2_d = on(d, poisoned({B, T - split, H, V}));
+        Tensor mid = on(d, poisoned({B, H, K, V})), end = on(d, poisoned({B, H, K, V}));
+        retention_chunkwise(on(d, part(q, 0, split)), on(d, part(k, 0, split)), on(d, part(v, 0, split)), o1_d, 64, {},
+                            nullptr, &mid);
+        retention_chunkwise(on(d, part(q, split, T)), on(d, part(k, split, T)), on(d, part(v, split, T)), o2_d, 64, {},
+                            &mid, &end);
+        Tensor o1 = to_host(o1_d), o2 = to_host(o2_d);
         Tensor joined = Tensor::empty({B, T, H, V});
         std::copy_n(o1.data(), o1.numel(), joined.data());
         std::copy_n(o2.data(), o2.numel(), joined.data() + o1.numel());
@@ -189,6 +220,8 @@ TEST(RetentionForms, SplitChunkwiseEqualsWhole) {
         EXPECT_LE(relative_error(end, s_whole), kTolerance);
     }
 }
+
+INSTANTIATE_TEST_SUITE_P(Retention, RetentionOnDevice, ::testing::ValuesIn(all_devices()), device_test_name);
 
 TEST(RetentionForms, AutomaticFormChoice) {
     EXPECT_EQ(choose_form(1), Form::recurrent);

@@ -36,7 +36,19 @@ Tensor poisoned(const Shape &shape) {
     return Tensor::full(shape, std::numeric_limits<float>::quiet_NaN());
 }
 
-double relative_error(const Tensor &actual, const std::vector<double> &expected) {
+std::vector<Device> all_devices() { return {Device::cpu, Device::cuda, Device::opencl}; }
+
+std::string why_unavailable(Device device) {
+    std::string why;
+    return device_available(device, &why) ? std::string() : why;
+}
+
+Tensor on(Device device, const Tensor &host) { return device == Device::cpu ? host : host.to(device); }
+
+Tensor to_host(const Tensor &tensor) { return tensor.device() == Device::cpu ? tensor : tensor.to(Device::cpu); }
+
+double relative_error(const Tensor &actual_anywhere, const std::vector<double> &expected) {
+    Tensor actual = to_host(actual_anywhere);
     if (actual.numel() != static_cast<int64_t>(expected.size())) return std::numeric_limits<double>::quiet_NaN();
     double diff = 0.0, norm = 0.0;
     for (size_t i = 0; i < expected.size(); i++) {
@@ -48,7 +60,8 @@ double relative_error(const Tensor &actual, const std::vector<double> &expected)
     return std::sqrt(diff) / std::max(std::sqrt(norm), 1e-300);
 }
 
-double relative_error(const Tensor &actual, const Tensor &expected) {
+double relative_error(const Tensor &actual, const Tensor &expected_anywhere) {
+    Tensor expected = to_host(expected_anywhere);
     std::vector<double> e(expected.data(), expected.data() + expected.numel());
     return relative_error(actual, e);
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "retnet/tensor.h"
@@ -19,7 +20,15 @@ Tensor random_tensor(const Shape &shape);
 // Filled with quiet NaN, so any element a kernel fails to write shows in the error.
 Tensor poisoned(const Shape &shape);
 
-// ||actual - expected|| / ||expected|| (Frobenius); NaN if either holds a NaN.
+// Every device this build knows, for tests that run on each; and a skip reason ("" = runnable).
+std::vector<Device> all_devices();
+std::string why_unavailable(Device device);
+// `host` copied to `device` (the same tensor for the CPU), and back.
+Tensor on(Device device, const Tensor &host);
+Tensor to_host(const Tensor &tensor);
+
+// ||actual - expected|| / ||expected|| (Frobenius); NaN if either holds a NaN. `actual` may be on
+// any device (it is copied to the host).
 double relative_error(const Tensor &actual, const std::vector<double> &expected);
 double relative_error(const Tensor &actual, const Tensor &expected);
 

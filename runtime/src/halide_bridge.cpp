@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "HalideRuntime.h"
+#include "device_allocation.h"
 #include "retnet/error.h"
 
 namespace retnet::detail {
@@ -25,45 +25,71 @@ void capture_halide_error(void * /*user_context*/, const char *message) {
     last_error = text;
 }
 
-void install_error_handler() {
-    static std::once_flag once;
-    std::call_once(once, [] { halide_set_error_handler(capture_halide_error); });
-}
-
 }  // namespace
 
 void begin_kernel_call() {
-    install_error_handler();
+    static std::once_flag once;
+    std::call_once(once, [] { halide_set_error_handler(capture_halide_error); });
     thread_error.clear();
+}
+
+std::string last_halide_error() {
+    if (!thread_error.empty()) return thread_error;
+    std::lock_guard<std::mutex> lock(last_error_mutex);
+    return last_error;
 }
 
 void throw_if_failed(int status, const char *kernel) {
     if (status == 0) return;
-    std::string message = thread_error;
-    if (message.empty()) {
-        std::lock_guard<std::mutex> lock(last_error_mutex);
-        message = last_error;
-    }
+    std::string message = last_halide_error();
     if (message.empty()) message = "no message from Halide";
     throw Error(fmt::format("{}: kernel failed (Halide status {}): {}", kernel, status, message));
 }
 
-Halide::Runtime::Buffer<float> halide_view(const Tensor &tensor, const std::string &role) {
-    const int rank = tensor.rank();
+std::vector<halide_dimension_t> halide_dims(const Shape &shape, const std::string &role) {
+    const int rank = static_cast<int>(shape.size());
     std::vector<halide_dimension_t> dims(static_cast<size_t>(rank));
     int64_t stride = 1;
     for (int i = 0; i < rank; i++) {
-        int64_t extent = tensor.dim(rank - 1 - i);
+        int64_t extent = shape[static_cast<size_t>(rank - 1 - i)];
         if (extent > INT_MAX || stride * std::max<int64_t>(extent, 1) > INT_MAX) {
             throw Error(fmt::format("{}: tensor of shape {} has more than 2^31 elements, beyond the kernels' "
-                                    "32-bit indexing", role, shape_string(tensor.shape())));
+                                    "32-bit indexing", role, shape_string(shape)));
         }
         dims[static_cast<size_t>(i)] = halide_dimension_t(0, static_cast<int32_t>(extent), static_cast<int32_t>(stride));
         stride *= extent;
     }
-    // The kernels read inputs and write outputs through the same view type; constness is the
-    // caller's contract (inputs are never written).
-    return Halide::Runtime::Buffer<float>(const_cast<float *>(tensor.data()), rank, dims.data());
+    return dims;
+}
+
+KernelBuffer::KernelBuffer(const Tensor &tensor, const std::string &role) {
+    buffer_.type = halide_type_of<float>();
+    if (tensor.device() == Device::cpu) {
+        dims_ = halide_dims(tensor.shape(), role);
+        // Inputs are never written; constness is the kernels' contract.
+        buffer_.host = reinterpret_cast<uint8_t *>(const_cast<float *>(tensor.data()));
+    } else {
+        const DeviceAllocation *allocation = tensor.device_allocation();
+        dims_ = allocation->dims;
+        buffer_.device = allocation->buffer.device;
+        buffer_.device_interface = allocation->buffer.device_interface;
+        device_memory_is_tensors_ = true;
+    }
+    buffer_.dimensions = static_cast<int>(dims_.size());
+    buffer_.dim = dims_.data();
+}
+
+KernelBuffer::KernelBuffer(std::vector<float> &values) {
+    dims_ = {halide_dimension_t(0, static_cast<int32_t>(values.size()), 1)};
+    buffer_.type = halide_type_of<float>();
+    buffer_.host = reinterpret_cast<uint8_t *>(values.data());
+    buffer_.flags = halide_buffer_flag_host_dirty;
+    buffer_.dimensions = 1;
+    buffer_.dim = dims_.data();
+}
+
+KernelBuffer::~KernelBuffer() {
+    if (!device_memory_is_tensors_ && buffer_.device) halide_device_free(nullptr, &buffer_);
 }
 
 }  // namespace retnet::detail

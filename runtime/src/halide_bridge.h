@@ -1,27 +1,46 @@
-// How the runtime calls generated kernels: tensors become halide_buffer_t views (no copies), and a
-// kernel's failure becomes a retnet::Error carrying the message Halide reported.
+// How the runtime calls generated kernels: tensors become halide_buffer_t views of their memory
+// (host or device, no copies), and a kernel's failure becomes a retnet::Error carrying the message
+// Halide reported.
 #pragma once
 
 #include <string>
 #include <utility>
+#include <vector>
 
-#include "HalideBuffer.h"
+#include "HalideRuntime.h"
 #include "retnet/tensor.h"
 
 namespace retnet::detail {
 
-// A Halide view of `tensor`: the same memory, dimensions reversed (Halide lists the innermost
-// first). Throws if an extent or offset does not fit Halide's 32-bit indexing.
-Halide::Runtime::Buffer<float> halide_view(const Tensor &tensor, const std::string &role);
+// A halide_buffer_t over a tensor's memory: host memory for CPU tensors, the device allocation
+// for GPU tensors. A host buffer that a GPU kernel copied to the device (the per-head decay
+// vectors) has that device copy freed with the view.
+class KernelBuffer {
+public:
+    KernelBuffer(const Tensor &tensor, const std::string &role);
+    explicit KernelBuffer(std::vector<float> &values);  // a small host vector
+    ~KernelBuffer();
+    KernelBuffer(const KernelBuffer &) = delete;
+    KernelBuffer &operator=(const KernelBuffer &) = delete;
 
-// Clears the calling thread's last Halide message (called before every kernel).
+    operator halide_buffer_t *() { return &buffer_; }
+
+private:
+    halide_buffer_t buffer_{};
+    std::vector<halide_dimension_t> dims_;
+    bool device_memory_is_tensors_ = false;
+};
+
+// Routes Halide's error handler into the runtime (once) and clears this thread's last message;
+// called before every kernel and driver call.
 void begin_kernel_call();
+// The last message Halide reported on this thread (or any thread, if none here).
+std::string last_halide_error();
 
 // Throws retnet::Error with the kernel's name and Halide's message if `status` is not 0.
 void throw_if_failed(int status, const char *kernel);
 
 // Runs `call` (which returns a Halide status code) and throws if it failed.
-
 template<typename Call>
 void run_kernel(const char *kernel, Call &&call) {
     begin_kernel_call();

@@ -6,15 +6,12 @@
 #include <fmt/format.h>
 
 #include "halide_bridge.h"
+#include "kernel_table.h"
 #include "retnet/error.h"
-#include "retention_chunkwise_variants.h"
-#include "retention_decode_step_cpu.h"
-#include "retention_parallel_cpu.h"
-#include "retention_recurrent_cpu.h"
 
 namespace retnet {
 
-using detail::halide_view;
+using detail::KernelBuffer;
 using detail::run_kernel;
 
 constexpr int64_t kMaxKeyDim = 256;    // K
@@ -122,7 +119,7 @@ struct States {
     bool has_initial = false;
 };
 
-States prepare_states(const char *fn, const Dims &d, const Tensor *initial_state, Tensor *final_state) {
+States prepare_states(const char *fn, const Dims &d, Device device, const Tensor *initial_state, Tensor *final_state) {
     const Shape state_shape{d.B, d.H, d.K, d.V};
     States s;
     if (initial_state) {
@@ -130,82 +127,96 @@ States prepare_states(const char *fn, const Dims &d, const Tensor *initial_state
         s.initial = *initial_state;
         s.has_initial = true;
     } else {
-        s.initial = Tensor::zeros(state_shape);
+        s.initial = Tensor::zeros(state_shape, device);
     }
     if (final_state) {
         check_tensor(*final_state, std::string(fn) + ": final_state", state_shape, "B, H, K, V");
         s.final_out = *final_state;
     } else {
-        s.final_out = Tensor::empty(state_shape);
+        s.final_out = Tensor::empty(state_shape, device);
     }
     return s;
 }
 
-Halide::Runtime::Buffer<float> vector_buffer(std::vector<float> &values) {
-    return Halide::Runtime::Buffer<float>(values.data(), static_cast<int>(values.size()));
+// The kernels built for `device`, after checking the device can run them.
+const detail::DeviceKernels &kernels_for(const char *fn, Device device) {
+    for (const auto &kernels : detail::built_kernels()) {
+        if (kernels.device == device) {
+            std::string why;
+            if (!device_available(device, &why)) throw Error(fmt::format("{}: {}", fn, why));
+            return kernels;
+        }
+    }
+    throw Error(fmt::format("{}: this build has no {} kernels (configure with -DRETNET_GPU_TARGETS={} or both)", fn,
+                            device_name(device), device_name(device)));
 }
 
-// Checks and runs one sequence form; `kernel(q, k, v, decay, states, o)` calls the generated code.
-template<typename Kernel>
+// Every tensor of one call must live on the first one's device.
+void check_same_device(const char *fn, std::initializer_list<std::pair<const char *, const Tensor *>> tensors) {
+    const auto &[first_name, first] = *tensors.begin();
+    for (const auto &[name, tensor] : tensors) {
+        if (tensor && tensor->defined() && tensor->device() != first->device()) {
+            throw Error(fmt::format("{}: {} is on {} but {} is on {}: all tensors of one call must be on one device "
+                                    "(copy with Tensor::to)", fn, name, device_name(tensor->device()), first_name,
+                                    device_name(first->device())));
+        }
+    }
+}
+
+// Checks and runs one sequence form; `pick(kernels)` chooses the generated entry point.
+template<typename Pick>
 void run_sequence_form(const char *fn, const Tensor &q, const Tensor &k, const Tensor &v, Tensor &o,
                        const RetentionOptions &options, const Tensor *initial_state, Tensor *final_state,
-                       Kernel &&kernel) {
+                       bool recurrent_decay, Pick &&pick) {
     Dims d = check_sequence_inputs(fn, q, k, v);
     check_tensor(o, std::string(fn) + ": o", {d.B, d.T, d.H, d.V}, "B, T, H, V");
+    check_same_device(fn, {{"q", &q}, {"k", &k}, {"v", &v}, {"o", &o}, {"initial_state", initial_state},
+                           {"final_state", final_state}});
     Decay decay = resolve_decay(fn, options, d.H, d.K);
-    States states = prepare_states(fn, d, initial_state, final_state);
+    const detail::DeviceKernels &kernels = kernels_for(fn, q.device());
+    detail::SequenceKernel kernel = pick(kernels);
+    States states = prepare_states(fn, d, q.device(), initial_state, final_state);
     const std::string f = fn;
-    auto hq = halide_view(q, f + ": q"), hk = halide_view(k, f + ": k"), hv = halide_view(v, f + ": v");
-    auto ho = halide_view(o, f + ": o");
-    auto hs0 = halide_view(states.initial, f + ": initial_state");
-    auto hsf = halide_view(states.final_out, f + ": final_state");
-    run_kernel(fn, [&] { return kernel(hq, hk, hv, decay, states.has_initial, hs0, ho, hsf); });
+    KernelBuffer hq(q, f + ": q"), hk(k, f + ": k"), hv(v, f + ": v"), ho(o, f + ": o");
+    KernelBuffer hs0(states.initial, f + ": initial_state"), hsf(states.final_out, f + ": final_state");
+    KernelBuffer hdecay(recurrent_decay ? decay.gamma : decay.log_gamma);
+    run_kernel(fn, [&] { return kernel(hq, hk, hv, hdecay, decay.scale, states.has_initial, hs0, ho, hsf); });
 }
 
 }  // namespace
 
-const std::vector<int> &supported_chunk_lengths() {
-    static const std::vector<int> lengths = [] {
-        std::vector<int> out;
-        for (const auto &variant : detail::chunkwise_variants()) out.push_back(variant.chunk);
-        return out;
-    }();
+std::vector<int> supported_chunk_lengths(Device device) {
+    std::vector<int> lengths;
+    for (const auto &kernels : detail::built_kernels()) {
+        if (kernels.device != device) continue;
+        for (const auto &variant : kernels.chunkwise) lengths.push_back(variant.chunk);
+    }
     return lengths;
 }
 
 void retention_parallel(const Tensor &q, const Tensor &k, const Tensor &v, Tensor &o, const RetentionOptions &options,
                         const Tensor *initial_state, Tensor *final_state) {
-    run_sequence_form("retention_parallel", q, k, v, o, options, initial_state, final_state,
-                      [](auto &hq, auto &hk, auto &hv, Decay &decay, bool has_s0, auto &hs0, auto &ho, auto &hsf) {
-                          auto log_gamma = vector_buffer(decay.log_gamma);
-                          return retention_parallel_cpu(hq, hk, hv, log_gamma, decay.scale, has_s0, hs0, ho, hsf);
-                      });
+    run_sequence_form("retention_parallel", q, k, v, o, options, initial_state, final_state, false,
+                      [](const detail::DeviceKernels &kernels) { return kernels.parallel; });
 }
 
 void retention_chunkwise(const Tensor &q, const Tensor &k, const Tensor &v, Tensor &o, int chunk,
                          const RetentionOptions &options, const Tensor *initial_state, Tensor *final_state) {
-    const detail::ChunkwiseVariant *variant = nullptr;
-    for (const auto &candidate : detail::chunkwise_variants()) {
-        if (candidate.chunk == chunk) variant = &candidate;
-    }
-    if (!variant) {
-        throw Error(fmt::format("retention_chunkwise: chunk: expected one of {}, got {}",
-                                fmt::join(supported_chunk_lengths(), ", "), chunk));
-    }
-    run_sequence_form("retention_chunkwise", q, k, v, o, options, initial_state, final_state,
-                      [variant](auto &hq, auto &hk, auto &hv, Decay &decay, bool has_s0, auto &hs0, auto &ho, auto &hsf) {
-                          auto log_gamma = vector_buffer(decay.log_gamma);
-                          return variant->kernel(hq, hk, hv, log_gamma, decay.scale, has_s0, hs0, ho, hsf);
+    run_sequence_form("retention_chunkwise", q, k, v, o, options, initial_state, final_state, false,
+                      [&](const detail::DeviceKernels &kernels) {
+                          for (const auto &variant : kernels.chunkwise) {
+                              if (variant.chunk == chunk) return variant.kernel;
+                          }
+                          throw Error(fmt::format("retention_chunkwise: chunk: expected one of {} on {}, got {}",
+                                                  fmt::join(supported_chunk_lengths(kernels.device), ", "),
+                                                  device_name(kernels.device), chunk));
                       });
 }
 
 void retention_recurrent(const Tensor &q, const Tensor &k, const Tensor &v, Tensor &o, const RetentionOptions &options,
                          const Tensor *initial_state, Tensor *final_state) {
-    run_sequence_form("retention_recurrent", q, k, v, o, options, initial_state, final_state,
-                      [](auto &hq, auto &hk, auto &hv, Decay &decay, bool has_s0, auto &hs0, auto &ho, auto &hsf) {
-                          auto gamma = vector_buffer(decay.gamma);
-                          return retention_recurrent_cpu(hq, hk, hv, gamma, decay.scale, has_s0, hs0, ho, hsf);
-                      });
+    run_sequence_form("retention_recurrent", q, k, v, o, options, initial_state, final_state, true,
+                      [](const detail::DeviceKernels &kernels) { return kernels.recurrent; });
 }
 
 void retention_decode_step(const Tensor &q, const Tensor &k, const Tensor &v, Tensor &state, Tensor &o,
@@ -225,11 +236,13 @@ void retention_decode_step(const Tensor &q, const Tensor &k, const Tensor &v, Te
     check_extent(V, 1, kMaxValueDim, f + ": value dimension V (v dimension 2)");
     check_tensor(state, f + ": state", {B, H, K, V}, "B, H, K, V");
     check_tensor(o, f + ": o", {B, H, V}, "B, H, V");
+    check_same_device(fn, {{"q", &q}, {"k", &k}, {"v", &v}, {"state", &state}, {"o", &o}});
     Decay decay = resolve_decay(fn, options, H, K);
-    auto hq = halide_view(q, f + ": q"), hk = halide_view(k, f + ": k"), hv = halide_view(v, f + ": v");
-    auto hs = halide_view(state, f + ": state"), ho = halide_view(o, f + ": o");
-    auto gamma = vector_buffer(decay.gamma);
-    run_kernel(fn, [&] { return retention_decode_step_cpu(hq, hk, hv, gamma, decay.scale, hs, ho, hs); });
+    const detail::DeviceKernels &kernels = kernels_for(fn, q.device());
+    KernelBuffer hq(q, f + ": q"), hk(k, f + ": k"), hv(v, f + ": v"), hs(state, f + ": state"), ho(o, f + ": o");
+    KernelBuffer hs_out(state, f + ": state");
+    KernelBuffer gamma(decay.gamma);
+    run_kernel(fn, [&] { return kernels.decode_step(hq, hk, hv, gamma, decay.scale, hs, ho, hs_out); });
 }
 
 RetentionResult retention(const Tensor &q, const Tensor &k, const Tensor &v, const RetentionOptions &options, Form form,
@@ -237,8 +250,8 @@ RetentionResult retention(const Tensor &q, const Tensor &k, const Tensor &v, con
     Dims d = check_sequence_inputs("retention", q, k, v);
     RetentionResult result;
     result.form = form == Form::automatic ? choose_form(d.T) : form;
-    result.o = Tensor::empty({d.B, d.T, d.H, d.V});
-    if (want_final_state) result.final_state = Tensor::empty({d.B, d.H, d.K, d.V});
+    result.o = Tensor::empty({d.B, d.T, d.H, d.V}, q.device());
+    if (want_final_state) result.final_state = Tensor::empty({d.B, d.H, d.K, d.V}, q.device());
     Tensor *final_state = want_final_state ? &result.final_state : nullptr;
     switch (result.form) {
     case Form::parallel: retention_parallel(q, k, v, result.o, options, initial_state, final_state); break;

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "device_allocation.h"
+#include "halide_bridge.h"
 #include "retnet/error.h"
 
 namespace retnet {
@@ -32,22 +34,26 @@ static int64_t checked_numel(const Shape &shape) {
 
 int64_t Tensor::numel() const { return checked_numel(shape_); }
 
-Tensor Tensor::empty(const Shape &shape, DType dtype) {
+Tensor Tensor::empty(const Shape &shape, Device device) {
     Tensor t;
     int64_t n = checked_numel(shape);
-    t.storage_ = std::shared_ptr<float[]>(new float[static_cast<size_t>(std::max<int64_t>(n, 1))]);
-    t.data_ = t.storage_.get();
     t.shape_ = shape;
-    t.dtype_ = dtype;
+    t.device_ = device;
+    if (device == Device::cpu) {
+        t.storage_ = std::shared_ptr<float[]>(new float[static_cast<size_t>(std::max<int64_t>(n, 1))]);
+        t.data_ = t.storage_.get();
+    } else {
+        t.device_memory_ = std::make_shared<detail::DeviceAllocation>(device, shape);
+    }
     return t;
 }
 
-Tensor Tensor::zeros(const Shape &shape, DType dtype) { return full(shape, 0.0f, dtype); }
+Tensor Tensor::zeros(const Shape &shape, Device device) { return full(shape, 0.0f, device); }
 
-Tensor Tensor::full(const Shape &shape, float value, DType dtype) {
-    Tensor t = empty(shape, dtype);
-    t.fill(value);
-    return t;
+Tensor Tensor::full(const Shape &shape, float value, Device device) {
+    Tensor host = empty(shape, Device::cpu);
+    std::fill(host.data_, host.data_ + host.numel(), value);
+    return device == Device::cpu ? host : host.to(device);
 }
 
 Tensor Tensor::view(float *data, const Shape &shape, DType dtype) {
@@ -60,12 +66,48 @@ Tensor Tensor::view(float *data, const Shape &shape, DType dtype) {
     return t;
 }
 
-void Tensor::fill(float value) { std::fill(data_, data_ + numel(), value); }
+float *Tensor::data() {
+    if (device_ != Device::cpu) {
+        throw Error(fmt::format("tensor of shape {} is on {}: copy it to the host with to(Device::cpu) first",
+                                shape_string(shape_), device_name(device_)));
+    }
+    return data_;
+}
 
-Tensor Tensor::clone() const {
-    Tensor t = empty(shape_, dtype_);
-    if (numel() > 0) std::memcpy(t.data_, data_, static_cast<size_t>(numel()) * sizeof(float));
-    return t;
+const float *Tensor::data() const { return const_cast<Tensor *>(this)->data(); }
+
+void Tensor::fill(float value) {
+    if (device_ == Device::cpu) {
+        std::fill(data_, data_ + numel(), value);
+    } else {
+        copy_from(full(shape_, value, Device::cpu));
+    }
+}
+
+Tensor Tensor::clone() const { return to(device_); }
+
+Tensor Tensor::to(Device device) const {
+    Tensor copy = empty(shape_, device);
+    copy.copy_from(*this);
+    return copy;
+}
+
+void Tensor::copy_from(const Tensor &source) {
+    if (source.shape() != shape_) {
+        throw Error(fmt::format("Tensor::copy_from: expected a source of shape {}, got {}", shape_string(shape_),
+                                shape_string(source.shape())));
+    }
+    if (device_ == Device::cpu && source.device() == Device::cpu) {
+        if (numel() > 0) std::memcpy(data_, source.data_, static_cast<size_t>(numel()) * sizeof(float));
+        return;
+    }
+    detail::copy_tensor_data(source, *this);
+}
+
+void Tensor::synchronize() const {
+    if (device_ == Device::cpu) return;
+    detail::begin_kernel_call();
+    halide_device_sync(nullptr, &device_memory_->buffer);
 }
 
 void check_tensor(const Tensor &tensor, const std::string &role, const Shape &expected,

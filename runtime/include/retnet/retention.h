@@ -8,7 +8,9 @@
 //     parallel   O(T^2 (K + V)) work, tiled; the fastest for short sequences
 //     chunkwise  O(T C (K + V) + T K V) work: linear in T; the prefill workhorse
 //     recurrent  one token at a time: O(K V) per token, the form for decoding
-// Every function checks its inputs and throws retnet::Error naming the bad one.
+// Every function checks its inputs and throws retnet::Error naming the bad one. Kernels run on the
+// device of their tensors (all on one device; see device.h), asynchronously on GPUs: call
+// Tensor::synchronize() or copy a result to the host to wait for it.
 #pragma once
 
 #include <optional>
@@ -33,8 +35,8 @@ enum class Form { automatic, parallel, chunkwise, recurrent };
 const char *form_name(Form form);
 Form parse_form(const std::string &name);  // "auto", "parallel", "chunkwise", "recurrent"
 
-// The chunk lengths retention_chunkwise accepts (compiled variants).
-const std::vector<int> &supported_chunk_lengths();
+// The chunk lengths retention_chunkwise accepts on `device` (compiled variants).
+std::vector<int> supported_chunk_lengths(Device device = Device::cpu);
 constexpr int kDefaultChunk = 64;
 
 // The automatic choice (documented in README.md): T == 1 -> recurrent; T <= kParallelMaxT ->

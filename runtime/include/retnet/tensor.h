@@ -1,5 +1,6 @@
-// A dense, row-major float tensor: either owning its memory or a view over the caller's.
-// Copies of a Tensor share its memory (like a shared pointer); clone() copies the data.
+// A dense, row-major float tensor on a Device: on the CPU either owning its memory or a view over
+// the caller's; on a GPU always owning a device allocation. Copies of a Tensor share its memory
+// (like a shared pointer); clone() and to() copy the data.
 #pragma once
 
 #include <cstdint>
@@ -7,7 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "retnet/device.h"
+
 namespace retnet {
+
+namespace detail {
+struct DeviceAllocation;  // a GPU allocation (runtime/src/device_allocation.h)
+}
 
 enum class DType { f32 };
 const char *dtype_name(DType dtype);
@@ -20,30 +27,41 @@ public:
     Tensor() = default;
 
     // Owning tensors. empty() leaves the contents unspecified.
-    static Tensor empty(const Shape &shape, DType dtype = DType::f32);
-    static Tensor zeros(const Shape &shape, DType dtype = DType::f32);
-    static Tensor full(const Shape &shape, float value, DType dtype = DType::f32);
+    static Tensor empty(const Shape &shape, Device device = Device::cpu);
+    static Tensor zeros(const Shape &shape, Device device = Device::cpu);
+    static Tensor full(const Shape &shape, float value, Device device = Device::cpu);
     // A view over `data`, which must outlive the view and hold product(shape) floats.
     static Tensor view(float *data, const Shape &shape, DType dtype = DType::f32);
 
-    bool defined() const { return data_ != nullptr; }
-    bool owns_memory() const { return storage_ != nullptr; }
+    bool defined() const { return data_ != nullptr || device_memory_ != nullptr; }
+    bool owns_memory() const { return storage_ != nullptr || device_memory_ != nullptr; }
+    Device device() const { return device_; }
     DType dtype() const { return dtype_; }
     const Shape &shape() const { return shape_; }
     int rank() const { return static_cast<int>(shape_.size()); }
     int64_t dim(int i) const { return shape_.at(static_cast<size_t>(i)); }
     int64_t numel() const;
-    float *data() { return data_; }
-    const float *data() const { return data_; }
+    // Host memory; throws retnet::Error for a tensor on a GPU (copy it with to(Device::cpu)).
+    float *data();
+    const float *data() const;
+    detail::DeviceAllocation *device_allocation() const { return device_memory_.get(); }
 
     void fill(float value);
     Tensor clone() const;
+    // A copy on `device` (a new tensor even when it is already there).
+    Tensor to(Device device) const;
+    // Copies `source` (same shape, any device) into this tensor's memory.
+    void copy_from(const Tensor &source);
+    // Waits until every kernel writing to this tensor's device has finished.
+    void synchronize() const;
 
 private:
     std::shared_ptr<float[]> storage_;
     float *data_ = nullptr;
+    std::shared_ptr<detail::DeviceAllocation> device_memory_;
     Shape shape_;
     DType dtype_ = DType::f32;
+    Device device_ = Device::cpu;
 };
 
 // Throws retnet::Error unless `tensor` is defined, f32 and exactly `expected`; `role` names it

@@ -1,0 +1,161 @@
+#include <cstdlib>
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "device_allocation.h"
+#include "halide_bridge.h"
+#include "retnet/error.h"
+#ifdef RETNET_HAVE_CUDA
+#include "HalideRuntimeCuda.h"
+#endif
+#ifdef RETNET_HAVE_OPENCL
+#include "HalideRuntimeOpenCL.h"
+#endif
+
+namespace retnet {
+
+const char *device_name(Device device) {
+    switch (device) {
+    case Device::cpu: return "cpu";
+    case Device::cuda: return "cuda";
+    case Device::opencl: return "opencl";
+    }
+    return "unknown";
+}
+
+Device parse_device(const std::string &name) {
+    for (Device d : {Device::cpu, Device::cuda, Device::opencl}) {
+        if (name == device_name(d)) return d;
+    }
+    throw Error(fmt::format("device: expected one of cpu, cuda, opencl; got '{}'", name));
+}
+
+namespace detail {
+
+const halide_device_interface_t *device_interface(Device device) {
+    switch (device) {
+    case Device::cpu: return nullptr;
+    case Device::cuda:
+#ifdef RETNET_HAVE_CUDA
+        return halide_cuda_device_interface();
+#else
+        break;
+#endif
+    case Device::opencl:
+#ifdef RETNET_HAVE_OPENCL
+        return halide_opencl_device_interface();
+#else
+        break;
+#endif
+    }
+    throw Error(fmt::format("{}: this build has no {} kernels (configure with -DRETNET_GPU_TARGETS={} or both)",
+                            device_name(device), device_name(device), device_name(device)));
+}
+
+namespace {
+
+// Halide's CUDA runtime caps kernels at 64 registers unless told otherwise before the first
+// kernel loads; the register-blocked schedules need more.
+void prepare_driver(Device device) {
+    if (device == Device::cuda) setenv("HL_CUDA_JIT_MAX_REGISTERS", "255", /*overwrite=*/0);
+}
+
+// Tries a one-element allocation: the driver loads, a context is made, a device answers.
+std::string probe(Device device) {
+    if (device == Device::cpu) return "";
+    const halide_device_interface_t *interface = nullptr;
+    try {
+        interface = device_interface(device);
+    } catch (const Error &e) {
+        return e.what();
+    }
+    prepare_driver(device);
+    begin_kernel_call();
+    halide_dimension_t dim(0, 1, 1);
+    halide_buffer_t probe_buffer{};
+    probe_buffer.type = halide_type_of<float>();
+    probe_buffer.dimensions = 1;
+    probe_buffer.dim = &dim;
+    int status = halide_device_malloc(nullptr, &probe_buffer, interface);
+    if (status != 0) {
+        std::string message = last_halide_error();
+        return fmt::format("{}: no usable device ({})", device_name(device),
+                           message.empty() ? fmt::format("Halide status {}", status) : message);
+    }
+    halide_device_free(nullptr, &probe_buffer);
+    return "";
+}
+
+}  // namespace
+
+DeviceAllocation::DeviceAllocation(Device device_, const Shape &shape) : device(device_), dims(halide_dims(shape, "tensor")) {
+    require_device(device);
+    buffer.type = halide_type_of<float>();
+    buffer.dimensions = static_cast<int>(dims.size());
+    buffer.dim = dims.data();
+    begin_kernel_call();
+    int status = halide_device_malloc(nullptr, &buffer, device_interface(device));
+    if (status != 0) {
+        throw Error(fmt::format("{}: allocating a tensor of shape {} failed: {}", device_name(device), shape_string(shape),
+                                last_halide_error()));
+    }
+}
+
+DeviceAllocation::~DeviceAllocation() {
+    if (buffer.device) halide_device_free(nullptr, &buffer);
+}
+
+void copy_tensor_data(const Tensor &source, Tensor &destination) {
+    if (source.numel() == 0) return;
+    // Temporary views that share the tensors' memory; halide_buffer_copy moves the bytes between
+    // host and device or device and device.
+    auto view_of = [](const Tensor &t, std::vector<halide_dimension_t> &dims) {
+        halide_buffer_t b{};
+        b.type = halide_type_of<float>();
+        if (t.device() == Device::cpu) {
+            dims = halide_dims(t.shape(), "tensor");
+            b.host = reinterpret_cast<uint8_t *>(const_cast<float *>(t.data()));
+        } else {
+            dims = t.device_allocation()->dims;
+            b.device = t.device_allocation()->buffer.device;
+            b.device_interface = t.device_allocation()->buffer.device_interface;
+            b.flags = halide_buffer_flag_device_dirty;  // the device holds the data
+        }
+        b.dimensions = static_cast<int>(dims.size());
+        b.dim = dims.data();
+        return b;
+    };
+    std::vector<halide_dimension_t> src_dims, dst_dims;
+    halide_buffer_t src = view_of(source, src_dims), dst = view_of(destination, dst_dims);
+    dst.flags = 0;
+    begin_kernel_call();
+    int status = halide_buffer_copy(nullptr, &src, dst.device_interface, &dst);
+    if (status != 0) {
+        throw Error(fmt::format("copying a tensor of shape {} from {} to {} failed: {}", shape_string(source.shape()),
+                                device_name(source.device()), device_name(destination.device()), last_halide_error()));
+    }
+    if (destination.device() == Device::cpu && source.device() != Device::cpu) {
+        halide_device_sync(nullptr, &src);
+    }
+}
+
+}  // namespace detail
+
+bool device_available(Device device, std::string *why) {
+    static std::mutex mutex;
+    static std::map<Device, std::string> reasons;  // probed once per process
+    std::lock_guard<std::mutex> lock(mutex);
+    auto found = reasons.find(device);
+    if (found == reasons.end()) found = reasons.emplace(device, detail::probe(device)).first;
+    if (why) *why = found->second;
+    return found->second.empty();
+}
+
+void require_device(Device device) {
+    std::string why;
+    if (!device_available(device, &why)) throw Error(why);
+}
+
+}  // namespace retnet

@@ -1,0 +1,81 @@
+// GPU schedule of retention_parallel (CUDA and OpenCL).
+//
+// One block per (V tile, query tile, head). The block keeps its query tile's outputs in shared
+// memory and walks the key tiles up to the diagonal: for each, the tile x tile decayed scores go to
+// shared memory, then every thread adds `rows` outputs of one value column (held in registers
+// over the key tile) into the shared accumulator. The final state is a separate kernel, one thread
+// per state element, serial over the sequence.
+#pragma once
+
+#include "gpu_common.h"
+
+namespace retnet_gen {
+
+#define RETNET_PARALLEL_GPU_SCHEDULE_PARAMS                                         \
+    /* threads along V per block (also the V tile of a block) */                      \
+    GeneratorParam<int> gpu_value_threads{"gpu_value_threads", 32, 8, 256};           \
+    /* output rows per thread */                                                      \
+    GeneratorParam<int> gpu_rows_per_thread{"gpu_rows_per_thread", 8, 1, 32};        \
+    /* threads along K in the final-state kernel */                                   \
+    GeneratorParam<int> gpu_key_threads{"gpu_key_threads", 8, 1, 32};
+
+struct ParallelGpuParams {
+    int value_threads, rows_per_thread, key_threads;
+};
+
+template<typename G>
+ParallelGpuParams parallel_gpu_params(const G &g) {
+    return {g.gpu_value_threads, g.gpu_rows_per_thread, g.gpu_key_threads};
+}
+
+inline void schedule_retention_parallel_gpu(ParallelFuncs &f, ParallelVars &x, int tile_len, const ParallelGpuParams &p) {
+    const int rows = std::min(p.rows_per_thread, tile_len);
+    const TailStrategy guard = TailStrategy::GuardWithIf;
+    Var vo("vo"), vi("vi"), io("io"), ii("ii"), ko("ko"), ki("ki"), jo("jo"), ji("ji"), tile("tile");
+
+    f.o.split(x.t, x.qt, x.i, tile_len, guard)
+        .split(x.vd, vo, vi, p.value_threads, guard)
+        .split(x.i, io, ii, rows)
+        .reorder(ii, vi, io, vo, x.qt, x.h, x.b)
+        .unroll(ii);
+    gpu_blocks_over_heads(f.o, vo, x.qt, x.h, x.b);
+    f.o.gpu_threads(vi, io);
+
+    // The query tile's outputs, in shared memory across key tiles.
+    f.out_tile.compute_at(f.o, vo)
+        .split(x.vd, vo, vi, p.value_threads, guard)
+        .split(x.i, io, ii, rows)
+        .reorder(ii, vi, io, vo)
+        .gpu_threads(vi, io)
+        .unroll(ii);
+    f.from_initial_state.compute_at(f.out_tile, vi).bound_extent(x.i, rows).unroll(x.i);
+    f.from_initial_state.update().reorder(x.vd, x.i, x.over_keys).unroll(x.i);
+    f.out_tile.update()
+        .split(x.vd, vo, vi, p.value_threads, guard)
+        .split(x.i, io, ii, rows)
+        .reorder(ii, vi, io, vo, x.key_tiles)
+        .gpu_threads(vi, io)
+        .unroll(ii);
+    f.tile_product.compute_at(f.out_tile, vi).bound_extent(x.i, rows).unroll(x.i);
+    f.tile_product.update().reorder(x.vd, x.i, x.over_tile).unroll(x.i);
+    // Shared memory, computed by the block's threads. Its extents are pinned: Halide sizes shared
+    // memory by walking every key tile on the host, including those past the diagonal that the
+    // causal RDom skips, where the inferred region has a negative extent (squared into a huge size).
+    f.scores.compute_at(f.out_tile, x.key_tiles)
+        .bound_extent(x.j, tile_len)
+        .bound_extent(x.i, tile_len)
+        .bound_extent(x.kt, 1)
+        .split(x.j, jo, ji, p.value_threads, guard)
+        .split(x.i, io, ii, rows)
+        .reorder(ji, ii, jo, io)
+        .gpu_threads(ji, io);
+    f.scores_raw.compute_at(f.scores, ji);
+
+    f.final_state.split(x.vd, vo, vi, p.value_threads, guard).split(x.kd, ko, ki, p.key_threads, guard)
+        .reorder(vi, ki, vo, ko, x.h, x.b).fuse(vo, ko, tile);
+    gpu_blocks_over_heads(f.final_state, tile, x.h, x.b);
+    f.final_state.gpu_threads(vi, ki);
+    f.state_sum.compute_at(f.final_state, vi);
+}
+
+}  // namespace retnet_gen

@@ -1,0 +1,70 @@
+// GPU schedules of the recurrent form: the decode step and the multi-token scan.
+//
+// Decode step: one kernel updates the state (a thread per value column, a block per key block and
+// head: coalesced along V), a second reads it out (a thread per value column looping over K).
+// Scan: a thread per value column of a head walks the tokens and state rows in order.
+#pragma once
+
+#include "gpu_common.h"
+
+namespace retnet_gen {
+
+#define RETNET_DECODE_STEP_GPU_SCHEDULE_PARAMS                            \
+    /* threads along V per block */                                         \
+    GeneratorParam<int> gpu_value_threads{"gpu_value_threads", 128, 8, 1024}; \
+    /* state rows (keys) per block in the update kernel */                  \
+    GeneratorParam<int> gpu_key_rows{"gpu_key_rows", 4, 1, 64};
+
+#define RETNET_RECURRENT_GPU_SCHEDULE_PARAMS                              \
+    /* threads along V per block */                                         \
+    GeneratorParam<int> gpu_value_threads{"gpu_value_threads", 32, 8, 1024};
+
+struct DecodeStepGpuParams {
+    int value_threads, key_rows;
+};
+struct RecurrentGpuParams {
+    int value_threads;
+};
+template<typename G>
+DecodeStepGpuParams decode_step_gpu_params(const G &g) {
+    return {g.gpu_value_threads, g.gpu_key_rows};
+}
+template<typename G>
+RecurrentGpuParams recurrent_gpu_params(const G &g) {
+    return {g.gpu_value_threads};
+}
+
+inline void schedule_retention_decode_step_gpu(DecodeStepFuncs &f, DecodeStepVars &x, const DecodeStepGpuParams &p) {
+    const TailStrategy guard = TailStrategy::GuardWithIf;
+    Var vo("vo"), vi("vi"), ko("ko"), ki("ki"), tile("tile");
+    f.state_out.split(x.vd, vo, vi, p.value_threads, guard)
+        .split(x.kd, ko, ki, p.key_rows, guard)
+        .reorder(vi, ki, vo, ko, x.h, x.b)
+        .fuse(vo, ko, tile);
+    gpu_blocks_over_heads(f.state_out, tile, x.h, x.b);
+    f.state_out.gpu_threads(vi, ki);
+    f.o.split(x.vd, vo, vi, p.value_threads, guard);
+    gpu_blocks_over_heads(f.o, vo, x.h, x.b);
+    f.o.gpu_threads(vi);
+    f.readout.compute_at(f.o, vi);
+}
+
+inline void schedule_retention_recurrent_gpu(RecurrentFuncs &f, RecurrentVars &x, const RecurrentGpuParams &p) {
+    const TailStrategy guard = TailStrategy::GuardWithIf;
+    Var vo("vo"), vi("vi"), ro("ro"), ri("ri"), tile("tile"), to("to"), ti("ti");
+    f.scan_rows.compute_root().split(x.vd, vo, vi, p.value_threads, guard).reorder(x.row, vi, vo, x.h, x.b);
+    gpu_blocks_over_heads(f.scan_rows, vo, x.h, x.b);
+    f.scan_rows.gpu_threads(vi);
+    Stage scan = f.scan_rows.update();
+    scan.split(x.vd, vo, vi, p.value_threads, guard).reorder(x.step.x, x.step.y, vi, vo, x.h, x.b);
+    gpu_blocks_over_heads(scan, vo, x.h, x.b);
+    scan.gpu_threads(vi);
+    f.o.split(x.vd, vo, vi, p.value_threads, guard).reorder(vi, x.t, vo, x.h, x.b);
+    gpu_blocks_over_heads(f.o, vo, x.t, x.h, x.b);
+    f.o.gpu_threads(vi);
+    f.final_state.split(x.vd, vo, vi, p.value_threads, guard).reorder(vi, x.kd, vo, x.h, x.b);
+    gpu_blocks_over_heads(f.final_state, vo, x.kd, x.h, x.b);
+    f.final_state.gpu_threads(vi);
+}
+
+}  // namespace retnet_gen
