@@ -17,14 +17,25 @@
 namespace retnet::apps {
 namespace {
 
+// One (B, T, H, K, V) row of the sequence forms.
+struct SequenceShape {
+    int64_t B, T, H, K, V;
+};
+
+// The fp32 shapes of ../shared/docs/ANCHORS.md, measured there for fla on an H200.
+const std::vector<SequenceShape> kGpuAnchorShapes{
+    {8, 1024, 8, 64, 64}, {4, 2048, 16, 128, 128}, {2, 16384, 16, 128, 128}, {4, 4096, 8, 128, 256}, {1, 8192, 96, 128, 128}};
+
 struct BenchOptions {
+    std::string device = "cpu";
     std::vector<int64_t> seq_lens{256, 2048, 8192};
     int64_t parallel_max_t = 2048;  // the parallel form is O(T^2): longer T only when asked
     int64_t batch = 1, heads = 8, key_dim = 64, value_dim = 128;
     int chunk = kDefaultChunk;
     std::vector<std::string> forms{"parallel", "chunkwise", "recurrent"};
     std::vector<int64_t> decode_batches{1, 8, 64};
-    int64_t decode_heads = 16, decode_key_dim = 128, decode_value_dim = 128;
+    std::vector<int64_t> decode_heads{16};
+    int64_t decode_key_dim = 128, decode_value_dim = 128;
     bool full = false;
     int threads = 0;
     TimingPolicy timing;
@@ -38,34 +49,49 @@ struct Row {
     WorkCount work;
 };
 
-Tensor random_tensor(const Shape &shape, std::mt19937 &rng) {
+// Random inputs in [-1, 1) made on the host, then moved to `device` (outside the timed region).
+Tensor random_tensor(const Shape &shape, Device device, std::mt19937 &rng) {
     Tensor t = Tensor::empty(shape);
     std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
     for (int64_t i = 0; i < t.numel(); i++) t.data()[i] = uniform(rng);
-    return t;
+    return device == Device::cpu ? t : t.to(device);
 }
 
-Row bench_sequence_form(Form form, int64_t T, const BenchOptions &opt, std::mt19937 &rng) {
-    const int64_t B = opt.batch, H = opt.heads, K = opt.key_dim, V = opt.value_dim;
-    Tensor q = random_tensor({B, T, H, K}, rng), k = random_tensor({B, T, H, K}, rng), v = random_tensor({B, T, H, V}, rng);
-    Tensor o = Tensor::empty({B, T, H, V}), state = Tensor::empty({B, H, K, V});
+// The default decay for the first 48 heads; beyond that (where 1 - 2^(-5-h) rounds to 1) the
+// bench cycles through them again: the decay values do not change the work.
+RetentionOptions bench_options(int64_t heads) {
+    RetentionOptions options;
+    std::vector<double> first = default_decay(std::min<int64_t>(heads, 48));
+    for (int64_t h = 0; h < heads; h++) options.decay.push_back(first[static_cast<size_t>(h % 48)]);
+    return options;
+}
+
+Row bench_sequence_form(Form form, const SequenceShape &s, Device device, const BenchOptions &opt, std::mt19937 &rng) {
+    const int64_t B = s.B, T = s.T, H = s.H, K = s.K, V = s.V;
+    Tensor q = random_tensor({B, T, H, K}, device, rng), k = random_tensor({B, T, H, K}, device, rng);
+    Tensor v = random_tensor({B, T, H, V}, device, rng);
+    Tensor o = Tensor::empty({B, T, H, V}, device), state = Tensor::empty({B, H, K, V}, device);
+    const RetentionOptions options = bench_options(H);
     std::function<void()> call;
     switch (form) {
-    case Form::parallel: call = [&] { retention_parallel(q, k, v, o, {}, nullptr, &state); }; break;
-    case Form::recurrent: call = [&] { retention_recurrent(q, k, v, o, {}, nullptr, &state); }; break;
-    default: call = [&] { retention_chunkwise(q, k, v, o, opt.chunk, {}, nullptr, &state); }; break;
+    case Form::parallel: call = [&] { retention_parallel(q, k, v, o, options, nullptr, &state); }; break;
+    case Form::recurrent: call = [&] { retention_recurrent(q, k, v, o, options, nullptr, &state); }; break;
+    default: call = [&] { retention_chunkwise(q, k, v, o, opt.chunk, options, nullptr, &state); }; break;
     }
-    Timing timing = time_call(call, opt.timing);
+    // GPU kernels run asynchronously: the timed region ends when they have finished.
+    Timing timing = time_call([&] { call(); o.synchronize(); }, opt.timing);
     return {form_name(form), B, T, H, K, V, form == Form::chunkwise ? opt.chunk : 0, timing,
             sequence_work(B, T, H, K, V, opt.chunk)};
 }
 
-Row bench_decode_step(int64_t B, const BenchOptions &opt, std::mt19937 &rng) {
-    const int64_t H = opt.decode_heads, K = opt.decode_key_dim, V = opt.decode_value_dim;
-    Tensor q = random_tensor({B, H, K}, rng), k = random_tensor({B, H, K}, rng), v = random_tensor({B, H, V}, rng);
-    // A state decays by gamma each step: small values keep it finite over many repeats.
-    Tensor state = random_tensor({B, H, K, V}, rng), o = Tensor::empty({B, H, V});
-    Timing timing = time_call([&] { retention_decode_step(q, k, v, state, o); }, opt.timing);
+Row bench_decode_step(int64_t B, int64_t H, Device device, const BenchOptions &opt, std::mt19937 &rng) {
+    const int64_t K = opt.decode_key_dim, V = opt.decode_value_dim;
+    Tensor q = random_tensor({B, H, K}, device, rng), k = random_tensor({B, H, K}, device, rng);
+    Tensor v = random_tensor({B, H, V}, device, rng);
+    // A state decays by gamma each step: random values stay finite over many repeats.
+    Tensor state = random_tensor({B, H, K, V}, device, rng), o = Tensor::empty({B, H, V}, device);
+    const RetentionOptions options = bench_options(H);
+    Timing timing = time_call([&] { retention_decode_step(q, k, v, state, o, options); o.synchronize(); }, opt.timing);
     return {"decode_step", B, 1, H, K, V, 0, timing, decode_step_work(B, H, K, V)};
 }
 
@@ -93,11 +119,17 @@ void write_csv(const std::vector<Row> &rows, const std::string &path) {
     if (!out) throw Error(fmt::format("--csv: writing '{}' failed", path));
 }
 
-void run_bench(BenchOptions opt) {
+void run_bench(BenchOptions opt, const CLI::App &cmd) {
+    const Device device = parse_device(opt.device);
+    require_device(device);  // a missing driver or device: a clear error, exit status 1
+    const bool gpu = device != Device::cpu;
+    if (gpu && cmd.count("--chunk") == 0) opt.chunk = 64;
+    if (gpu && cmd.count("--decode-batches") == 0) opt.decode_batches = {1, 8, 64, 256};
+    if (gpu && cmd.count("--decode-heads") == 0) opt.decode_heads = {16, 32};
     if (opt.full) {
         opt.seq_lens = {256, 1024, 2048, 4096, 8192, 16384};
         opt.parallel_max_t = 16384;
-        opt.decode_batches = {1, 2, 4, 8, 16, 32, 64};
+        if (!gpu) opt.decode_batches = {1, 2, 4, 8, 16, 32, 64};
     }
     std::vector<Form> forms;
     for (const std::string &name : opt.forms) {
@@ -105,7 +137,15 @@ void run_bench(BenchOptions opt) {
         if (f == Form::automatic) throw Error("--forms: name the forms to time (parallel, chunkwise, recurrent), not auto");
         forms.push_back(f);
     }
-    // Halide's thread pool uses HL_NUM_THREADS, else one thread per core.
+    // The shapes: on a GPU the fp32 rows of ANCHORS.md unless --seq-lens is given; on the CPU,
+    // B H K V from the options at each --seq-lens.
+    std::vector<SequenceShape> shapes;
+    if (gpu && cmd.count("--seq-lens") == 0 && !opt.full) {
+        shapes = kGpuAnchorShapes;
+    } else {
+        for (int64_t T : opt.seq_lens) shapes.push_back({opt.batch, T, opt.heads, opt.key_dim, opt.value_dim});
+    }
+    // Halide's CPU thread pool uses HL_NUM_THREADS, else one thread per core.
     int threads = opt.threads;
     if (threads > 0) {
         halide_set_num_threads(threads);
@@ -113,18 +153,24 @@ void run_bench(BenchOptions opt) {
         const char *env = std::getenv("HL_NUM_THREADS");
         threads = env ? std::atoi(env) : static_cast<int>(std::thread::hardware_concurrency());
     }
-    fmt::print("retnet bench: fp32 on the CPU, {} thread(s); FLOPs and bytes as SEMANTICS.md §3, counted with "
-               "chunk {} for every form\n", threads, opt.chunk);
+    if (gpu) {
+        fmt::print("retnet bench: fp32 on {}; FLOPs and bytes as SEMANTICS.md §3, counted with chunk {} for every form\n",
+                   device_name(device), opt.chunk);
+    } else {
+        fmt::print("retnet bench: fp32 on the CPU, {} thread(s); FLOPs and bytes as SEMANTICS.md §3, counted with "
+                   "chunk {} for every form\n", threads, opt.chunk);
+    }
     std::mt19937 rng(1234);
     std::vector<Row> rows;
     for (Form form : forms) {
-        for (int64_t T : opt.seq_lens) {
-            if (form == Form::parallel && T > opt.parallel_max_t) continue;
-            rows.push_back(bench_sequence_form(form, T, opt, rng));
-            std::fflush(stdout);
+        for (const SequenceShape &s : shapes) {
+            if (form == Form::parallel && s.T > opt.parallel_max_t) continue;
+            rows.push_back(bench_sequence_form(form, s, device, opt, rng));
         }
     }
-    for (int64_t B : opt.decode_batches) rows.push_back(bench_decode_step(B, opt, rng));
+    for (int64_t H : opt.decode_heads) {
+        for (int64_t B : opt.decode_batches) rows.push_back(bench_decode_step(B, H, device, opt, rng));
+    }
     print_table(rows);
     if (!opt.csv_path.empty()) {
         write_csv(rows, opt.csv_path);
@@ -137,7 +183,8 @@ void run_bench(BenchOptions opt) {
 void add_bench_command(CLI::App &app) {
     auto opt = std::make_shared<BenchOptions>();
     CLI::App *cmd = app.add_subcommand("bench", "Time the retention kernels (a quick default set; --full for all)");
-    cmd->add_option("--seq-lens,-T", opt->seq_lens, "sequence lengths of the sequence forms")->capture_default_str();
+    cmd->add_option("--device,-d", opt->device, "where to run: cpu, cuda or opencl")->capture_default_str();
+    cmd->add_option("--seq-lens,-T", opt->seq_lens, "sequence lengths of the sequence forms (GPU default: ANCHORS.md shapes)")->capture_default_str();
     cmd->add_option("--parallel-max-t", opt->parallel_max_t, "longest T timed for the O(T^2) parallel form")->capture_default_str();
     cmd->add_option("--batch,-B", opt->batch, "batch size of the sequence forms")->capture_default_str()->check(CLI::Range(1, 1 << 20));
     cmd->add_option("--heads,-H", opt->heads, "heads of the sequence forms")->capture_default_str()->check(CLI::Range(1, 1 << 16));
@@ -145,8 +192,8 @@ void add_bench_command(CLI::App &app) {
     cmd->add_option("--value-dim,-V", opt->value_dim, "value dimension per head")->capture_default_str();
     cmd->add_option("--chunk,-C", opt->chunk, "chunk length of the chunkwise form")->capture_default_str();
     cmd->add_option("--forms", opt->forms, "forms to time")->capture_default_str();
-    cmd->add_option("--decode-batches", opt->decode_batches, "batch sizes of the decode step")->capture_default_str();
-    cmd->add_option("--decode-heads", opt->decode_heads, "heads of the decode step")->capture_default_str();
+    cmd->add_option("--decode-batches", opt->decode_batches, "batch sizes of the decode step (GPU default: 1 8 64 256)")->capture_default_str();
+    cmd->add_option("--decode-heads", opt->decode_heads, "head counts of the decode step (GPU default: 16 32)")->capture_default_str();
     cmd->add_option("--decode-key-dim", opt->decode_key_dim, "K of the decode step")->capture_default_str();
     cmd->add_option("--decode-value-dim", opt->decode_value_dim, "V of the decode step")->capture_default_str();
     cmd->add_flag("--full", opt->full, "T from 256 to 16384 for every form, decode B from 1 to 64");
@@ -155,7 +202,7 @@ void add_bench_command(CLI::App &app) {
     cmd->add_option("--repeats", opt->timing.min_repeats, "minimum timed calls (the median is reported)")->capture_default_str()->check(CLI::Range(1, 100000));
     cmd->add_option("--min-seconds", opt->timing.min_seconds, "minimum timed seconds per row")->capture_default_str();
     cmd->add_option("--csv", opt->csv_path, "also write the rows to this CSV file");
-    cmd->callback([opt] { run_bench(*opt); });
+    cmd->callback([opt, cmd] { run_bench(*opt, *cmd); });
 }
 
 }  // namespace retnet::apps

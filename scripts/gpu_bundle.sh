@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds the test suites and `retnet` as portable binaries (static libstdc++/libgcc, fmt header-only,
+# Halide kernels and runtime linked in) and puts them in .device/bin, a folder git ignores, to be
+# carried to a CUDA machine that has neither Halide nor these Debian packages. There,
+# scripts/gpu_run.sh runs them. Building needs no GPU: the CUDA kernels are PTX that the driver
+# compiles when they first load.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cmake -S . -B build-portable -G Ninja -DCMAKE_BUILD_TYPE=Release -DRETNET_PORTABLE_BINARIES=ON \
+      -DRETNET_GPU_TARGETS=both ${RETNET_CMAKE_ARGS:-} >/dev/null
+suites=(test_retention_forms test_decode_step test_retention_errors)
+cmake --build build-portable --parallel "$(nproc)" --target retnet "${suites[@]}"
+rm -rf .device/bin && mkdir -p .device/bin
+cp build-portable/apps/retnet .device/bin/
+for s in "${suites[@]}"; do cp "build-portable/tests/$s" .device/bin/; done
+strip .device/bin/*
+du -sh .device/bin
