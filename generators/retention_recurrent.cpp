@@ -29,10 +29,14 @@ public:
         Var vd("vd"), kd("kd"), h("h"), b("b");
         RDom over_keys(0, q.dim(0).extent(), "over_keys");
         // Each state element is read, then written, at the same place: safe in place.
-        state_out(vd, kd, h, b) = decay(h) * state(vd, kd, h, b) + k(kd, h, b) * v(vd, h, b);
+        auto updated = [&](Expr row) { return decay(h) * state(vd, row, h, b) + k(row, h, b) * v(vd, h, b); };
+        state_out(vd, kd, h, b) = updated(kd);
+        // The read-out recomputes the updated element from the input state rather than reading
+        // state_out, so the two outputs are independent and a schedule may fuse them into one
+        // pass (the read-out must then run before the in-place update).
         Func readout("readout");
         readout(vd, h, b) = 0.0f;
-        readout(vd, h, b) += q(over_keys, h, b) * state_out(vd, over_keys, h, b);
+        readout(vd, h, b) += q(over_keys, h, b) * updated(over_keys);
         o(vd, h, b) = scale * readout(vd, h, b);
 
         DecodeStepFuncs funcs{o, state_out, readout};

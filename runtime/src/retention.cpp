@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <map>
+#include <mutex>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -138,6 +140,35 @@ States prepare_states(const char *fn, const Dims &d, Device device, const Tensor
     return s;
 }
 
+// The per-head decay values as a kernel argument. On a GPU they are kept on the device, cached by
+// value: otherwise every call (every decode step) would allocate, copy and free them.
+class DecayArgument {
+public:
+    DecayArgument(std::vector<float> &values, Device device) {
+        if (device == Device::cpu) {
+            buffer_.emplace(values);
+            return;
+        }
+        static std::mutex mutex;
+        static std::map<std::pair<Device, std::vector<float>>, Tensor> cache;
+        std::lock_guard<std::mutex> lock(mutex);
+        auto key = std::make_pair(device, values);
+        auto found = cache.find(key);
+        if (found == cache.end()) {
+            if (cache.size() >= 64) cache.clear();  // a bound, for callers that vary decay per call
+            Tensor host = Tensor::view(values.data(), {static_cast<int64_t>(values.size())});
+            found = cache.emplace(key, host.to(device)).first;
+        }
+        on_device_ = found->second;
+        buffer_.emplace(on_device_, "decay");
+    }
+    operator halide_buffer_t *() { return *buffer_; }
+
+private:
+    Tensor on_device_;
+    std::optional<KernelBuffer> buffer_;
+};
+
 // The kernels built for `device`, after checking the device can run them.
 const detail::DeviceKernels &kernels_for(const char *fn, Device device) {
     for (const auto &kernels : detail::built_kernels()) {
@@ -179,7 +210,7 @@ void run_sequence_form(const char *fn, const Tensor &q, const Tensor &k, const T
     const std::string f = fn;
     KernelBuffer hq(q, f + ": q"), hk(k, f + ": k"), hv(v, f + ": v"), ho(o, f + ": o");
     KernelBuffer hs0(states.initial, f + ": initial_state"), hsf(states.final_out, f + ": final_state");
-    KernelBuffer hdecay(recurrent_decay ? decay.gamma : decay.log_gamma);
+    DecayArgument hdecay(recurrent_decay ? decay.gamma : decay.log_gamma, q.device());
     run_kernel(fn, [&] { return kernel(hq, hk, hv, hdecay, decay.scale, states.has_initial, hs0, ho, hsf); });
 }
 
@@ -241,7 +272,7 @@ void retention_decode_step(const Tensor &q, const Tensor &k, const Tensor &v, Te
     const detail::DeviceKernels &kernels = kernels_for(fn, q.device());
     KernelBuffer hq(q, f + ": q"), hk(k, f + ": k"), hv(v, f + ": v"), hs(state, f + ": state"), ho(o, f + ": o");
     KernelBuffer hs_out(state, f + ": state");
-    KernelBuffer gamma(decay.gamma);
+    DecayArgument gamma(decay.gamma, q.device());
     run_kernel(fn, [&] { return kernels.decode_step(hq, hk, hv, gamma, decay.scale, hs, ho, hs_out); });
 }
 

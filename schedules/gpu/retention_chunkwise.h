@@ -71,6 +71,11 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
         .reorder(ji, ii, jo, io)
         .gpu_threads(ji, io);
     f.scores_raw.compute_at(f.scores, ji);
+    // Keys transposed once into device memory (j innermost), so that a warp's threads, which
+    // differ in j, read consecutive addresses in the score product instead of stride H*K.
+    f.k_transposed.compute_root().split(x.j, jo, ji, p.value_threads, guard).reorder(ji, x.kd, jo, x.c, x.h, x.b);
+    gpu_blocks_over_heads(f.k_transposed, x.kd, x.c, x.h, x.b);
+    f.k_transposed.gpu_threads(ji);
 
     // 3. The final state.
     f.final_state.split(x.vd, vo, vi, p.value_threads, guard).split(x.kd, ko, ki, p.key_threads, guard)

@@ -70,6 +70,11 @@ inline void schedule_retention_parallel_gpu(ParallelFuncs &f, ParallelVars &x, i
         .reorder(ji, ii, jo, io)
         .gpu_threads(ji, io);
     f.scores_raw.compute_at(f.scores, ji);
+    // Keys transposed once into device memory (j innermost), so that a warp's threads, which
+    // differ in j, read consecutive addresses in the score product instead of stride H*K.
+    f.k_transposed.compute_root().split(x.j, jo, ji, p.value_threads, guard).reorder(ji, x.kd, jo, x.kt, x.h, x.b);
+    gpu_blocks_over_heads(f.k_transposed, x.kd, x.kt, x.h, x.b);
+    f.k_transposed.gpu_threads(ji);
 
     f.final_state.split(x.vd, vo, vi, p.value_threads, guard).split(x.kd, ko, ki, p.key_threads, guard)
         .reorder(vi, ki, vo, ko, x.h, x.b).fuse(vo, ko, tile);
