@@ -12,69 +12,75 @@
 namespace retnet_gen {
 
 #define RETNET_PARALLEL_GPU_SCHEDULE_PARAMS                                         \
-    /* threads along V per block (also the V tile of a block) */                      \
+    /* threads along V per block */                                                   \
     GeneratorParam<int> gpu_value_threads{"gpu_value_threads", 32, 8, 256};           \
+    /* value columns per thread, in registers: a block covers threads x columns */    \
+    GeneratorParam<int> gpu_cols_per_thread{"gpu_cols_per_thread", 2, 1, 8};         \
     /* output rows per thread */                                                      \
     GeneratorParam<int> gpu_rows_per_thread{"gpu_rows_per_thread", 8, 1, 32};        \
     /* threads along K in the final-state kernel */                                   \
     GeneratorParam<int> gpu_key_threads{"gpu_key_threads", 8, 1, 32};
 
 struct ParallelGpuParams {
-    int value_threads, rows_per_thread, key_threads;
+    int value_threads, cols_per_thread, rows_per_thread, key_threads;
 };
 
 template<typename G>
 ParallelGpuParams parallel_gpu_params(const G &g) {
-    return {g.gpu_value_threads, g.gpu_rows_per_thread, g.gpu_key_threads};
+    return {g.gpu_value_threads, g.gpu_cols_per_thread, g.gpu_rows_per_thread, g.gpu_key_threads};
 }
 
 inline void schedule_retention_parallel_gpu(ParallelFuncs &f, ParallelVars &x, int tile_len, const ParallelGpuParams &p) {
     const int rows = std::min(p.rows_per_thread, tile_len);
+    const int cols = p.cols_per_thread;
+    const int value_tile = p.value_threads * cols;
+    const int score_cols = std::max(1, tile_len / p.value_threads);
     const TailStrategy guard = TailStrategy::GuardWithIf;
-    Var vo("vo"), vi("vi"), io("io"), ii("ii"), ko("ko"), ki("ki"), jo("jo"), ji("ji"), tile("tile");
+    Var vo("vo"), vt("vt"), vi("vi"), vc("vc"), io("io"), ii("ii"), ko("ko"), ki("ki"), jt("jt"), jc("jc"),
+        it("it"), ic("ic"), tile("tile");
 
     f.o.split(x.t, x.qt, x.i, tile_len, guard)
-        .split(x.vd, vo, vi, p.value_threads, guard)
+        .split(x.vd, vo, vi, value_tile, guard)
         .split(x.i, io, ii, rows)
         .reorder(ii, vi, io, vo, x.qt, x.h, x.b)
         .unroll(ii);
     gpu_blocks_over_heads(f.o, vo, x.qt, x.h, x.b);
     f.o.gpu_threads(vi, io);
 
-    // The query tile's outputs, in shared memory across key tiles.
-    f.out_tile.compute_at(f.o, vo)
-        .split(x.vd, vo, vi, p.value_threads, guard)
-        .split(x.i, io, ii, rows)
-        .reorder(ii, vi, io, vo)
-        .gpu_threads(vi, io)
-        .unroll(ii);
-    f.from_initial_state.compute_at(f.out_tile, vi).bound_extent(x.i, rows).unroll(x.i);
-    f.from_initial_state.update().reorder(x.vd, x.i, x.over_keys).unroll(x.i);
-    f.out_tile.update()
-        .split(x.vd, vo, vi, p.value_threads, guard)
-        .split(x.i, io, ii, rows)
-        .reorder(ii, vi, io, vo, x.key_tiles)
-        .gpu_threads(vi, io)
-        .unroll(ii);
-    f.tile_product.compute_at(f.out_tile, vi).bound_extent(x.i, rows).unroll(x.i);
-    f.tile_product.update().reorder(x.vd, x.i, x.over_tile).unroll(x.i);
-    // Shared memory, computed by the block's threads. Its extents are pinned: Halide sizes shared
-    // memory by walking every key tile on the host, including those past the diagonal that the
-    // causal RDom skips, where the inferred region has a negative extent (squared into a huge size).
+    // The query tile's outputs (tile x value_tile), in shared memory across key tiles; each
+    // thread owns cols x rows of them and accumulates a key tile's product in registers first.
+    auto thread_tiles = [&](Stage s) {
+        s.split(x.vd, vt, vc, cols).split(x.i, io, ii, rows).reorder(vc, ii, vt, io).gpu_threads(vt, io).unroll(vc).unroll(ii);
+    };
+    f.out_tile.compute_at(f.o, vo);
+    thread_tiles(f.out_tile);
+    f.from_initial_state.compute_at(f.out_tile, vt).bound_extent(x.vd, cols).bound_extent(x.i, rows).unroll(x.vd).unroll(x.i);
+    f.from_initial_state.update().reorder(x.vd, x.i, x.over_keys).unroll(x.vd).unroll(x.i);
+    f.out_tile.update().reorder(x.vd, x.i, x.key_tiles);
+    thread_tiles(f.out_tile.update());
+    f.tile_product.compute_at(f.out_tile, vt).bound_extent(x.vd, cols).bound_extent(x.i, rows).unroll(x.vd).unroll(x.i);
+    f.tile_product.update().reorder(x.vd, x.i, x.over_tile).unroll(x.vd).unroll(x.i);
+    // Shared memory, computed by the block's threads in register tiles. Its extents are pinned:
+    // Halide sizes shared memory by walking every key tile on the host, including those past the
+    // diagonal that the causal RDom skips, where the inferred region has a negative extent
+    // (squared into a huge size).
     f.scores.compute_at(f.out_tile, x.key_tiles)
         .bound_extent(x.j, tile_len)
         .bound_extent(x.i, tile_len)
         .bound_extent(x.kt, 1)
-        .split(x.j, jo, ji, p.value_threads, guard)
-        .split(x.i, io, ii, rows)
-        .reorder(ji, ii, jo, io)
-        .gpu_threads(ji, io);
-    f.scores_raw.compute_at(f.scores, ji);
+        .split(x.j, jt, jc, score_cols)
+        .split(x.i, it, ic, rows)
+        .reorder(jc, ic, jt, it)
+        .unroll(jc)
+        .unroll(ic)
+        .gpu_threads(jt, it);
+    f.scores_raw.compute_at(f.scores, jt).bound_extent(x.j, score_cols).bound_extent(x.i, rows).unroll(x.j).unroll(x.i);
+    f.scores_raw.update().reorder(x.j, x.i, x.over_keys).unroll(x.j).unroll(x.i);
     // Keys transposed once into device memory (j innermost), so that a warp's threads, which
-    // differ in j, read consecutive addresses in the score product instead of stride H*K.
-    f.k_transposed.compute_root().split(x.j, jo, ji, p.value_threads, guard).reorder(ji, x.kd, jo, x.kt, x.h, x.b);
+    // differ in j, read nearby addresses in the score product instead of stride H*K.
+    f.k_transposed.compute_root().split(x.j, jt, jc, p.value_threads, guard).reorder(jc, x.kd, jt, x.kt, x.h, x.b);
     gpu_blocks_over_heads(f.k_transposed, x.kd, x.kt, x.h, x.b);
-    f.k_transposed.gpu_threads(ji);
+    f.k_transposed.gpu_threads(jc);
 
     f.final_state.split(x.vd, vo, vi, p.value_threads, guard).split(x.kd, ko, ki, p.key_threads, guard)
         .reorder(vi, ki, vo, ko, x.h, x.b).fuse(vo, ko, tile);
