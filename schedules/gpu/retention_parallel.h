@@ -39,10 +39,14 @@ inline void schedule_retention_parallel_gpu(ParallelFuncs &f, ParallelVars &x, i
     Var vo("vo"), vt("vt"), vi("vi"), vc("vc"), io("io"), ii("ii"), ko("ko"), ki("ki"), jt("jt"), jc("jc"),
         it("it"), ic("ic"), tile("tile");
 
+    // Threads per block: value_threads x (tile_len / rows), the same in every stage of the
+    // kernel (more would not fit the register file at up to 255 registers a thread).
     f.o.split(x.t, x.qt, x.i, tile_len, guard)
-        .split(x.vd, vo, vi, value_tile, guard)
+        .split(x.vd, vo, vt, value_tile, guard)
+        .split(vt, vi, vc, cols)
         .split(x.i, io, ii, rows)
-        .reorder(ii, vi, io, vo, x.qt, x.h, x.b)
+        .reorder(vc, ii, vi, io, vo, x.qt, x.h, x.b)
+        .unroll(vc)
         .unroll(ii);
     gpu_blocks_over_heads(f.o, vo, x.qt, x.h, x.b);
     f.o.gpu_threads(vi, io);
