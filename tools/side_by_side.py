@@ -28,8 +28,9 @@ def main():
         return None, ''
 
     print('| ours | B T H K V | ours ms | ours TFLOP/s (credited) | % of fp32 FMA | fla chunk ms | fla parallel ms '
-          '| torch parallel ms | ratio fla chunk / ours | ratio fla parallel / ours | fla chunk rel. err |')
-    print('|---|---|---|---|---|---|---|---|---|---|---|')
+          '| fla fused_recurrent ms | torch parallel ms | fla chunk / ours | fla parallel / ours '
+          '| fla fused_recurrent / ours | fla chunk rel. err |')
+    print('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
     for r in ours:
         if r['kernel'] == 'decode_step':
             continue
@@ -38,11 +39,12 @@ def main():
         chunk, err = anchor_ms('fla chunk', B, T, H, K, V)
         par, _ = anchor_ms('fla parallel', B, T, H, K, V)
         tp, _ = anchor_ms('torch parallel', B, T, H, K, V)
+        fr, _ = anchor_ms('fla fused_recurrent', B, T, H, K, V)
         fmt = lambda x: f'{x:.3f}' if x is not None else '–'
         ratio = lambda x: f'{x / ms:.3f}' if x is not None else '–'
         err_s = f'{float(err):.1e}' if err else '–'
         print(f"| {r['kernel']} | {B} {T} {H} {K} {V} | {ms:.3f} | {tflops:.2f} | {100 * tflops / fma_tflops:.1f}% "
-              f"| {fmt(chunk)} | {fmt(par)} | {fmt(tp)} | {ratio(chunk)} | {ratio(par)} | {err_s} |")
+              f"| {fmt(chunk)} | {fmt(par)} | {fmt(fr)} | {fmt(tp)} | {ratio(chunk)} | {ratio(par)} | {ratio(fr)} | {err_s} |")
 
     print('\n| decode step B H (K=V=128) | ours µs | ours GB/s | % of copy | fla fused_recurrent µs (Python) '
           '| torch step µs | ratio fla / ours |')
