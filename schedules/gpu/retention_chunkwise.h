@@ -42,9 +42,8 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     const int cols = p.cols_per_thread;
     const int value_tile = p.value_threads * cols;
     const int key_tile = p.key_threads * p.key_rows;
-    const int score_cols = std::max(1, C / p.value_threads);  // keys per thread in the score tile
     Var vo("vo"), vt("vt"), vi("vi"), vc("vc"), ko("ko"), kt("kt"), ki("ki"), kr("kr"), io("io"), ii("ii"),
-        tile("tile"), jt("jt"), jc("jc"), it("it"), ic("ic");
+        tile("tile");
     const TailStrategy guard = TailStrategy::GuardWithIf;
 
     // 1. The scan over chunks: a thread per (key_rows x cols) block of a head's state walks the
@@ -88,26 +87,12 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     f.out_chunk.compute_at(f.o, vi).bound_extent(x.vd, cols).bound_extent(x.t, rows).unroll(x.vd).unroll(x.t);
     f.out_chunk.update(0).reorder(x.vd, x.t, x.over_chunk).unroll(x.vd).unroll(x.t);
     f.out_chunk.update(1).reorder(x.vd, x.t, x.over_keys).unroll(x.vd).unroll(x.t);
-    f.scores.compute_at(f.o, vo)  // shared memory, computed by the block's threads
-        .split(x.j, jt, jc, score_cols)
-        .split(x.i, it, ic, rows)
-        .reorder(jc, ic, jt, it)
-        .unroll(jc)
-        .unroll(ic)
-        .gpu_threads(jt, it);
-    f.scores_raw.compute_at(f.scores, jt).bound_extent(x.j, score_cols).bound_extent(x.i, rows).unroll(x.j).unroll(x.i);
-    f.scores_raw.update().reorder(x.j, x.i, x.over_keys).unroll(x.j).unroll(x.i);
-    // Keys transposed once into device memory (j innermost), so that a warp's threads, which
-    // differ in j, read nearby addresses in the score product instead of stride H*K.
-    f.k_transposed.compute_root().split(x.j, jt, jc, p.value_threads, guard).reorder(jc, x.kd, jt, x.c, x.h, x.b);
-    gpu_blocks_over_heads(f.k_transposed, x.kd, x.c, x.h, x.b);
-    f.k_transposed.gpu_threads(jc);
+    f.scores.compute_at(f.o, vo);  // shared memory, computed by the block's threads
+    ScoreTile score_tile{f.scores, f.scores_raw, f.k_transposed, x.j, x.i, x.kd, x.c, x.h, x.b, x.over_keys};
+    schedule_gpu_score_tile(score_tile, C, rows, p.value_threads);
 
     // 3. The final state.
-    f.final_state.split(x.vd, vo, vi, p.value_threads, guard).split(x.kd, ko, ki, p.key_threads, guard)
-        .reorder(vi, ki, vo, ko, x.h, x.b).fuse(vo, ko, tile);
-    gpu_blocks_over_heads(f.final_state, tile, x.h, x.b);
-    f.final_state.gpu_threads(vi, ki);
+    schedule_gpu_state_output(f.final_state, x.vd, x.kd, x.h, x.b, p.value_threads, p.key_threads);
 }
 
 }  // namespace retnet_gen

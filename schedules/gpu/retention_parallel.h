@@ -34,10 +34,8 @@ inline void schedule_retention_parallel_gpu(ParallelFuncs &f, ParallelVars &x, i
     const int rows = std::min(p.rows_per_thread, tile_len);
     const int cols = p.cols_per_thread;
     const int value_tile = p.value_threads * cols;
-    const int score_cols = std::max(1, tile_len / p.value_threads);
     const TailStrategy guard = TailStrategy::GuardWithIf;
-    Var vo("vo"), vt("vt"), vi("vi"), vc("vc"), io("io"), ii("ii"), ko("ko"), ki("ki"), jt("jt"), jc("jc"),
-        it("it"), ic("ic"), tile("tile");
+    Var vo("vo"), vt("vt"), vi("vi"), vc("vc"), io("io"), ii("ii");
 
     // Threads per block: value_threads x (tile_len / rows), the same in every stage of the
     // kernel (more would not fit the register file at up to 255 registers a thread).
@@ -71,26 +69,12 @@ inline void schedule_retention_parallel_gpu(ParallelFuncs &f, ParallelVars &x, i
     f.scores.compute_at(f.out_tile, x.key_tiles)
         .bound_extent(x.j, tile_len)
         .bound_extent(x.i, tile_len)
-        .bound_extent(x.kt, 1)
-        .split(x.j, jt, jc, score_cols)
-        .split(x.i, it, ic, rows)
-        .reorder(jc, ic, jt, it)
-        .unroll(jc)
-        .unroll(ic)
-        .gpu_threads(jt, it);
-    f.scores_raw.compute_at(f.scores, jt).bound_extent(x.j, score_cols).bound_extent(x.i, rows).unroll(x.j).unroll(x.i);
-    f.scores_raw.update().reorder(x.j, x.i, x.over_keys).unroll(x.j).unroll(x.i);
-    // Keys transposed once into device memory (j innermost), so that a warp's threads, which
-    // differ in j, read nearby addresses in the score product instead of stride H*K.
-    f.k_transposed.compute_root().split(x.j, jt, jc, p.value_threads, guard).reorder(jc, x.kd, jt, x.kt, x.h, x.b);
-    gpu_blocks_over_heads(f.k_transposed, x.kd, x.kt, x.h, x.b);
-    f.k_transposed.gpu_threads(jc);
+        .bound_extent(x.kt, 1);
+    ScoreTile score_tile{f.scores, f.scores_raw, f.k_transposed, x.j, x.i, x.kd, x.kt, x.h, x.b, x.over_keys};
+    schedule_gpu_score_tile(score_tile, tile_len, rows, p.value_threads);
 
-    f.final_state.split(x.vd, vo, vi, p.value_threads, guard).split(x.kd, ko, ki, p.key_threads, guard)
-        .reorder(vi, ki, vo, ko, x.h, x.b).fuse(vo, ko, tile);
-    gpu_blocks_over_heads(f.final_state, tile, x.h, x.b);
-    f.final_state.gpu_threads(vi, ki);
-    f.state_sum.compute_at(f.final_state, vi);
+    schedule_gpu_state_output(f.final_state, x.vd, x.kd, x.h, x.b, p.value_threads, p.key_threads);
+    f.state_sum.compute_at(f.final_state, Var("vi"));  // one thread per state element
 }
 
 }  // namespace retnet_gen
