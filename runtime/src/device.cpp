@@ -57,9 +57,12 @@ const halide_device_interface_t *device_interface(Device device) {
 namespace {
 
 // Halide's CUDA runtime caps kernels at 64 registers unless told otherwise before the first
-// kernel loads; the register-blocked schedules need more.
+// kernel loads; the register-blocked schedules need more. And the kernels' internal buffers (the
+// chunkwise form's per-chunk states) would otherwise be allocated and freed on the device at every
+// call: Halide keeps them for reuse instead.
 void prepare_driver(Device device) {
     if (device == Device::cuda) setenv("HL_CUDA_JIT_MAX_REGISTERS", "255", /*overwrite=*/0);
+    halide_reuse_device_allocations(nullptr, true);
 }
 
 // Tries a one-element allocation: the driver loads, a context is made, a device answers.

@@ -121,6 +121,34 @@ struct States {
     bool has_initial = false;
 };
 
+// A zero state per (device, shape), made once: the kernels take an initial-state buffer even when
+// told to ignore it, and making (on a GPU: uploading) one per call would be a hidden copy per call.
+Tensor cached_zero_state(const Shape &shape, Device device) {
+    static std::mutex mutex;
+    static std::map<std::pair<Device, Shape>, Tensor> cache;
+    std::lock_guard<std::mutex> lock(mutex);
+    auto key = std::make_pair(device, shape);
+    auto found = cache.find(key);
+    if (found == cache.end()) {
+        if (cache.size() >= 16) cache.clear();  // a bound, for callers cycling through many shapes
+        found = cache.emplace(key, Tensor::zeros(shape, device)).first;
+    }
+    return found->second;
+}
+
+// Somewhere to write a final state nobody asked for, per thread (so that concurrent calls do not
+// share it), device and shape.
+Tensor scratch_state(const Shape &shape, Device device) {
+    thread_local std::map<std::pair<Device, Shape>, Tensor> cache;
+    auto key = std::make_pair(device, shape);
+    auto found = cache.find(key);
+    if (found == cache.end()) {
+        if (cache.size() >= 16) cache.clear();
+        found = cache.emplace(key, Tensor::empty(shape, device)).first;
+    }
+    return found->second;
+}
+
 States prepare_states(const char *fn, const Dims &d, Device device, const Tensor *initial_state, Tensor *final_state) {
     const Shape state_shape{d.B, d.H, d.K, d.V};
     States s;
@@ -129,13 +157,13 @@ States prepare_states(const char *fn, const Dims &d, Device device, const Tensor
         s.initial = *initial_state;
         s.has_initial = true;
     } else {
-        s.initial = Tensor::zeros(state_shape, device);
+        s.initial = cached_zero_state(state_shape, device);
     }
     if (final_state) {
         check_tensor(*final_state, std::string(fn) + ": final_state", state_shape, "B, H, K, V");
         s.final_out = *final_state;
     } else {
-        s.final_out = Tensor::empty(state_shape, device);
+        s.final_out = scratch_state(state_shape, device);
     }
     return s;
 }
