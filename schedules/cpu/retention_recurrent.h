@@ -58,16 +58,19 @@ inline void schedule_retention_decode_step_cpu(DecodeStepFuncs &f, DecodeStepVar
                                                const DecodeStepCpuParams &p, const Target &target) {
     const int vec = cpu_vector_width(target, p.vector_width);
     Var task("task"), ko("ko"), ki("ki");
-    // The state update: one (b, h) per task, rows of V contiguous floats.
+    // One (b, h) per task. Within it, the read-out o[:, h] = s * sum_k q[k] S'[k, :] runs first
+    // (reading the input state), then the in-place update, fused into the same task with
+    // compute_with: the update rereads the head's state from cache, and the order that in-place
+    // aliasing needs is explicit rather than left to Halide.
+    f.o.fuse(x.h, x.b, task).parallel(task).vectorize(x.vd, vec, TailStrategy::GuardWithIf);
+    f.readout.compute_at(f.o, task).vectorize(x.vd, vec, TailStrategy::GuardWithIf);
+    f.readout.update().reorder(x.vd, x.over_keys).vectorize(x.vd, vec, TailStrategy::GuardWithIf);
     f.state_out.fuse(x.h, x.b, task)
         .parallel(task)
         .split(x.kd, ko, ki, p.key_unroll, TailStrategy::GuardWithIf)
         .vectorize(x.vd, vec, TailStrategy::GuardWithIf)
         .unroll(ki);
-    // The read-out: o[:, h] = s * sum_k q[k] S[k, :], accumulated along V in vectors.
-    f.o.fuse(x.h, x.b, task).parallel(task).vectorize(x.vd, vec, TailStrategy::GuardWithIf);
-    f.readout.compute_at(f.o, task).vectorize(x.vd, vec, TailStrategy::GuardWithIf);
-    f.readout.update().reorder(x.vd, x.over_keys).vectorize(x.vd, vec, TailStrategy::GuardWithIf);
+    f.state_out.compute_with(f.o, task);
 }
 
 inline void schedule_retention_recurrent_cpu(RecurrentFuncs &f, RecurrentVars &x,
