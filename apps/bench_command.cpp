@@ -1,5 +1,6 @@
 #include "bench_command.h"
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -136,6 +137,16 @@ void run_bench(BenchOptions opt, const CLI::App &cmd) {
         Form f = parse_form(name);
         if (f == Form::automatic) throw Error("--forms: name the forms to time (parallel, chunkwise, recurrent), not auto");
         forms.push_back(f);
+    }
+    // Refuse what would fail later before spending minutes timing: the chunk and the CSV path.
+    const std::vector<int> chunks = supported_chunk_lengths(device);
+    if (std::find(forms.begin(), forms.end(), Form::chunkwise) != forms.end() &&
+        std::find(chunks.begin(), chunks.end(), opt.chunk) == chunks.end()) {
+        throw Error(fmt::format("--chunk: expected one of {} on {}, got {}", fmt::join(chunks, ", "), device_name(device),
+                                opt.chunk));
+    }
+    if (!opt.csv_path.empty() && !std::ofstream(opt.csv_path)) {
+        throw Error(fmt::format("--csv: cannot open '{}' for writing", opt.csv_path));
     }
     // The shapes: on a GPU the fp32 rows of ANCHORS.md unless --seq-lens is given; on the CPU,
     // B H K V from the options at each --seq-lens.
