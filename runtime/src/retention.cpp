@@ -50,6 +50,15 @@ Form choose_form(int64_t seq_len) {
 
 namespace {
 
+// Process-lifetime caches of device tensors are never destroyed: their destructors would run
+// during process teardown, after a GPU driver may have shut down, and Halide 14 aborts when a
+// device free fails (seen on the H200 at exit, with NVIDIA's OpenCL). The OS reclaims them.
+template<typename T>
+T &leaked() {
+    return *new T();
+}
+
+
 // Sizes shared by every form, read from q and checked against k, v and the states.
 struct Dims {
     int64_t B, T, H, K, V;
@@ -125,7 +134,7 @@ struct States {
 // told to ignore it, and making (on a GPU: uploading) one per call would be a hidden copy per call.
 Tensor cached_zero_state(const Shape &shape, Device device) {
     static std::mutex mutex;
-    static std::map<std::pair<Device, Shape>, Tensor> cache;
+    static auto &cache = leaked<std::map<std::pair<Device, Shape>, Tensor>>();
     std::lock_guard<std::mutex> lock(mutex);
     auto key = std::make_pair(device, shape);
     auto found = cache.find(key);
@@ -139,7 +148,7 @@ Tensor cached_zero_state(const Shape &shape, Device device) {
 // Somewhere to write a final state nobody asked for, per thread (so that concurrent calls do not
 // share it), device and shape.
 Tensor scratch_state(const Shape &shape, Device device) {
-    thread_local std::map<std::pair<Device, Shape>, Tensor> cache;
+    thread_local auto &cache = leaked<std::map<std::pair<Device, Shape>, Tensor>>();
     auto key = std::make_pair(device, shape);
     auto found = cache.find(key);
     if (found == cache.end()) {
@@ -178,7 +187,7 @@ public:
             return;
         }
         static std::mutex mutex;
-        static std::map<std::pair<Device, std::vector<float>>, Tensor> cache;
+        static auto &cache = leaked<std::map<std::pair<Device, std::vector<float>>, Tensor>>();
         std::lock_guard<std::mutex> lock(mutex);
         auto key = std::make_pair(device, values);
         auto found = cache.find(key);
