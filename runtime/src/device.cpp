@@ -112,27 +112,12 @@ DeviceAllocation::~DeviceAllocation() {
 
 void copy_tensor_data(const Tensor &source, Tensor &destination) {
     if (source.numel() == 0) return;
-    // Temporary views that share the tensors' memory; halide_buffer_copy moves the bytes between
-    // host and device or device and device.
-    auto view_of = [](const Tensor &t, std::vector<halide_dimension_t> &dims) {
-        halide_buffer_t b{};
-        b.type = halide_type_of<float>();
-        if (t.device() == Device::cpu) {
-            dims = halide_dims(t.shape(), "tensor");
-            b.host = reinterpret_cast<uint8_t *>(const_cast<float *>(t.data()));
-        } else {
-            dims = t.device_allocation()->dims;
-            b.device = t.device_allocation()->buffer.device;
-            b.device_interface = t.device_allocation()->buffer.device_interface;
-            b.flags = halide_buffer_flag_device_dirty;  // the device holds the data
-        }
-        b.dimensions = static_cast<int>(dims.size());
-        b.dim = dims.data();
-        return b;
-    };
-    std::vector<halide_dimension_t> src_dims, dst_dims;
-    halide_buffer_t src = view_of(source, src_dims), dst = view_of(destination, dst_dims);
-    dst.flags = 0;
+    // Views that share the tensors' memory; halide_buffer_copy moves the bytes between host and
+    // device or device and device. A device tensor's memory is authoritative (device_dirty).
+    KernelBuffer src_view(source, "source"), dst_view(destination, "destination");
+    halide_buffer_t &src = *static_cast<halide_buffer_t *>(src_view);
+    halide_buffer_t &dst = *static_cast<halide_buffer_t *>(dst_view);
+    if (source.device() != Device::cpu) src.flags = halide_buffer_flag_device_dirty;
     begin_kernel_call();
     int status = halide_buffer_copy(nullptr, &src, dst.device_interface, &dst);
     if (status != 0) {

@@ -58,6 +58,18 @@ T &leaked() {
     return *new T();
 }
 
+// A bounded cache of tensors by key: `make()` runs on a miss; the cache is emptied when it
+// reaches `bound` entries (for callers cycling through many shapes or decay values).
+template<typename Key, typename Make>
+Tensor cached(std::map<Key, Tensor> &cache, const Key &key, size_t bound, Make &&make) {
+    auto found = cache.find(key);
+    if (found == cache.end()) {
+        if (cache.size() >= bound) cache.clear();
+        found = cache.emplace(key, make()).first;
+    }
+    return found->second;
+}
+
 
 // Sizes shared by every form, read from q and checked against k, v and the states.
 struct Dims {
@@ -136,26 +148,14 @@ Tensor cached_zero_state(const Shape &shape, Device device) {
     static std::mutex mutex;
     static auto &cache = leaked<std::map<std::pair<Device, Shape>, Tensor>>();
     std::lock_guard<std::mutex> lock(mutex);
-    auto key = std::make_pair(device, shape);
-    auto found = cache.find(key);
-    if (found == cache.end()) {
-        if (cache.size() >= 16) cache.clear();  // a bound, for callers cycling through many shapes
-        found = cache.emplace(key, Tensor::zeros(shape, device)).first;
-    }
-    return found->second;
+    return cached(cache, std::make_pair(device, shape), 16, [&] { return Tensor::zeros(shape, device); });
 }
 
 // Somewhere to write a final state nobody asked for, per thread (so that concurrent calls do not
 // share it), device and shape.
 Tensor scratch_state(const Shape &shape, Device device) {
     thread_local auto &cache = leaked<std::map<std::pair<Device, Shape>, Tensor>>();
-    auto key = std::make_pair(device, shape);
-    auto found = cache.find(key);
-    if (found == cache.end()) {
-        if (cache.size() >= 16) cache.clear();
-        found = cache.emplace(key, Tensor::empty(shape, device)).first;
-    }
-    return found->second;
+    return cached(cache, std::make_pair(device, shape), 16, [&] { return Tensor::empty(shape, device); });
 }
 
 States prepare_states(const char *fn, const Dims &d, Device device, const Tensor *initial_state, Tensor *final_state) {
@@ -189,14 +189,9 @@ public:
         static std::mutex mutex;
         static auto &cache = leaked<std::map<std::pair<Device, std::vector<float>>, Tensor>>();
         std::lock_guard<std::mutex> lock(mutex);
-        auto key = std::make_pair(device, values);
-        auto found = cache.find(key);
-        if (found == cache.end()) {
-            if (cache.size() >= 64) cache.clear();  // a bound, for callers that vary decay per call
-            Tensor host = Tensor::view(values.data(), {static_cast<int64_t>(values.size())});
-            found = cache.emplace(key, host.to(device)).first;
-        }
-        on_device_ = found->second;
+        on_device_ = cached(cache, std::make_pair(device, values), 64, [&] {
+            return Tensor::view(values.data(), {static_cast<int64_t>(values.size())}).to(device);
+        });
         buffer_.emplace(on_device_, "decay");
     }
     operator halide_buffer_t *() { return *buffer_; }
