@@ -64,13 +64,12 @@ std::vector<halide_dimension_t> halide_dims(const Shape &shape, const std::strin
 
 KernelBuffer::KernelBuffer(const Tensor &tensor, const std::string &role) {
     buffer_.type = halide_type_of<float>();
+    dims_ = halide_dims(tensor.shape(), role);  // the tensor's own shape: reshaped views share memory
     if (tensor.device() == Device::cpu) {
-        dims_ = halide_dims(tensor.shape(), role);
         // Inputs are never written; constness is the kernels' contract.
         buffer_.host = reinterpret_cast<uint8_t *>(const_cast<float *>(tensor.data()));
     } else {
         const DeviceAllocation *allocation = tensor.device_allocation();
-        dims_ = allocation->dims;
         buffer_.device = allocation->buffer.device;
         buffer_.device_interface = allocation->buffer.device_interface;
         device_memory_is_tensors_ = true;

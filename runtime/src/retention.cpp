@@ -8,12 +8,16 @@
 #include <fmt/format.h>
 
 #include "halide_bridge.h"
-#include "kernel_table.h"
+#include "kernel_dispatch.h"
 #include "retnet/error.h"
 
 namespace retnet {
 
+using detail::cached;
+using detail::check_same_device;
+using detail::kernels_for;
 using detail::KernelBuffer;
+using detail::leaked;
 using detail::run_kernel;
 
 constexpr int64_t kMaxKeyDim = 256;    // K
@@ -49,27 +53,6 @@ Form choose_form(int64_t seq_len) {
 }
 
 namespace {
-
-// Process-lifetime caches of device tensors are never destroyed: their destructors would run
-// during process teardown, after a GPU driver may have shut down, and Halide 14 aborts when a
-// device free fails (seen on the H200 at exit, with NVIDIA's OpenCL). The OS reclaims them.
-template<typename T>
-T &leaked() {
-    return *new T();
-}
-
-// A bounded cache of tensors by key: `make()` runs on a miss; the cache is emptied when it
-// reaches `bound` entries (for callers cycling through many shapes or decay values).
-template<typename Key, typename Make>
-Tensor cached(std::map<Key, Tensor> &cache, const Key &key, size_t bound, Make &&make) {
-    auto found = cache.find(key);
-    if (found == cache.end()) {
-        if (cache.size() >= bound) cache.clear();
-        found = cache.emplace(key, make()).first;
-    }
-    return found->second;
-}
-
 
 // Sizes shared by every form, read from q and checked against k, v and the states.
 struct Dims {
@@ -200,31 +183,6 @@ private:
     Tensor on_device_;
     std::optional<KernelBuffer> buffer_;
 };
-
-// The kernels built for `device`, after checking the device can run them.
-const detail::DeviceKernels &kernels_for(const char *fn, Device device) {
-    for (const auto &kernels : detail::built_kernels()) {
-        if (kernels.device == device) {
-            std::string why;
-            if (!device_available(device, &why)) throw Error(fmt::format("{}: {}", fn, why));
-            return kernels;
-        }
-    }
-    throw Error(fmt::format("{}: this build has no {} kernels (configure with -DRETNET_GPU_TARGETS={} or both)", fn,
-                            device_name(device), device_name(device)));
-}
-
-// Every tensor of one call must live on the first one's device.
-void check_same_device(const char *fn, std::initializer_list<std::pair<const char *, const Tensor *>> tensors) {
-    const auto &[first_name, first] = *tensors.begin();
-    for (const auto &[name, tensor] : tensors) {
-        if (tensor && tensor->defined() && tensor->device() != first->device()) {
-            throw Error(fmt::format("{}: {} is on {} but {} is on {}: all tensors of one call must be on one device "
-                                    "(copy with Tensor::to)", fn, name, device_name(tensor->device()), first_name,
-                                    device_name(first->device())));
-        }
-    }
-}
 
 // Checks and runs one sequence form; `pick(kernels)` chooses the generated entry point.
 template<typename Pick>

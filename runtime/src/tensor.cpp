@@ -76,6 +76,16 @@ float *Tensor::data() {
 
 const float *Tensor::data() const { return const_cast<Tensor *>(this)->data(); }
 
+Tensor Tensor::reshape(const Shape &shape) const {
+    if (checked_numel(shape) != numel()) {
+        throw Error(fmt::format("Tensor::reshape: cannot view {} elements of shape {} as shape {}", numel(),
+                                shape_string(shape_), shape_string(shape)));
+    }
+    Tensor t = *this;
+    t.shape_ = shape;
+    return t;
+}
+
 void Tensor::fill(float value) {
     if (device_ == Device::cpu) {
         std::fill(data_, data_ + numel(), value);

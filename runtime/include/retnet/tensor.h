@@ -46,6 +46,9 @@ public:
     const float *data() const;
     detail::DeviceAllocation *device_allocation() const { return device_memory_.get(); }
 
+    // The same memory seen with another shape of as many elements (no copy; on any device).
+    Tensor reshape(const Shape &shape) const;
+
     void fill(float value);
     Tensor clone() const;
     // A copy on `device` (a new tensor even when it is already there).

@@ -1,0 +1,60 @@
+#include "logits_command.h"
+
+#include <chrono>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "retnet/error.h"
+#include "retnet/model.h"
+#include "retnet/npy.h"
+#include "token_file.h"
+
+namespace retnet::apps {
+namespace {
+
+struct LogitsOptions {
+    std::string model_dir, tokens_path, out_path;
+    std::string form = "chunkwise";
+    int chunk = 0;
+    std::string device = "cpu";
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void run_logits(const LogitsOptions &o) {
+    const Form form = parse_form(o.form);
+    if (form == Form::automatic) throw Error("--form: expected parallel, chunkwise or recurrent, got auto");
+    const Device device = parse_device(o.device);
+    require_device(device);
+    const std::vector<int32_t> tokens = read_token_file(o.tokens_path);
+    auto start = std::chrono::steady_clock::now();
+    const Model model = Model::load(o.model_dir, device);
+    const double load_s = seconds_since(start);
+    DecodeState state = model.new_state(1);
+    const int64_t T = static_cast<int64_t>(tokens.size());
+    start = std::chrono::steady_clock::now();
+    Tensor logits = model.forward(tokens, 1, T, state, form, o.chunk).to(Device::cpu);
+    const double run_s = seconds_since(start);
+    write_npy(o.out_path, logits.reshape({T, model.config().vocab_size}));
+    fmt::print("{}: logits [{}, {}] ({} form on {}): load {:.3f} s, forward {:.3f} s ({:.1f} tokens/s)\n", o.out_path, T,
+               model.config().vocab_size, form_name(form), device_name(device), load_s, run_s, T / run_s);
+}
+
+}  // namespace
+
+void add_logits_command(CLI::App &app) {
+    auto options = std::make_shared<LogitsOptions>();
+    CLI::App *cmd = app.add_subcommand("logits", "Write a model's logits [T, vocab] for a token sequence as .npy");
+    cmd->add_option("--model", options->model_dir, "directory with config.json and model.safetensors")->required();
+    cmd->add_option("--tokens", options->tokens_path, "file of whitespace-separated token ids")->required();
+    cmd->add_option("--out", options->out_path, "output .npy file (float32 [T, vocab])")->required();
+    cmd->add_option("--form", options->form, "parallel, chunkwise or recurrent")->capture_default_str();
+    cmd->add_option("--chunk", options->chunk, "chunk length of the chunkwise form (0: the default, 64)");
+    cmd->add_option("--device", options->device, "cpu, cuda or opencl")->capture_default_str();
+    cmd->callback([options] { run_logits(*options); });
+}
+
+}  // namespace retnet::apps

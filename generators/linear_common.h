@@ -1,0 +1,54 @@
+// What the linear kernels and their schedules share: the weight padding, the loop variables, and
+// the activation functions of the RetNet layer (torchscale: F.silu and F.gelu, the exact erf form).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include "Halide.h"
+
+namespace retnet_gen {
+
+using namespace Halide;
+
+// Weight columns are padded to this multiple by the runtime (runtime/src/model_weights.cpp), so a
+// tile whose width divides it may run past the last column without a clamp.
+constexpr int kWeightColumnPadding = 64;
+
+// A schedule parameter combination that cannot work stops the build with this message.
+inline void check_schedule(bool ok, const std::string &message) {
+    if (!ok) throw std::invalid_argument(message);
+}
+
+struct LinearVars {
+    Var n, m;
+    RDom over_k;
+};
+
+enum class Activation { swish, gelu };
+
+// swish(x) = x * sigmoid(x).
+inline Expr swish(const Expr &x) {
+    return x / (1.0f + exp(-x));
+}
+
+// erf(x) from Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7, below float32's resolution of the
+// gelu that uses it); Halide has no erf.
+inline Expr erf_approx(const Expr &x) {
+    Expr a = abs(x);
+    Expr t = 1.0f / (1.0f + 0.3275911f * a);
+    Expr poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+    Expr e = 1.0f - poly * exp(-a * a);
+    return select(x < 0.0f, -e, e);
+}
+
+// gelu(x) = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)).
+inline Expr gelu(const Expr &x) {
+    return 0.5f * x * (1.0f + erf_approx(x * 0.70710678118654752f));
+}
+
+inline Expr activate(Activation a, const Expr &x) {
+    return a == Activation::swish ? swish(x) : gelu(x);
+}
+
+}  // namespace retnet_gen

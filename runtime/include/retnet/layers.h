@@ -1,0 +1,61 @@
+// The kernels of a RetNet layer beside retention (SEMANTICS.md §2), on tensors. Activations are
+// row-major [M, C] with one row per token (M = B * T); every function checks its tensors and
+// throws retnet::Error naming the bad one, and runs on the device of its tensors.
+#pragma once
+
+#include <vector>
+
+#include "retnet/tensor.h"
+
+namespace retnet {
+
+// A torch Linear weight [out, in] in the kernels' layout: transposed to [in, out_padded] so that
+// a tile of outputs reads contiguous weights, with columns padded (zeros) to a multiple of
+// kColumnPadding so that a tile may run past the last one.
+struct LinearWeight {
+    static constexpr int64_t kColumnPadding = 64;  // generators/linear_common.h: kWeightColumnPadding
+
+    // `weight` is [out, in] on the host; the packed copy is made on `device`.
+    static LinearWeight pack(const Tensor &weight, Device device, const std::string &name);
+
+    Tensor packed;  // [in, out_padded]
+    int64_t in_features = 0, out_features = 0;
+    std::string name;  // for error messages ("layers.0.ffn.fc1.weight")
+};
+
+enum class Activation { swish, gelu };
+const char *activation_name(Activation activation);
+
+// y [M, out] = x [M, in] W^T.
+void linear(const Tensor &x, const LinearWeight &weight, Tensor &y);
+// y = alpha * residual + x W^T (the residual connection, deepnorm's alpha).
+void linear_residual(const Tensor &x, const LinearWeight &weight, const Tensor &residual, float alpha, Tensor &y);
+// y = act(x W1^T) * (x Wgate^T) (torchscale's GLU feed-forward, before fc2).
+void linear_glu(const Tensor &x, const LinearWeight &fc1, const LinearWeight &gate, Activation activation, Tensor &y);
+
+// y [M, C] = x * rsqrt(mean(x^2) + eps) * weight [C], per row.
+void rms_norm(const Tensor &x, const Tensor &weight, float eps, Tensor &y);
+// y [M, H, V] = x * rsqrt(mean over V of x^2 + eps) * swish(gate), per row and head.
+void group_norm_gate(const Tensor &x, const Tensor &gate, float eps, Tensor &y);
+
+// The rotation angles of one head dimension K (even): theta_i = 10000^(-i / (K/2 - 1)),
+// i < K/2, rounded to float32 like torchscale's buffer.
+std::vector<float> rotation_angles(int64_t key_dim);
+
+// cos and sin of position * theta_i for every (b, t, i), position = start[b] + t, as torchscale
+// computes them (float32 position times float32 angle, the trigonometry exact): [B, T, K/2].
+struct RotationTables {
+    static RotationTables make(const std::vector<int64_t> &start_positions, int64_t seq_len, int64_t key_dim,
+                               Device device);
+    Tensor cos, sin;
+};
+
+// q_out = rotate(q), k_out = rotate(k) * k_scale; q, k [B, T, H, K].
+void rotate_query_key(const Tensor &q, const Tensor &k, const RotationTables &tables, float k_scale, Tensor &q_out,
+                      Tensor &k_out);
+
+// y [M, C] = scale * table[tokens[m]]; tokens [M] holds ids as floats (checked on the host by the
+// caller: see Model); table [vocab, C].
+void embedding(const Tensor &tokens, const Tensor &table, float scale, Tensor &y);
+
+}  // namespace retnet

@@ -1,0 +1,90 @@
+// A RetNet language model (SEMANTICS.md §2) on the generated kernels: weights loaded from a
+// torchscale-layout checkpoint onto a Device, run three ways:
+//   - forward(..., Form::parallel / Form::chunkwise): prefill a batch of sequences at once; each
+//     layer's retention returns its final state, so decoding can continue from a prompt that was
+//     prefilled in parallel (torchscale's parallel form keeps no state);
+//   - decode_step(): one token per sequence, every layer's state updated in place (O(1) per token);
+//   - forward(..., Form::recurrent): the whole sequence through decode_step, token by token.
+// Positions continue across calls: a DecodeState remembers how many tokens each sequence has seen.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "retnet/layers.h"
+#include "retnet/model_config.h"
+#include "retnet/retention.h"
+#include "retnet/tensor.h"
+
+namespace retnet {
+
+// What a model remembers of B sequences: every layer's retention state [B, H, K, V] and the number
+// of tokens each sequence has consumed (its next position).
+struct DecodeState {
+    std::vector<Tensor> layer_states;
+    std::vector<int64_t> positions;
+
+    int64_t batch() const { return static_cast<int64_t>(positions.size()); }
+    // Copies of a DecodeState share its tensors (the model updates them in place); clone() does not.
+    DecodeState clone() const;
+    int64_t memory_bytes() const;
+};
+
+struct LayerWeights {
+    Tensor retention_norm;  // [d]
+    LinearWeight q, k, v, g, out;
+    Tensor ffn_norm;        // [d]
+    LinearWeight fc1, gate, fc2;
+};
+
+struct ModelWeights {
+    Tensor embed_tokens;        // [vocab, d], row per token
+    Tensor embedding_norm;      // [d], only with layernorm_embedding
+    std::vector<LayerWeights> layers;
+    Tensor final_norm;          // [d]
+    LinearWeight output;        // the output projection (a copy of embed_tokens when tied)
+};
+
+class Model {
+public:
+    // Loads DIR/config.json and DIR/model.safetensors (F32, F16 or BF16; torchscale names).
+    static Model load(const std::string &dir, Device device = Device::cpu);
+    // From a config and a host tensor per checkpoint name (what load() reads from the file).
+    static Model from_tensors(const ModelConfig &config, const std::map<std::string, Tensor> &tensors, Device device,
+                              const std::string &source);
+    // Random weights (fixed by `seed`), for benchmarks.
+    static Model random(const ModelConfig &config, uint64_t seed, Device device = Device::cpu);
+
+    const ModelConfig &config() const { return config_; }
+    Device device() const { return device_; }
+    int64_t weight_bytes() const;
+
+    // A fresh state for `batch` sequences: zero retention states, positions 0.
+    DecodeState new_state(int64_t batch) const;
+
+    // Runs B sequences of T tokens (`tokens` row-major [B, T]) from `state`, leaving `state` after
+    // the last token. Returns logits [B, T, vocab] on the model's device, or only the last
+    // position's, [B, 1, vocab], when `all_logits` is false. `chunk` 0: the default chunk length.
+    Tensor forward(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq_len, DecodeState &state,
+                   Form form = Form::chunkwise, int chunk = 0, bool all_logits = true) const;
+
+    // One token per sequence (`tokens` [B]); returns logits [B, vocab] on the model's device.
+    Tensor decode_step(const std::vector<int32_t> &tokens, DecodeState &state) const;
+
+    // Every checkpoint tensor name this config needs, and the shape it must have.
+    static std::vector<std::pair<std::string, Shape>> checkpoint_layout(const ModelConfig &config);
+
+private:
+    Tensor run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq_len, DecodeState &state, Form form,
+               int chunk, bool all_logits) const;
+    void check_tokens(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq_len, const DecodeState &state,
+                      const char *fn) const;
+
+    ModelConfig config_;
+    Device device_ = Device::cpu;
+    ModelWeights weights_;
+};
+
+}  // namespace retnet

@@ -1,0 +1,40 @@
+// Finding the generated kernels for a device, and the small helpers every kernel wrapper uses.
+#pragma once
+
+#include <initializer_list>
+#include <map>
+#include <utility>
+
+#include "kernel_table.h"
+#include "retnet/tensor.h"
+
+namespace retnet::detail {
+
+// Process-lifetime caches of device tensors are never destroyed: their destructors would run
+// during process teardown, after a GPU driver may have shut down, and Halide 14 aborts when a
+// device free fails (seen on the H200 at exit, with NVIDIA's OpenCL). The OS reclaims them.
+template<typename T>
+T &leaked() {
+    return *new T();
+}
+
+// A bounded cache of tensors by key: `make()` runs on a miss; the cache is emptied when it
+// reaches `bound` entries (for callers cycling through many shapes or decay values).
+template<typename Key, typename Make>
+Tensor cached(std::map<Key, Tensor> &cache, const Key &key, size_t bound, Make &&make) {
+    auto found = cache.find(key);
+    if (found == cache.end()) {
+        if (cache.size() >= bound) cache.clear();
+        found = cache.emplace(key, make()).first;
+    }
+    return found->second;
+}
+
+
+// The kernels built for `device`, after checking the device can run them; errors name `fn`.
+const DeviceKernels &kernels_for(const char *fn, Device device);
+
+// Every tensor of one call must live on the first one's device.
+void check_same_device(const char *fn, std::initializer_list<std::pair<const char *, const Tensor *>> tensors);
+
+}  // namespace retnet::detail

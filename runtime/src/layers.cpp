@@ -1,0 +1,201 @@
+#include "retnet/layers.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "halide_bridge.h"
+#include "kernel_dispatch.h"
+#include "retnet/error.h"
+
+namespace retnet {
+
+using detail::check_same_device;
+using detail::KernelBuffer;
+using detail::kernels_for;
+using detail::run_kernel;
+
+namespace {
+
+// Up to this many rows the matrix-vector kernels win: the tiled ones would compute a whole tile
+// of rows (8) for each, and both read the weights once.
+constexpr int64_t kGemvMaxRows = 4;
+
+void check_rank(const Tensor &t, const std::string &role, int rank, const char *dims) {
+    if (!t.defined()) throw Error(fmt::format("{}: expected a tensor [{}], got an undefined tensor", role, dims));
+    if (t.rank() != rank) {
+        throw Error(fmt::format("{}: expected {} dimensions [{}], got shape {}", role, rank, dims, shape_string(t.shape())));
+    }
+}
+
+void check_weight(const char *fn, const LinearWeight &w, int64_t in_features, const std::string &against) {
+    if (!w.packed.defined()) throw Error(fmt::format("{}: weight {}: not loaded", fn, w.name));
+    if (w.in_features != in_features) {
+        throw Error(fmt::format("{}: weight {} takes {} input features, but {} has {}", fn, w.name, w.in_features,
+                                against, in_features));
+    }
+}
+
+// Checks x [M, in] against the weight and y [M, out]; returns M.
+int64_t check_product(const char *fn, const Tensor &x, const LinearWeight &w, const Tensor &y) {
+    const std::string f = fn;
+    check_rank(x, f + ": x", 2, "M, in");
+    check_weight(fn, w, x.dim(1), "x");
+    check_tensor(y, f + ": y", {x.dim(0), w.out_features}, "M rows of x, out features of " + w.name);
+    return x.dim(0);
+}
+
+template<typename Kernel>
+Kernel pick(const detail::ProductVariants<Kernel> &variants, int64_t rows) {
+    return rows <= kGemvMaxRows ? variants.gemv : variants.tiled;
+}
+
+}  // namespace
+
+const char *activation_name(Activation activation) {
+    return activation == Activation::swish ? "swish" : "gelu";
+}
+
+LinearWeight LinearWeight::pack(const Tensor &weight, Device device, const std::string &name) {
+    check_rank(weight, "LinearWeight: " + name, 2, "out, in");
+    const int64_t out = weight.dim(0), in = weight.dim(1);
+    if (out < 1 || in < 1) throw Error(fmt::format("LinearWeight: {}: expected a non-empty [out, in], got {}", name, shape_string(weight.shape())));
+    const int64_t padded = (out + kColumnPadding - 1) / kColumnPadding * kColumnPadding;
+    Tensor host = Tensor::zeros({in, padded});
+    const float *src = weight.data();
+    float *dst = host.data();
+    for (int64_t o = 0; o < out; o++) {
+        for (int64_t i = 0; i < in; i++) dst[i * padded + o] = src[o * in + i];
+    }
+    LinearWeight w;
+    w.packed = device == Device::cpu ? host : host.to(device);
+    w.in_features = in;
+    w.out_features = out;
+    w.name = name;
+    return w;
+}
+
+void linear(const Tensor &x, const LinearWeight &weight, Tensor &y) {
+    const char *fn = "linear";
+    int64_t rows = check_product(fn, x, weight, y);
+    check_same_device(fn, {{"x", &x}, {"weight", &weight.packed}, {"y", &y}});
+    auto kernel = pick(kernels_for(fn, x.device()).model.linear, rows);
+    KernelBuffer hx(x, "linear: x"), hw(weight.packed, weight.name), hy(y, "linear: y");
+    run_kernel(fn, [&] { return kernel(hx, hw, hy); });
+}
+
+void linear_residual(const Tensor &x, const LinearWeight &weight, const Tensor &residual, float alpha, Tensor &y) {
+    const char *fn = "linear_residual";
+    int64_t rows = check_product(fn, x, weight, y);
+    check_tensor(residual, "linear_residual: residual", y.shape(), "as y");
+    check_same_device(fn, {{"x", &x}, {"weight", &weight.packed}, {"residual", &residual}, {"y", &y}});
+    auto kernel = pick(kernels_for(fn, x.device()).model.linear_residual, rows);
+    KernelBuffer hx(x, "linear_residual: x"), hw(weight.packed, weight.name), hr(residual, "linear_residual: residual"),
+        hy(y, "linear_residual: y");
+    run_kernel(fn, [&] { return kernel(hx, hw, hr, alpha, hy); });
+}
+
+void linear_glu(const Tensor &x, const LinearWeight &fc1, const LinearWeight &gate, Activation activation, Tensor &y) {
+    const char *fn = "linear_glu";
+    int64_t rows = check_product(fn, x, fc1, y);
+    check_weight(fn, gate, x.dim(1), "x");
+    if (gate.out_features != fc1.out_features) {
+        throw Error(fmt::format("linear_glu: {} has {} outputs but {} has {}", gate.name, gate.out_features, fc1.name,
+                                fc1.out_features));
+    }
+    check_same_device(fn, {{"x", &x}, {"fc1", &fc1.packed}, {"gate", &gate.packed}, {"y", &y}});
+    const auto &model = kernels_for(fn, x.device()).model;
+    auto kernel = pick(activation == Activation::swish ? model.glu_swish : model.glu_gelu, rows);
+    KernelBuffer hx(x, "linear_glu: x"), h1(fc1.packed, fc1.name), hg(gate.packed, gate.name), hy(y, "linear_glu: y");
+    run_kernel(fn, [&] { return kernel(hx, h1, hg, hy); });
+}
+
+void rms_norm(const Tensor &x, const Tensor &weight, float eps, Tensor &y) {
+    const char *fn = "rms_norm";
+    check_rank(x, "rms_norm: x", 2, "M, C");
+    check_tensor(weight, "rms_norm: weight", {x.dim(1)}, "C of x");
+    check_tensor(y, "rms_norm: y", x.shape(), "as x");
+    check_same_device(fn, {{"x", &x}, {"weight", &weight}, {"y", &y}});
+    auto kernel = kernels_for(fn, x.device()).model.rms_norm;
+    KernelBuffer hx(x, "rms_norm: x"), hw(weight, "rms_norm: weight"), hy(y, "rms_norm: y");
+    run_kernel(fn, [&] { return kernel(hx, hw, eps, hy); });
+}
+
+void group_norm_gate(const Tensor &x, const Tensor &gate, float eps, Tensor &y) {
+    const char *fn = "group_norm_gate";
+    check_rank(x, "group_norm_gate: x", 3, "M, H, V");
+    check_tensor(gate, "group_norm_gate: gate", x.shape(), "as x");
+    check_tensor(y, "group_norm_gate: y", x.shape(), "as x");
+    check_same_device(fn, {{"x", &x}, {"gate", &gate}, {"y", &y}});
+    auto kernel = kernels_for(fn, x.device()).model.group_norm_gate;
+    KernelBuffer hx(x, "group_norm_gate: x"), hg(gate, "group_norm_gate: gate"), hy(y, "group_norm_gate: y");
+    run_kernel(fn, [&] { return kernel(hx, hg, eps, hy); });
+}
+
+std::vector<float> rotation_angles(int64_t key_dim) {
+    if (key_dim < 2 || key_dim % 2 != 0) {
+        throw Error(fmt::format("rotation_angles: key dimension: expected an even number >= 2, got {}", key_dim));
+    }
+    const int64_t pairs = key_dim / 2;
+    std::vector<float> angles(static_cast<size_t>(pairs));
+    for (int64_t i = 0; i < pairs; i++) {
+        // torch.linspace(0, 1, pairs) is [0] for one pair.
+        double exponent = pairs == 1 ? 0.0 : static_cast<double>(i) / static_cast<double>(pairs - 1);
+        angles[static_cast<size_t>(i)] = static_cast<float>(1.0 / std::pow(10000.0, exponent));
+    }
+    return angles;
+}
+
+RotationTables RotationTables::make(const std::vector<int64_t> &start_positions, int64_t seq_len, int64_t key_dim,
+                                    Device device) {
+    const std::vector<float> angles = rotation_angles(key_dim);
+    const int64_t B = static_cast<int64_t>(start_positions.size()), pairs = key_dim / 2;
+    Tensor cos = Tensor::empty({B, seq_len, pairs}), sin = Tensor::empty({B, seq_len, pairs});
+    float *c = cos.data(), *s = sin.data();
+    for (int64_t b = 0; b < B; b++) {
+        for (int64_t t = 0; t < seq_len; t++) {
+            // torchscale: a float32 index times the float32 angle, rounded to float32.
+            const float position = static_cast<float>(start_positions[static_cast<size_t>(b)] + t);
+            for (int64_t i = 0; i < pairs; i++) {
+                const float phase = position * angles[static_cast<size_t>(i)];
+                const int64_t at = (b * seq_len + t) * pairs + i;
+                c[at] = static_cast<float>(std::cos(static_cast<double>(phase)));
+                s[at] = static_cast<float>(std::sin(static_cast<double>(phase)));
+            }
+        }
+    }
+    if (device == Device::cpu) return {cos, sin};
+    return {cos.to(device), sin.to(device)};
+}
+
+void rotate_query_key(const Tensor &q, const Tensor &k, const RotationTables &tables, float k_scale, Tensor &q_out,
+                      Tensor &k_out) {
+    const char *fn = "rotate_query_key";
+    check_rank(q, "rotate_query_key: q", 4, "B, T, H, K");
+    const int64_t B = q.dim(0), T = q.dim(1), K = q.dim(3);
+    if (K % 2 != 0) throw Error(fmt::format("rotate_query_key: q: expected an even head dimension K, got {}", K));
+    check_tensor(k, "rotate_query_key: k", q.shape(), "as q");
+    check_tensor(tables.cos, "rotate_query_key: cos table", {B, T, K / 2}, "B, T, K/2 of q");
+    check_tensor(tables.sin, "rotate_query_key: sin table", {B, T, K / 2}, "B, T, K/2 of q");
+    check_tensor(q_out, "rotate_query_key: q_out", q.shape(), "as q");
+    check_tensor(k_out, "rotate_query_key: k_out", q.shape(), "as q");
+    check_same_device(fn, {{"q", &q}, {"k", &k}, {"cos table", &tables.cos}, {"sin table", &tables.sin},
+                           {"q_out", &q_out}, {"k_out", &k_out}});
+    auto kernel = kernels_for(fn, q.device()).model.rotate_query_key;
+    KernelBuffer hq(q, "rotate_query_key: q"), hk(k, "rotate_query_key: k"), hc(tables.cos, "cos table"),
+        hs(tables.sin, "sin table"), hqo(q_out, "rotate_query_key: q_out"), hko(k_out, "rotate_query_key: k_out");
+    run_kernel(fn, [&] { return kernel(hq, hk, hc, hs, k_scale, hqo, hko); });
+}
+
+void embedding(const Tensor &tokens, const Tensor &table, float scale, Tensor &y) {
+    const char *fn = "embedding";
+    check_rank(tokens, "embedding: tokens", 1, "M");
+    check_rank(table, "embedding: table", 2, "vocab, C");
+    check_tensor(y, "embedding: y", {tokens.dim(0), table.dim(1)}, "M of tokens, C of table");
+    check_same_device(fn, {{"tokens", &tokens}, {"table", &table}, {"y", &y}});
+    auto kernel = kernels_for(fn, tokens.device()).model.embedding;
+    KernelBuffer ht(tokens, "embedding: tokens"), htab(table, "embedding: table"), hy(y, "embedding: y");
+    run_kernel(fn, [&] { return kernel(ht, htab, scale, hy); });
+}
+
+}  // namespace retnet

@@ -1,0 +1,177 @@
+#include "retnet/model.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "retnet/error.h"
+
+namespace retnet {
+
+int64_t DecodeState::memory_bytes() const {
+    int64_t bytes = 0;
+    for (const Tensor &s : layer_states) bytes += s.numel() * static_cast<int64_t>(sizeof(float));
+    return bytes;
+}
+
+DecodeState DecodeState::clone() const {
+    DecodeState copy;
+    for (const Tensor &s : layer_states) copy.layer_states.push_back(s.clone());
+    copy.positions = positions;
+    return copy;
+}
+
+int64_t Model::weight_bytes() const {
+    return config_.parameter_count() * static_cast<int64_t>(sizeof(float));
+}
+
+DecodeState Model::new_state(int64_t batch) const {
+    if (batch < 1) throw Error(fmt::format("Model::new_state: batch: expected at least 1 sequence, got {}", batch));
+    DecodeState state;
+    const ModelConfig &c = config_;
+    for (int64_t l = 0; l < c.layers; l++) {
+        state.layer_states.push_back(Tensor::zeros({batch, c.heads, c.key_dim(), c.value_dim()}, device_));
+    }
+    state.positions.assign(static_cast<size_t>(batch), 0);
+    return state;
+}
+
+void Model::check_tokens(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq_len, const DecodeState &state,
+                         const char *fn) const {
+    if (batch < 1 || seq_len < 1) {
+        throw Error(fmt::format("{}: expected at least one sequence of at least one token, got {} x {}", fn, batch, seq_len));
+    }
+    if (static_cast<int64_t>(tokens.size()) != batch * seq_len) {
+        throw Error(fmt::format("{}: tokens: expected {} ids ({} sequences x {} tokens), got {}", fn, batch * seq_len,
+                                batch, seq_len, tokens.size()));
+    }
+    if (state.batch() != batch || static_cast<int64_t>(state.layer_states.size()) != config_.layers) {
+        throw Error(fmt::format("{}: state: expected a state for {} sequences and {} layers (Model::new_state), got one for "
+                                "{} sequences and {} layers", fn, batch, config_.layers, state.batch(),
+                                state.layer_states.size()));
+    }
+    for (size_t i = 0; i < tokens.size(); i++) {
+        if (tokens[i] < 0 || tokens[i] >= config_.vocab_size) {
+            throw Error(fmt::format("{}: tokens: id {} (sequence {}, position {}) is outside the vocabulary [0, {})", fn,
+                                    tokens[i], static_cast<int64_t>(i) / seq_len, static_cast<int64_t>(i) % seq_len,
+                                    config_.vocab_size));
+        }
+    }
+}
+
+Tensor Model::forward(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq_len, DecodeState &state, Form form,
+                      int chunk, bool all_logits) const {
+    check_tokens(tokens, batch, seq_len, state, "Model::forward");
+    if (form == Form::automatic) form = choose_form(seq_len) == Form::parallel ? Form::parallel : Form::chunkwise;
+    if (form != Form::recurrent) return run(tokens, batch, seq_len, state, form, chunk, all_logits);
+
+    // Token by token through the decode step; the logits are gathered on the host.
+    const int64_t vocab = config_.vocab_size;
+    const int64_t kept = all_logits ? seq_len : 1;
+    Tensor logits = Tensor::empty({batch, kept, vocab});
+    std::vector<int32_t> step_tokens(static_cast<size_t>(batch));
+    for (int64_t t = 0; t < seq_len; t++) {
+        for (int64_t b = 0; b < batch; b++) step_tokens[static_cast<size_t>(b)] = tokens[static_cast<size_t>(b * seq_len + t)];
+        Tensor step = run(step_tokens, batch, 1, state, Form::recurrent, 0, true);
+        if (!all_logits && t + 1 < seq_len) continue;
+        Tensor host = device_ == Device::cpu ? step : step.to(Device::cpu);
+        const int64_t slot = all_logits ? t : 0;
+        for (int64_t b = 0; b < batch; b++) {
+            std::copy(host.data() + b * vocab, host.data() + (b + 1) * vocab, logits.data() + (b * kept + slot) * vocab);
+        }
+    }
+    return device_ == Device::cpu ? logits : logits.to(device_);
+}
+
+Tensor Model::decode_step(const std::vector<int32_t> &tokens, DecodeState &state) const {
+    const int64_t batch = static_cast<int64_t>(tokens.size());
+    check_tokens(tokens, batch, 1, state, "Model::decode_step");
+    return run(tokens, batch, 1, state, Form::recurrent, 0, true).reshape({batch, config_.vocab_size});
+}
+
+// One pass of the layer stack over B x T tokens: prefill (parallel or chunkwise retention, which
+// also hands back each layer's state) or, with Form::recurrent and T = 1, a decode step that
+// updates the states in place.
+Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq_len, DecodeState &state, Form form,
+                  int chunk, bool all_logits) const {
+    const ModelConfig &c = config_;
+    const int64_t B = batch, T = seq_len, M = B * T, d = c.embed_dim, H = c.heads, K = c.key_dim(), V = c.value_dim();
+    const Device dev = device_;
+    const float eps = static_cast<float>(c.layernorm_eps);
+    const float alpha = static_cast<float>(c.residual_alpha());
+    const bool step = form == Form::recurrent;
+
+    Tensor ids = Tensor::empty({M});
+    for (int64_t i = 0; i < M; i++) ids.data()[i] = static_cast<float>(tokens[static_cast<size_t>(i)]);
+    if (dev != Device::cpu) ids = ids.to(dev);
+
+    Tensor h = Tensor::empty({M, d}, dev), h_next = Tensor::empty({M, d}, dev), a = Tensor::empty({M, d}, dev);
+    embedding(ids, weights_.embed_tokens, static_cast<float>(c.embed_scale()), h);
+    if (c.layernorm_embedding) {
+        rms_norm(h, weights_.embedding_norm, eps, a);
+        std::swap(h, a);
+    }
+    const RotationTables tables = RotationTables::make(state.positions, T, K, dev);
+    const float k_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(K)));
+    RetentionOptions retention_options;
+    retention_options.scale = 1.0;  // k carries K^-0.5 already
+
+    Tensor q = Tensor::empty({B, T, H, K}, dev), k = Tensor::empty({B, T, H, K}, dev);
+    Tensor q_rot = Tensor::empty({B, T, H, K}, dev), k_rot = Tensor::empty({B, T, H, K}, dev);
+    Tensor v = Tensor::empty({M, H * V}, dev), g = Tensor::empty({M, H * V}, dev);
+    Tensor o = Tensor::empty({B, T, H, V}, dev), gated = Tensor::empty({M, H, V}, dev);
+    Tensor ffn = Tensor::empty({M, c.ffn_dim}, dev);
+    Tensor final_state = step ? Tensor() : Tensor::empty({B, H, K, V}, dev);
+
+    for (int64_t l = 0; l < c.layers; l++) {
+        const LayerWeights &w = weights_.layers[static_cast<size_t>(l)];
+        Tensor &layer_state = state.layer_states[static_cast<size_t>(l)];
+        // Retention sublayer.
+        rms_norm(h, w.retention_norm, eps, a);
+        Tensor q2 = q.reshape({M, d}), k2 = k.reshape({M, d});
+        linear(a, w.q, q2);
+        linear(a, w.k, k2);
+        linear(a, w.v, v);
+        linear(a, w.g, g);
+        rotate_query_key(q, k, tables, k_scale, q_rot, k_rot);
+        if (step) {
+            Tensor o3 = o.reshape({B, H, V});
+            retention_decode_step(q_rot.reshape({B, H, K}), k_rot.reshape({B, H, K}), v.reshape({B, H, V}), layer_state,
+                                  o3, retention_options);
+        } else if (form == Form::parallel) {
+            retention_parallel(q_rot, k_rot, v.reshape({B, T, H, V}), o, retention_options, &layer_state, &final_state);
+            std::swap(layer_state, final_state);
+        } else {
+            retention_chunkwise(q_rot, k_rot, v.reshape({B, T, H, V}), o, chunk == 0 ? kDefaultChunk : chunk,
+                                retention_options, &layer_state, &final_state);
+            std::swap(layer_state, final_state);
+        }
+        group_norm_gate(o.reshape({M, H, V}), g.reshape({M, H, V}), eps, gated);
+        linear_residual(gated.reshape({M, H * V}), w.out, h, alpha, h_next);
+        std::swap(h, h_next);
+        // Feed-forward sublayer.
+        rms_norm(h, w.ffn_norm, eps, a);
+        linear_glu(a, w.fc1, w.gate, c.activation, ffn);
+        linear_residual(ffn, w.fc2, h, alpha, h_next);
+        std::swap(h, h_next);
+    }
+    for (int64_t &p : state.positions) p += T;
+
+    // Final norm and output projection, for every position or only the last of each sequence.
+    Tensor rows = h;
+    int64_t kept = T;
+    if (!all_logits && T > 1) {
+        Tensor host = h.to(Device::cpu), last = Tensor::empty({B, d});
+        for (int64_t b = 0; b < B; b++) {
+            std::copy(host.data() + ((b + 1) * T - 1) * d, host.data() + (b + 1) * T * d, last.data() + b * d);
+        }
+        rows = dev == Device::cpu ? last : last.to(dev);
+        kept = 1;
+    }
+    Tensor normed = Tensor::empty({B * kept, d}, dev), logits = Tensor::empty({B * kept, c.vocab_size}, dev);
+    rms_norm(rows, weights_.final_norm, eps, normed);
+    linear(normed, weights_.output, logits);
+    return logits.reshape({B, kept, c.vocab_size});
+}
+
+}  // namespace retnet

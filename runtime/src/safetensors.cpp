@@ -1,0 +1,193 @@
+#include "retnet/safetensors.h"
+
+#include <cstring>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "retnet/error.h"
+
+namespace retnet {
+
+namespace {
+
+using nlohmann::json;
+
+// A header larger than this is refused before it is read (real ones are kilobytes).
+constexpr uint64_t kMaxHeaderBytes = uint64_t(100) << 20;
+
+uint64_t element_size(const std::string &dtype) {
+    if (dtype == "F32") return 4;
+    if (dtype == "F16" || dtype == "BF16") return 2;
+    return 0;
+}
+
+uint64_t read_u64_le(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+SafetensorsFile::Entry parse_entry(const std::string &where, const json &value, uint64_t data_size) {
+    if (!value.is_object()) throw Error(fmt::format("{}: expected an object, got {}", where, value.type_name()));
+    SafetensorsFile::Entry e;
+    if (!value.contains("dtype") || !value["dtype"].is_string()) throw Error(fmt::format("{}: dtype: missing or not a string", where));
+    e.dtype = value["dtype"].get<std::string>();
+    if (element_size(e.dtype) == 0) {
+        throw Error(fmt::format("{}: dtype: expected F32, F16 or BF16, got {}", where, e.dtype));
+    }
+    if (!value.contains("shape") || !value["shape"].is_array()) throw Error(fmt::format("{}: shape: missing or not an array", where));
+    uint64_t count = 1;
+    for (const json &extent : value["shape"]) {
+        if (!extent.is_number_unsigned() && !(extent.is_number_integer() && extent.get<int64_t>() >= 0)) {
+            throw Error(fmt::format("{}: shape: expected non-negative integers, got {}", where, value["shape"].dump()));
+        }
+        uint64_t n = extent.get<uint64_t>();
+        if (n != 0 && count > (uint64_t(1) << 62) / n) throw Error(fmt::format("{}: shape {} is too large", where, value["shape"].dump()));
+        count *= n;
+        e.shape.push_back(static_cast<int64_t>(n));
+    }
+    const json &offsets = value.contains("data_offsets") ? value["data_offsets"] : json();
+    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned()) {
+        throw Error(fmt::format("{}: data_offsets: expected [begin, end] as non-negative integers, got {}", where,
+                                offsets.dump()));
+    }
+    e.begin = offsets[0].get<uint64_t>();
+    e.end = offsets[1].get<uint64_t>();
+    if (e.begin > e.end || e.end > data_size) {
+        throw Error(fmt::format("{}: data_offsets [{}, {}] lie outside the file's {} bytes of tensor data", where, e.begin,
+                                e.end, data_size));
+    }
+    const uint64_t expected = count * element_size(e.dtype);
+    if (e.end - e.begin != expected) {
+        throw Error(fmt::format("{}: data_offsets [{}, {}] hold {} bytes, but shape {} of {} needs {}", where, e.begin,
+                                e.end, e.end - e.begin, value["shape"].dump(), e.dtype, expected));
+    }
+    return e;
+}
+
+}  // namespace
+
+float half_to_float(uint16_t h) {
+    const uint32_t sign = uint32_t(h & 0x8000u) << 16;
+    uint32_t exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ffu, bits;
+    if (exponent == 0x1f) {
+        bits = sign | 0x7f800000u | (mantissa << 13);  // inf, nan
+    } else if (exponent != 0) {
+        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    } else if (mantissa == 0) {
+        bits = sign;  // +-0
+    } else {          // subnormal half: normalise
+        int e = -1;
+        do {
+            e++;
+            mantissa <<= 1;
+        } while ((mantissa & 0x400u) == 0);
+        bits = sign | (uint32_t(112 - e) << 23) | ((mantissa & 0x3ffu) << 13);
+    }
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+float bfloat16_to_float(uint16_t b) {
+    uint32_t bits = uint32_t(b) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+SafetensorsFile SafetensorsFile::open(const std::string &path) {
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (!in) throw Error(fmt::format("{}: cannot open the weights file", path));
+    const uint64_t file_size = static_cast<uint64_t>(in.tellg());
+    if (file_size < 8) {
+        throw Error(fmt::format("{}: not a safetensors file: {} bytes, shorter than the 8-byte header length", path, file_size));
+    }
+    unsigned char length_bytes[8];
+    in.seekg(0);
+    in.read(reinterpret_cast<char *>(length_bytes), 8);
+    const uint64_t header_size = read_u64_le(length_bytes);
+    if (header_size > file_size - 8 || header_size > kMaxHeaderBytes) {
+        throw Error(fmt::format("{}: header length {} does not fit the file ({} bytes): truncated or not a safetensors "
+                                "file", path, header_size, file_size));
+    }
+    std::string header(static_cast<size_t>(header_size), '\0');
+    in.read(header.data(), static_cast<std::streamsize>(header_size));
+    if (!in) throw Error(fmt::format("{}: could not read the {}-byte header", path, header_size));
+    json j;
+    try {
+        j = json::parse(header);
+    } catch (const json::exception &e) {
+        throw Error(fmt::format("{}: the header is not valid JSON: {}", path, e.what()));
+    }
+    if (!j.is_object()) throw Error(fmt::format("{}: the header must be a JSON object, got {}", path, j.type_name()));
+    SafetensorsFile file;
+    file.path_ = path;
+    file.data_start_ = 8 + header_size;
+    const uint64_t data_size = file_size - file.data_start_;
+    for (const auto &[name, value] : j.items()) {
+        if (name == "__metadata__") continue;
+        file.entries_.emplace(name, parse_entry(fmt::format("{}: tensor '{}'", path, name), value, data_size));
+    }
+    return file;
+}
+
+Tensor SafetensorsFile::read(const std::string &name) const {
+    auto it = entries_.find(name);
+    if (it == entries_.end()) throw Error(fmt::format("{}: tensor '{}' is missing", path_, name));
+    const Entry &e = it->second;
+    Tensor t = Tensor::empty(e.shape);
+    const uint64_t bytes = e.end - e.begin;
+    std::ifstream in(path_, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(data_start_ + e.begin));
+    std::vector<unsigned char> raw(static_cast<size_t>(bytes));
+    in.read(reinterpret_cast<char *>(raw.data()), static_cast<std::streamsize>(bytes));
+    if (!in) throw Error(fmt::format("{}: tensor '{}': could not read its {} bytes (file changed or truncated?)", path_, name, bytes));
+    float *out = t.data();
+    const int64_t n = t.numel();
+    if (e.dtype == "F32") {
+        std::memcpy(out, raw.data(), static_cast<size_t>(bytes));
+    } else {
+        const bool half = e.dtype == "F16";
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t bits = static_cast<uint16_t>(raw[static_cast<size_t>(2 * i)] | (raw[static_cast<size_t>(2 * i + 1)] << 8));
+            out[i] = half ? half_to_float(bits) : bfloat16_to_float(bits);
+        }
+    }
+    return t;
+}
+
+Tensor SafetensorsFile::read(const std::string &name, const Shape &expected) const {
+    auto it = entries_.find(name);
+    if (it != entries_.end() && it->second.shape != expected) {
+        throw Error(fmt::format("{}: tensor '{}': expected shape {}, got {}", path_, name, shape_string(expected),
+                                shape_string(it->second.shape)));
+    }
+    return read(name);
+}
+
+void write_safetensors(const std::string &path, const std::vector<std::pair<std::string, Tensor>> &tensors) {
+    json header = json::object();
+    uint64_t offset = 0;
+    for (const auto &[name, t] : tensors) {
+        const uint64_t bytes = static_cast<uint64_t>(t.numel()) * 4;
+        header[name] = {{"dtype", "F32"}, {"shape", t.shape()}, {"data_offsets", {offset, offset + bytes}}};
+        offset += bytes;
+    }
+    std::string text = header.dump();
+    std::ofstream out(path, std::ios::binary);
+    if (!out) throw Error(fmt::format("{}: cannot create the weights file", path));
+    unsigned char length[8];
+    for (int i = 0; i < 8; i++) length[i] = static_cast<unsigned char>(uint64_t(text.size()) >> (8 * i));
+    out.write(reinterpret_cast<const char *>(length), 8);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    for (const auto &[name, t] : tensors) {
+        Tensor host = t.device() == Device::cpu ? t : t.to(Device::cpu);
+        out.write(reinterpret_cast<const char *>(host.data()), static_cast<std::streamsize>(host.numel() * 4));
+    }
+    if (!out) throw Error(fmt::format("{}: could not write the weights file", path));
+}
+
+}  // namespace retnet

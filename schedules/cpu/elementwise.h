@@ -1,0 +1,46 @@
+// CPU schedule of the row-wise kernels (norms, rotation, embedding): vectorised along a row,
+// parallel over groups of rows, with any per-row value (a norm's 1/rms) computed just before its
+// row is written.
+#pragma once
+
+#include "Halide.h"
+
+namespace retnet_gen {
+
+using namespace Halide;
+
+#define RETNET_ROWS_CPU_SCHEDULE_PARAMS                           \
+    /* floats per SIMD vector; 0 = the target's natural width */ \
+    GeneratorParam<int> vector_width{"vector_width", 0, 0, 32};  \
+    /* rows per parallel task */                                  \
+    GeneratorParam<int> rows_per_task{"rows_per_task", 8, 1, 1024};
+
+// A row-wise output, the per-row Func it reads (may be undefined), and its outer dimensions
+// (innermost first); the row's own dimension is passed to the schedule.
+struct RowFuncs {
+    Func out, per_row;
+    std::vector<Var> outer;
+};
+
+// All outer dimensions fused into one row index.
+inline Var fuse_rows(Func out, const std::vector<Var> &outer) {
+    Var row = outer.at(0);
+    for (size_t i = 1; i < outer.size(); i++) {
+        Var fused("rows" + std::to_string(i));
+        out.fuse(row, outer[i], fused);
+        row = fused;
+    }
+    return row;
+}
+
+inline void schedule_rows_cpu(RowFuncs &f, const Var &inner, int vector_width, int rows_per_task,
+                              const Target &target) {
+    const int vec = vector_width > 0 ? vector_width : target.natural_vector_size<float>();
+    Var row = fuse_rows(f.out, f.outer), ro("ro"), ri("ri");
+    f.out.split(row, ro, ri, rows_per_task, TailStrategy::GuardWithIf)
+        .parallel(ro)
+        .vectorize(inner, vec, TailStrategy::GuardWithIf);
+    if (f.per_row.defined()) f.per_row.compute_at(f.out, ri);
+}
+
+}  // namespace retnet_gen
