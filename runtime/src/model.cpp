@@ -1,5 +1,6 @@
 #include "retnet/model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -62,6 +63,14 @@ void Model::check_tokens(const std::vector<int32_t> &tokens, int64_t batch, int6
 Tensor Model::forward(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq_len, DecodeState &state, Form form,
                       int chunk, bool all_logits) const {
     check_tokens(tokens, batch, seq_len, state, "Model::forward");
+    if (form == Form::chunkwise && chunk != 0) {
+        // Checked before any layer runs, so that a bad chunk leaves the state untouched.
+        const std::vector<int> lengths = supported_chunk_lengths(device_);
+        if (std::find(lengths.begin(), lengths.end(), chunk) == lengths.end()) {
+            throw Error(fmt::format("Model::forward: chunk: expected one of {} on {}, got {}", fmt::join(lengths, ", "),
+                                    device_name(device_), chunk));
+        }
+    }
     if (form == Form::automatic) form = choose_form(seq_len) == Form::parallel ? Form::parallel : Form::chunkwise;
     if (form != Form::recurrent) return run(tokens, batch, seq_len, state, form, chunk, all_logits);
 

@@ -1,0 +1,194 @@
+// The layer kernels beside retention (runtime/include/retnet/layers.h) against float64
+// references written here from SEMANTICS.md §2, on every device, at awkward sizes: rows that do
+// not fill a tile, columns that are not a multiple of the weights' padding, single rows (the
+// matrix-vector variants).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+
+#include <fmt/format.h>
+
+#include "device_test.h"
+#include "retnet/error.h"
+#include "retnet/layers.h"
+#include "test_support.h"
+
+namespace retnet::test {
+namespace {
+
+double swish(double x) { return x / (1.0 + std::exp(-x)); }
+double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
+
+// x [M, in] W^T for W [out, in], in double.
+std::vector<double> product(const Tensor &x, const Tensor &w) {
+    const int64_t M = x.dim(0), in = x.dim(1), out = w.dim(0);
+    std::vector<double> y(static_cast<size_t>(M * out));
+    for (int64_t m = 0; m < M; m++) {
+        for (int64_t n = 0; n < out; n++) {
+            double s = 0;
+            for (int64_t k = 0; k < in; k++) s += double(x.data()[m * in + k]) * w.data()[n * in + k];
+            y[static_cast<size_t>(m * out + n)] = s;
+        }
+    }
+    return y;
+}
+
+// Row sizes covering the matrix-vector variants (<= 4 rows), partial tiles and several tiles.
+const std::vector<int64_t> kRows{1, 3, 4, 5, 17, 40};
+
+class LayersOnDevice : public OnEveryDevice {};
+
+TEST_P(LayersOnDevice, LinearMatchesReference) {
+    for (auto [in, out] : std::vector<std::pair<int64_t, int64_t>>{{33, 70}, {64, 64}, {8, 1}, {96, 130}}) {
+        for (int64_t M : kRows) {
+            SCOPED_TRACE(fmt::format("M={} in={} out={}", M, in, out));
+            Tensor x = random_tensor({M, in}), w = random_tensor({out, in}), r = random_tensor({M, out});
+            LinearWeight packed = LinearWeight::pack(w, device(), "w");
+            std::vector<double> ref = product(x, w);
+            Tensor y = on(device(), poisoned({M, out}));
+            linear(on(device(), x), packed, y);
+            EXPECT_LE(relative_error(y, ref), 1e-5);
+
+            const float alpha = 1.75f;
+            std::vector<double> with_residual = ref;
+            for (size_t i = 0; i < ref.size(); i++) with_residual[i] += alpha * double(r.data()[i]);
+            Tensor y2 = on(device(), poisoned({M, out}));
+            linear_residual(on(device(), x), packed, on(device(), r), alpha, y2);
+            EXPECT_LE(relative_error(y2, with_residual), 1e-5);
+        }
+    }
+}
+
+TEST_P(LayersOnDevice, GatedFeedForwardMatchesReference) {
+    for (Activation act : {Activation::swish, Activation::gelu}) {
+        for (int64_t M : kRows) {
+            const int64_t in = 40, out = 75;
+            SCOPED_TRACE(fmt::format("{} M={}", activation_name(act), M));
+            Tensor x = random_tensor({M, in}), w1 = random_tensor({out, in}), wg = random_tensor({out, in});
+            std::vector<double> a = product(x, w1), b = product(x, wg), ref(a.size());
+            for (size_t i = 0; i < a.size(); i++) ref[i] = (act == Activation::swish ? swish(a[i]) : gelu(a[i])) * b[i];
+            Tensor y = on(device(), poisoned({M, out}));
+            linear_glu(on(device(), x), LinearWeight::pack(w1, device(), "fc1"), LinearWeight::pack(wg, device(), "gate"),
+                       act, y);
+            EXPECT_LE(relative_error(y, ref), 1e-5);
+        }
+    }
+}
+
+TEST_P(LayersOnDevice, RmsNormMatchesReference) {
+    for (auto [M, C] : std::vector<std::pair<int64_t, int64_t>>{{1, 768}, {7, 33}, {20, 1}, {3, 1000}}) {
+        SCOPED_TRACE(fmt::format("M={} C={}", M, C));
+        Tensor x = random_tensor({M, C}), w = random_tensor({C});
+        const float eps = 1e-5f;
+        std::vector<double> ref(static_cast<size_t>(M * C));
+        for (int64_t m = 0; m < M; m++) {
+            double ss = 0;
+            for (int64_t c = 0; c < C; c++) ss += double(x.data()[m * C + c]) * x.data()[m * C + c];
+            const double inv = 1.0 / std::sqrt(ss / C + eps);
+            for (int64_t c = 0; c < C; c++) ref[static_cast<size_t>(m * C + c)] = x.data()[m * C + c] * inv * w.data()[c];
+        }
+        Tensor y = on(device(), poisoned({M, C}));
+        rms_norm(on(device(), x), on(device(), w), eps, y);
+        EXPECT_LE(relative_error(y, ref), 1e-6);
+    }
+}
+
+TEST_P(LayersOnDevice, GroupNormGateMatchesReference) {
+    for (auto [M, H, V] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 3, 256}, {9, 2, 7}, {4, 5, 100}}) {
+        SCOPED_TRACE(fmt::format("M={} H={} V={}", M, H, V));
+        Tensor x = random_tensor({M, H, V}), g = random_tensor({M, H, V});
+        const float eps = 1e-6f;
+        std::vector<double> ref(static_cast<size_t>(M * H * V));
+        for (int64_t row = 0; row < M * H; row++) {
+            double ss = 0;
+            for (int64_t c = 0; c < V; c++) ss += double(x.data()[row * V + c]) * x.data()[row * V + c];
+            const double inv = 1.0 / std::sqrt(ss / V + eps);
+            for (int64_t c = 0; c < V; c++) {
+                const int64_t i = row * V + c;
+                ref[static_cast<size_t>(i)] = x.data()[i] * inv * swish(g.data()[i]);
+            }
+        }
+        Tensor y = on(device(), poisoned({M, H, V}));
+        group_norm_gate(on(device(), x), on(device(), g), eps, y);
+        EXPECT_LE(relative_error(y, ref), 1e-6);
+    }
+}
+
+TEST_P(LayersOnDevice, RotationMatchesReference) {
+    for (auto [B, T, H, K] : std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t>>{{2, 5, 3, 8}, {1, 1, 2, 256}, {3, 7, 1, 2}}) {
+        SCOPED_TRACE(fmt::format("B={} T={} H={} K={}", B, T, H, K));
+        const std::vector<int64_t> starts = B == 1 ? std::vector<int64_t>{4000} : std::vector<int64_t>{0, 17, 123456}; 
+        std::vector<int64_t> start(starts.begin(), starts.begin() + B);
+        Tensor q = random_tensor({B, T, H, K}), k = random_tensor({B, T, H, K});
+        const std::vector<float> angles = rotation_angles(K);
+        const double k_scale = 0.25;
+        std::vector<double> ref_q(static_cast<size_t>(q.numel())), ref_k(ref_q.size());
+        for (int64_t b = 0; b < B; b++) {
+            for (int64_t t = 0; t < T; t++) {
+                for (int64_t h = 0; h < H; h++) {
+                    for (int64_t i = 0; i < K / 2; i++) {
+                        const float phase = static_cast<float>(start[static_cast<size_t>(b)] + t) * angles[static_cast<size_t>(i)];
+                        const double c = std::cos(double(phase)), s = std::sin(double(phase));
+                        const int64_t at = ((b * T + t) * H + h) * K + 2 * i;
+                        for (auto [x, out, scale] : {std::tuple{&q, &ref_q, 1.0}, std::tuple{&k, &ref_k, k_scale}}) {
+                            const double x0 = x->data()[at], x1 = x->data()[at + 1];
+                            (*out)[static_cast<size_t>(at)] = (x0 * c - x1 * s) * scale;
+                            (*out)[static_cast<size_t>(at + 1)] = (x1 * c + x0 * s) * scale;
+                        }
+                    }
+                }
+            }
+        }
+        Tensor qo = on(device(), poisoned(q.shape())), ko = on(device(), poisoned(k.shape()));
+        rotate_query_key(on(device(), q), on(device(), k), RotationTables::make(start, T, K, device()),
+                         static_cast<float>(k_scale), qo, ko);
+        EXPECT_LE(relative_error(qo, ref_q), 1e-6);
+        EXPECT_LE(relative_error(ko, ref_k), 1e-6);
+    }
+}
+
+TEST(RotationAngles, FollowTorchscale) {
+    // theta_i = 10000^(-i / (K/2 - 1)): 1 for i = 0, 1e-4 for the last pair.
+    std::vector<float> a = rotation_angles(8);
+    ASSERT_EQ(a.size(), 4u);
+    EXPECT_EQ(a[0], 1.0f);
+    EXPECT_FLOAT_EQ(a[1], static_cast<float>(std::pow(10000.0, -1.0 / 3.0)));
+    EXPECT_FLOAT_EQ(a[3], 1e-4f);
+    EXPECT_EQ(rotation_angles(2), std::vector<float>{1.0f});  // one pair: linspace(0, 1, 1) = [0]
+    EXPECT_THROW(rotation_angles(7), Error);
+}
+
+TEST_P(LayersOnDevice, EmbeddingMatchesReference) {
+    const int64_t vocab = 11, C = 70, M = 9;
+    Tensor table = random_tensor({vocab, C}), ids = Tensor::empty({M});
+    std::vector<double> ref;
+    for (int64_t m = 0; m < M; m++) {
+        const int64_t id = (m * 7 + 3) % vocab;
+        ids.data()[m] = static_cast<float>(id);
+        for (int64_t c = 0; c < C; c++) ref.push_back(2.5 * table.data()[id * C + c]);
+    }
+    Tensor y = on(device(), poisoned({M, C}));
+    embedding(on(device(), ids), on(device(), table), 2.5f, y);
+    EXPECT_LE(relative_error(y, ref), 1e-7);
+}
+
+TEST(Layers, ShapeErrorsNameTheInput) {
+    Tensor x = random_tensor({3, 8}), w = random_tensor({5, 8});
+    LinearWeight packed = LinearWeight::pack(w, Device::cpu, "layers.0.ffn.fc1.weight");
+    Tensor wrong_x = random_tensor({3, 9}), y = Tensor::empty({3, 5}), wrong_y = Tensor::empty({3, 6});
+    try {
+        linear(wrong_x, packed, y);
+        FAIL() << "expected an error";
+    } catch (const Error &e) {
+        EXPECT_NE(std::string(e.what()).find("layers.0.ffn.fc1.weight takes 8 input features, but x has 9"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(linear(x, packed, wrong_y), Error);
+    EXPECT_THROW(rms_norm(x, random_tensor({7}), 1e-6f, y), Error);
+    EXPECT_THROW(group_norm_gate(random_tensor({2, 3, 4}), random_tensor({2, 3, 5}), 1e-6f, wrong_y), Error);
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, LayersOnDevice, ::testing::ValuesIn(all_devices()), device_test_name);
+
+}  // namespace
+}  // namespace retnet::test

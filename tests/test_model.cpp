@@ -1,0 +1,168 @@
+// The whole model against the float64 golden logits, on every device and in every form; the forms
+// against each other; prefill handing off to decoding; batches.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include "device_test.h"
+#include "model_fixtures.h"
+#include "retnet/error.h"
+#include "retnet/model.h"
+#include "test_support.h"
+
+namespace retnet::test {
+namespace {
+
+// Rows [from, to) of logits [B, T, vocab] for sequence b, as a host tensor [to - from, vocab].
+Tensor rows_of(const Tensor &logits, int64_t b, int64_t from, int64_t to) {
+    Tensor host = to_host(logits);
+    const int64_t T = host.dim(1), vocab = host.dim(2);
+    Tensor out = Tensor::empty({to - from, vocab});
+    std::copy(host.data() + (b * T + from) * vocab, host.data() + (b * T + to) * vocab, out.data());
+    return out;
+}
+
+Tensor golden_rows(const GoldenModel &g, int64_t from, int64_t to) {
+    const int64_t vocab = g.logits.dim(1);
+    Tensor out = Tensor::empty({to - from, vocab});
+    std::copy(g.logits.data() + from * vocab, g.logits.data() + to * vocab, out.data());
+    return out;
+}
+
+struct FormCase {
+    Form form;
+    int chunk;
+};
+
+class ModelOnDevice : public OnEveryDevice {};
+
+TEST_P(ModelOnDevice, EveryFormMatchesGoldenLogits) {
+    for (const std::string &name : golden_model_names()) {
+        GoldenModel g = load_golden(name);
+        Model model = Model::load(g.dir, device());
+        const int64_t T = static_cast<int64_t>(g.tokens.size());
+        for (FormCase c : {FormCase{Form::parallel, 0}, FormCase{Form::chunkwise, 16}, FormCase{Form::chunkwise, 64},
+                           FormCase{Form::recurrent, 0}}) {
+            SCOPED_TRACE(fmt::format("{} {} chunk {}", name, form_name(c.form), c.chunk));
+            DecodeState state = model.new_state(1);
+            Tensor logits = model.forward(g.tokens, 1, T, state, c.form, c.chunk);
+            ASSERT_EQ(logits.shape(), (Shape{1, T, model.config().vocab_size}));
+            EXPECT_LE(relative_error(logits.reshape(g.logits.shape()), g.logits), 1e-4);
+            EXPECT_EQ(state.positions, std::vector<int64_t>{T});
+        }
+    }
+}
+
+TEST_P(ModelOnDevice, FormsAgreeWithEachOther) {
+    GoldenModel g = load_golden("tiny_swish");
+    Model model = Model::load(g.dir, device());
+    const int64_t T = static_cast<int64_t>(g.tokens.size());
+    DecodeState sp = model.new_state(1), sc = model.new_state(1), sr = model.new_state(1);
+    Tensor parallel = to_host(model.forward(g.tokens, 1, T, sp, Form::parallel));
+    EXPECT_LE(relative_error(model.forward(g.tokens, 1, T, sc, Form::chunkwise, 32), parallel), 1e-5);
+    EXPECT_LE(relative_error(model.forward(g.tokens, 1, T, sr, Form::recurrent), parallel), 1e-5);
+    // The states they leave behind agree too, layer by layer.
+    for (size_t l = 0; l < sp.layer_states.size(); l++) {
+        Tensor p = to_host(sp.layer_states[l]);
+        EXPECT_LE(relative_error(sc.layer_states[l], p), 1e-5) << "layer " << l;
+        EXPECT_LE(relative_error(sr.layer_states[l], p), 1e-5) << "layer " << l;
+    }
+}
+
+// A prompt prefilled in one form, then continued (decode steps, or another prefill): the logits
+// equal the whole sequence's, so positions and states carried over correctly.
+TEST_P(ModelOnDevice, PrefillHandsOffToDecoding) {
+    for (const std::string &name : golden_model_names()) {
+        GoldenModel g = load_golden(name);
+        Model model = Model::load(g.dir, device());
+        const int64_t T = static_cast<int64_t>(g.tokens.size()), P = T / 2 + 3;
+        const std::vector<int32_t> prompt(g.tokens.begin(), g.tokens.begin() + P);
+        for (Form prefill : {Form::parallel, Form::chunkwise}) {
+            SCOPED_TRACE(fmt::format("{} prefill {}", name, form_name(prefill)));
+            DecodeState state = model.new_state(1);
+            Tensor first = model.forward(prompt, 1, P, state, prefill, 16);
+            EXPECT_LE(relative_error(first.reshape({P, g.logits.dim(1)}), golden_rows(g, 0, P)), 1e-4);
+            Tensor rest = Tensor::empty({T - P, g.logits.dim(1)});
+            for (int64_t t = P; t < T; t++) {
+                Tensor step = to_host(model.decode_step({g.tokens[static_cast<size_t>(t)]}, state));
+                std::copy(step.data(), step.data() + step.numel(), rest.data() + (t - P) * step.numel());
+            }
+            EXPECT_LE(relative_error(rest, golden_rows(g, P, T)), 1e-4);
+            EXPECT_EQ(state.positions, std::vector<int64_t>{T});
+        }
+        // Chunkwise prefill continued by a second chunkwise prefill, from a non-zero state.
+        DecodeState state = model.new_state(1);
+        model.forward(prompt, 1, P, state, Form::chunkwise, 16);
+        const std::vector<int32_t> tail(g.tokens.begin() + P, g.tokens.end());
+        Tensor second = model.forward(tail, 1, T - P, state, Form::parallel);
+        EXPECT_LE(relative_error(second.reshape({T - P, g.logits.dim(1)}), golden_rows(g, P, T)), 1e-4) << name;
+    }
+}
+
+// Two different sequences in one batch give each one's own logits.
+TEST_P(ModelOnDevice, BatchedSequencesAreIndependent) {
+    GoldenModel g = load_golden("gelu_deepnorm_tied");
+    Model model = Model::load(g.dir, device());
+    const int64_t T = static_cast<int64_t>(g.tokens.size());
+    std::vector<int32_t> other(g.tokens.rbegin(), g.tokens.rend());
+    std::vector<int32_t> both = g.tokens;
+    both.insert(both.end(), other.begin(), other.end());
+    for (Form form : {Form::parallel, Form::chunkwise, Form::recurrent}) {
+        SCOPED_TRACE(form_name(form));
+        DecodeState batch_state = model.new_state(2), alone_state = model.new_state(1);
+        Tensor batch = model.forward(both, 2, T, batch_state, form, 16);
+        Tensor alone = model.forward(other, 1, T, alone_state, form, 16);
+        EXPECT_LE(relative_error(rows_of(batch, 0, 0, T), g.logits), 1e-4);
+        EXPECT_LE(relative_error(rows_of(batch, 1, 0, T), to_host(alone).reshape({T, g.logits.dim(1)})), 1e-5);
+    }
+}
+
+TEST_P(ModelOnDevice, LastLogitsOnly) {
+    GoldenModel g = load_golden("odd_dims_f16");
+    Model model = Model::load(g.dir, device());
+    const int64_t T = static_cast<int64_t>(g.tokens.size());
+    for (Form form : {Form::parallel, Form::chunkwise, Form::recurrent}) {
+        DecodeState state = model.new_state(1);
+        Tensor last = model.forward(g.tokens, 1, T, state, form, 16, false);
+        ASSERT_EQ(last.shape(), (Shape{1, 1, g.logits.dim(1)})) << form_name(form);
+        EXPECT_LE(relative_error(last.reshape({1, g.logits.dim(1)}), golden_rows(g, T - 1, T)), 1e-4) << form_name(form);
+    }
+}
+
+TEST(Model, BadTokensAndStatesAreErrors) {
+    GoldenModel g = load_golden("tiny_swish");
+    Model model = Model::load(g.dir);
+    DecodeState state = model.new_state(1);
+    try {
+        model.forward({1, 2, 50, 3}, 1, 4, state);
+        FAIL() << "expected an error";
+    } catch (const Error &e) {
+        EXPECT_NE(std::string(e.what()).find("id 50 (sequence 0, position 2) is outside the vocabulary [0, 50)"),
+                  std::string::npos) << e.what();
+    }
+    EXPECT_THROW(model.forward({1, -1}, 1, 2, state), Error);
+    EXPECT_THROW(model.forward({1, 2, 3}, 1, 2, state), Error);  // 3 ids for 1 x 2
+    EXPECT_THROW(model.forward({1, 2}, 2, 1, state), Error);     // state for 1 sequence, batch 2
+    EXPECT_THROW(model.decode_step({}, state), Error);
+    EXPECT_THROW(model.forward({1, 2}, 1, 2, state, Form::chunkwise, 48), Error);  // no such chunk
+    EXPECT_THROW(model.new_state(0), Error);
+    EXPECT_EQ(state.positions, std::vector<int64_t>{0});  // nothing ran
+}
+
+TEST(Model, DecodeStateMemoryAndClone) {
+    GoldenModel g = load_golden("tiny_swish");
+    Model model = Model::load(g.dir);
+    DecodeState state = model.new_state(3);
+    // 2 layers x [3, 2 heads, 16, 32] floats.
+    EXPECT_EQ(state.memory_bytes(), 2 * 3 * 2 * 16 * 32 * 4);
+    model.forward(std::vector<int32_t>(6, 1), 3, 2, state);
+    DecodeState copy = state.clone();
+    model.decode_step({1, 2, 3}, state);
+    EXPECT_EQ(copy.positions, (std::vector<int64_t>{2, 2, 2}));
+    EXPECT_GT(relative_error(copy.layer_states[0], to_host(state.layer_states[0])), 1e-3);  // not shared
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, ModelOnDevice, ::testing::ValuesIn(all_devices()), device_test_name);
+
+}  // namespace
+}  // namespace retnet::test
