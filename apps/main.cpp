@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "bench_command.h"
+#include "bench_model_command.h"
 #include "logits_command.h"
 #include "retnet/error.h"
 
@@ -11,6 +12,7 @@ int main(int argc, char **argv) {
     app.require_subcommand(1);
     retnet::apps::add_bench_command(app);
     retnet::apps::add_logits_command(app);
+    retnet::apps::add_bench_model_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError &e) {
