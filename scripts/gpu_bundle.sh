@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cmake -S . -B build-portable -G Ninja -DCMAKE_BUILD_TYPE=Release -DRETNET_PORTABLE_BINARIES=ON \
       -DRETNET_GPU_TARGETS=both ${RETNET_CMAKE_ARGS:-} >/dev/null
-suites=(test_retention_forms test_decode_step test_retention_errors test_tensor)
+suites=(test_retention_forms test_decode_step test_retention_errors test_tensor test_layers test_model test_model_files)
 cmake --build build-portable --parallel "$(nproc)" --target retnet "${suites[@]}"
 rm -rf .device/bin && mkdir -p .device/bin
 cp build-portable/apps/retnet .device/bin/

@@ -1,5 +1,6 @@
 #include "model_fixtures.h"
 
+#include <cstdlib>
 #include <fstream>
 
 #include "retnet/error.h"
@@ -7,7 +8,12 @@
 
 namespace retnet::test {
 
-std::string test_data_dir() { return RETNET_TEST_DATA_DIR; }
+// The source tree's tests/data, unless RETNET_TEST_DATA_DIR points elsewhere (binaries carried to
+// another machine, where the source tree lives at another path).
+std::string test_data_dir() {
+    const char *env = std::getenv("RETNET_TEST_DATA_DIR");
+    return env && *env ? env : RETNET_TEST_DATA_DIR;
+}
 
 std::vector<std::string> golden_model_names() { return {"tiny_swish", "gelu_deepnorm_tied", "odd_dims_f16"}; }
 
