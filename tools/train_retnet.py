@@ -91,8 +91,9 @@ def rotation(start, T, K, device):
 
 
 class Layer(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, dropout):
         super().__init__()
+        self.dropout = nn.Dropout(dropout)
         d, f, eps = cfg["decoder_embed_dim"], cfg["decoder_ffn_embed_dim"], cfg["layernorm_eps"]
         self.retention_layer_norm = RMSNorm(d, eps)
         self.retention = Retention(cfg)
@@ -103,26 +104,27 @@ class Layer(nn.Module):
 
     def forward(self, x, cos, sin, state):
         r, new_state = self.retention(self.retention_layer_norm(x), cos, sin, state)
-        x = x + r
+        x = x + self.dropout(r)
         a = self.final_layer_norm(x)
-        return x + self.ffn.fc2(F.silu(self.ffn.fc1(a)) * self.ffn.gate(a)), new_state
+        return x + self.dropout(self.ffn.fc2(F.silu(self.ffn.fc1(a)) * self.ffn.gate(a))), new_state
 
 
 class RetNetLM(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, dropout=0.0):
         super().__init__()
         self.cfg = cfg
+        self.dropout = nn.Dropout(dropout)
         d = cfg["decoder_embed_dim"]
         self.embed_tokens = nn.Embedding(cfg["vocab_size"], d)
         nn.init.normal_(self.embed_tokens.weight, std=d ** -0.5)
-        self.layers = nn.ModuleList(Layer(cfg) for _ in range(cfg["decoder_layers"]))
+        self.layers = nn.ModuleList(Layer(cfg, dropout) for _ in range(cfg["decoder_layers"]))
         self.layer_norm = RMSNorm(d, cfg["layernorm_eps"])
 
     def forward(self, tokens, start=0, states=None):
         B, T = tokens.shape
         K = self.cfg["decoder_embed_dim"] // self.cfg["decoder_retention_heads"]
         cos, sin = rotation(start, T, K, tokens.device)
-        x = self.embed_tokens(tokens)
+        x = self.dropout(self.embed_tokens(tokens))
         new_states = []
         for i, layer in enumerate(self.layers):
             x, s = layer(x, cos, sin, None if states is None else states[i])
@@ -188,8 +190,10 @@ def main():
     ap.add_argument("--ffn-dim", type=int, default=512)
     ap.add_argument("--seq-len", type=int, default=512)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--weight-decay", type=float, default=0.1)
+    ap.add_argument("--dropout", type=float, default=0.2, help="on the embeddings and both sublayers' outputs")
+    ap.add_argument("--eval-seconds", type=float, default=15.0, help="seconds between validation checks")
     ap.add_argument("--dtype", default="F16", choices=["F16", "BF16", "F32"])
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
@@ -203,7 +207,7 @@ def main():
                decoder_retention_heads=args.heads, decoder_ffn_embed_dim=args.ffn_dim,
                decoder_layers=args.layers, vocab_size=256, activation_fn="swish", layernorm_eps=1e-6,
                no_scale_embedding=True, share_decoder_input_output_embed=True, deepnorm=False)
-    model = RetNetLM(cfg).to(device)
+    model = RetNetLM(cfg, args.dropout).to(device)
     params = sum(p.numel() for p in model.parameters())
     decay_params = [p for n, p in model.named_parameters() if p.dim() == 2]
     other_params = [p for n, p in model.named_parameters() if p.dim() < 2]
@@ -233,7 +237,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
-        if time.time() - last_eval > 45 or step == 1:
+        if time.time() - last_eval > args.eval_seconds or step == 1:
             last_eval = time.time()
             bpb = stream_bits_per_byte(model, val_sample, 2048, device)
             if bpb < best[0]:
@@ -262,8 +266,8 @@ def main():
   {params / 1e6:.2f} M parameters, stored as {args.dtype}.
 - **Training**: `tools/train_retnet.py` on {torch.cuda.get_device_name() if device == "cuda" else "the CPU"},
   {step} steps of {args.batch} x {args.seq_len} bytes in {train_seconds / 60:.1f} minutes (AdamW, lr {args.lr},
-  cosine to 10%, weight decay {args.weight_decay}, bf16 autocast), seed {args.seed}; best of the periodic
-  evaluations kept.
+  cosine to 10%, weight decay {args.weight_decay}, dropout {args.dropout}, bf16 autocast), seed {args.seed};
+  the best of the evaluations every {args.eval_seconds:.0f} s (on the first 64 KB of the validation text) kept.
 - **Validation**: {final:.4f} bits per byte over the whole validation text (each byte given all the text
   before it, weights as stored, float32). `retnet perplexity --model models/kjv-byte --text
   .data/kjv_val.txt` computes the same figure.
