@@ -7,6 +7,7 @@
 #pragma once
 
 #include "linear_common.h"
+#include "tuning_space.h"
 #include "matmul_tile.h"
 
 namespace retnet_gen {
@@ -15,9 +16,9 @@ namespace retnet_gen {
     /* floats per SIMD vector; 0 = the target's natural width */          \
     GeneratorParam<int> vector_width{"vector_width", 0, 0, 32};           \
     /* SIMD vectors across a register tile (its columns), per product */  \
-    GeneratorParam<int> vectors{"vectors", 2, 1, 8};                      \
+    RETNET_TUNABLE("linear", "cpu", vectors);                             \
     /* rows of a register tile; 1 makes the matrix-vector variant */      \
-    GeneratorParam<int> rows{"rows", 8, 1, 16};
+    RETNET_TUNABLE("linear", "cpu", rows);
 
 struct LinearCpuParams {
     int vector_width, vectors, rows;

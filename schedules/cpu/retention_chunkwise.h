@@ -7,6 +7,7 @@
 #pragma once
 
 #include "matmul_tile.h"
+#include "tuning_space.h"
 
 namespace retnet_gen {
 
@@ -15,10 +16,10 @@ namespace retnet_gen {
     /* floats per SIMD vector; 0 = the target's natural width */                              \
     GeneratorParam<int> vector_width{"vector_width", 0, 0, 32};                               \
     /* register tile: SIMD vectors across the output columns, and rows down */                \
-    GeneratorParam<int> tile_vectors{"tile_vectors", 2, 1, 4};                                 \
-    GeneratorParam<int> tile_rows{"tile_rows", 8, 1, 16};                                      \
+    RETNET_TUNABLE("retention_chunkwise", "cpu", tile_vectors);                               \
+    RETNET_TUNABLE("retention_chunkwise", "cpu", tile_rows);                                  \
     /* split each chunk's outputs into this many row blocks per task (more, smaller tasks) */ \
-    GeneratorParam<int> row_blocks{"row_blocks", 1, 1, 8};
+    RETNET_TUNABLE("retention_chunkwise", "cpu", row_blocks);
 
 struct ChunkwiseCpuParams {
     int vector_width, tile_vectors, tile_rows, row_blocks;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "matmul_tile.h"
+#include "tuning_space.h"
 
 namespace retnet_gen {
 
@@ -15,8 +16,8 @@ namespace retnet_gen {
     /* floats per SIMD vector; 0 = the target's natural width */               \
     GeneratorParam<int> vector_width{"vector_width", 0, 0, 32};                \
     /* register tile: SIMD vectors across the output columns, and rows down */ \
-    GeneratorParam<int> tile_vectors{"tile_vectors", 2, 1, 4};                  \
-    GeneratorParam<int> tile_rows{"tile_rows", 8, 1, 16};
+    RETNET_TUNABLE("retention_parallel", "cpu", tile_vectors);                 \
+    RETNET_TUNABLE("retention_parallel", "cpu", tile_rows);
 
 struct ParallelCpuParams {
     int vector_width, tile_vectors, tile_rows;

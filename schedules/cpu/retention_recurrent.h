@@ -6,6 +6,7 @@
 #pragma once
 
 #include "matmul_tile.h"
+#include "tuning_space.h"
 
 namespace retnet_gen {
 
@@ -14,7 +15,7 @@ namespace retnet_gen {
     /* floats per SIMD vector; 0 = the target's natural width */       \
     GeneratorParam<int> vector_width{"vector_width", 0, 0, 32};        \
     /* state rows (keys) updated per unrolled step */                  \
-    GeneratorParam<int> key_unroll{"key_unroll", 4, 1, 16};
+    RETNET_TUNABLE("retention_decode_step", "cpu", key_unroll);
 
 #define RETNET_RECURRENT_CPU_SCHEDULE_PARAMS                            \
     /* floats per SIMD vector; 0 = the target's natural width */       \

@@ -1,0 +1,109 @@
+// Matrix products of a RetNet layer (the projections, the FFN and the output head): y = x W^T for
+// torch Linear weights W [out, in], with the epilogues that would otherwise cost a pass over y:
+//
+//   linear           y(n, m) = sum_k x(k, m) w(n, k)
+//   linear_residual  y(n, m) = alpha * residual(n, m) + sum_k x(k, m) w(n, k)     (deepnorm: alpha)
+//   linear_glu       y(n, m) = act(sum_k x(k, m) w1(n, k)) * sum_k x(k, m) w2(n, k)  (act: swish or gelu)
+//
+// Layouts (Halide order, innermost first): x (k, m) = row-major [M, K]; y (n, m) = [M, N].
+// Weights are stored by the runtime transposed and padded, w (n, k) = [K, N_padded] with n
+// innermost, so that a tile of output columns reads contiguous weights; N_padded is N rounded up
+// to kWeightColumnPadding, which lets a register tile run past the last column without a clamp.
+#pragma once
+
+#include "linear_common.h"
+#include "cpu/linear.h"
+#include "gpu/linear.h"
+
+namespace retnet_gen {
+
+// The register-tile accumulator of one or two products, and the RDom it reduces over.
+struct Products {
+    Func acc;
+    RDom over_k;
+};
+
+// Rows past the last are clamped: a tile may run past M, and its extra rows are never stored.
+template<typename X, typename... W>
+Products products(const X &x, Var n, Var m, const W &...weights) {
+    Products p{Func("acc"), RDom(0, x.dim(0).extent(), "over_k")};
+    Expr row = clamp(m, x.dim(1).min(), x.dim(1).max());
+    Expr xv = x(p.over_k, row);
+    if constexpr (sizeof...(weights) == 1) {
+        p.acc(n, m) = 0.0f;
+        p.acc(n, m) += (xv * ... * weights(n, p.over_k));
+    } else {
+        p.acc(n, m) = Tuple(0.0f, 0.0f);
+        const auto &[w1, w2] = std::tie(weights...);
+        p.acc(n, m) = Tuple(p.acc(n, m)[0] + xv * w1(n, p.over_k), p.acc(n, m)[1] + xv * w2(n, p.over_k));
+    }
+    return p;
+}
+
+template<typename G>
+void schedule_linear(G &g, const Target &target, Func y, Products &p, Var n, Var m, int accumulators) {
+    LinearVars vars{n, m, p.over_k};
+    if (target.has_gpu_feature()) {
+        schedule_linear_gpu(y, p.acc, vars, linear_gpu_params(g));
+    } else {
+        schedule_linear_cpu(y, p.acc, vars, linear_cpu_params(g), accumulators, target);
+    }
+}
+
+class Linear : public Generator<Linear> {
+public:
+    RETNET_LINEAR_CPU_SCHEDULE_PARAMS
+    RETNET_LINEAR_GPU_SCHEDULE_PARAMS
+
+    Input<Buffer<float, 2>> x{"x"};            // (k, m)
+    Input<Buffer<float, 2>> weight{"weight"};  // (n, k), padded
+    Output<Buffer<float, 2>> y{"y"};           // (n, m)
+
+    void generate() {
+        Var n("n"), m("m");
+        Products p = products(x, n, m, weight);
+        y(n, m) = p.acc(n, m);
+        schedule_linear(*this, get_target(), y, p, n, m, 1);
+    }
+};
+
+class LinearResidual : public Generator<LinearResidual> {
+public:
+    RETNET_LINEAR_CPU_SCHEDULE_PARAMS
+    RETNET_LINEAR_GPU_SCHEDULE_PARAMS
+
+    Input<Buffer<float, 2>> x{"x"};                // (k, m)
+    Input<Buffer<float, 2>> weight{"weight"};      // (n, k), padded
+    Input<Buffer<float, 2>> residual{"residual"};  // (n, m)
+    Input<float> alpha{"alpha"};                   // 1, or deepnorm's (2 L)^(1/4)
+    Output<Buffer<float, 2>> y{"y"};               // (n, m)
+
+    void generate() {
+        Var n("n"), m("m");
+        Products p = products(x, n, m, weight);
+        y(n, m) = alpha * residual(n, m) + p.acc(n, m);
+        schedule_linear(*this, get_target(), y, p, n, m, 1);
+    }
+};
+
+class LinearGlu : public Generator<LinearGlu> {
+public:
+    RETNET_LINEAR_CPU_SCHEDULE_PARAMS
+    RETNET_LINEAR_GPU_SCHEDULE_PARAMS
+    GeneratorParam<Activation> activation{"activation", Activation::swish,
+                                          {{"swish", Activation::swish}, {"gelu", Activation::gelu}}};
+
+    Input<Buffer<float, 2>> x{"x"};                  // (k, m)
+    Input<Buffer<float, 2>> weight{"weight"};        // fc1 (n, k), padded
+    Input<Buffer<float, 2>> gate_weight{"gate_weight"};  // gate (n, k), padded
+    Output<Buffer<float, 2>> y{"y"};                 // (n, m)
+
+    void generate() {
+        Var n("n"), m("m");
+        Products p = products(x, n, m, weight, gate_weight);
+        y(n, m) = activate(activation, p.acc(n, m)[0]) * p.acc(n, m)[1];
+        schedule_linear(*this, get_target(), y, p, n, m, 2);
+    }
+};
+
+}  // namespace retnet_gen

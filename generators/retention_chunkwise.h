@@ -1,0 +1,112 @@
+// Chunkwise recurrent retention (paper eq. 7): the parallel form inside chunks of C tokens, a
+// recurrence across chunks. Linear in T; the main prefill kernel.
+//
+// For chunk c (tokens cC .. cC+len-1, len = min(C, T - cC); the last chunk may be partial):
+//   state_before(c+1) = gamma^len * state_before(c) + K_c^T (V_c * zeta),  zeta_j = gamma^(len-1-j)
+//   o_c = s * [ (Q_c K_c^T * D) V_c  +  (Q_c * xi) state_before(c) ],      xi_i  = gamma^(i+1)
+// with D_ij = gamma^(i-j) for j <= i. state_before(0) is the initial state (or zero); the final
+// state is state_before(num_chunks).
+#pragma once
+
+#include "retention_common.h"
+#include "cpu/retention_chunkwise.h"
+#include "gpu/retention_chunkwise.h"
+
+namespace retnet_gen {
+
+class RetentionChunkwise : public Generator<RetentionChunkwise> {
+public:
+    // The chunk length is part of the algorithm's shape (tiles are compile-time constants).
+    GeneratorParam<int> chunk{"chunk", 64, 16, 512};
+    RETNET_CHUNKWISE_CPU_SCHEDULE_PARAMS
+    RETNET_CHUNKWISE_GPU_SCHEDULE_PARAMS
+
+    Input<Buffer<float, 4>> q{"q"};              // (k, h, t, b)
+    Input<Buffer<float, 4>> k{"k"};              // (k, h, t, b)
+    Input<Buffer<float, 4>> v{"v"};              // (v, h, t, b)
+    Input<Buffer<float, 1>> log_decay{"log_decay"};  // (h)
+    Input<float> scale{"scale"};
+    Input<bool> has_initial_state{"has_initial_state"};
+    Input<Buffer<float, 4>> initial_state{"initial_state"};  // (v, k, h, b)
+    Output<Buffer<float, 4>> o{"o"};                         // (v, h, t, b)
+    Output<Buffer<float, 4>> final_state{"final_state"};     // (v, k, h, b)
+
+    void generate() {
+        const int C = chunk;
+        Expr key_dim = q.dim(0).extent();
+        Expr seq_len = q.dim(2).extent();
+        Expr num_chunks = (seq_len + C - 1) / C;
+
+        Func qz = zero_past_end(q, seq_len, "q_padded");
+        Func kz = zero_past_end(k, seq_len, "k_padded");
+        Func vz = zero_past_end(v, seq_len, "v_padded");
+        Func decay = decay_powers(log_decay, "decay");
+
+        Var i("i"), j("j"), c("c"), kd("kd"), vd("vd"), h("h"), b("b"), t("t");
+        RDom over_keys(0, key_dim, "over_keys");
+        RDom over_chunk(0, C, "over_chunk");
+        auto chunk_len = [&](Expr chunk_index) { return min(C, seq_len - chunk_index * C); };
+
+        // --- across chunks: each chunk's contribution to the state, then the scan over chunks.
+        Func v_decayed("v_decayed_to_chunk_end");
+        Expr len = chunk_len(c);
+        v_decayed(vd, j, c, h, b) =
+            select(j < len, decay(clamp(len - 1 - j, 0, C), h), 0.0f) * vz(vd, h, c * C + j, b);
+
+        Func chunk_state("chunk_state");
+        chunk_state(vd, kd, c, h, b) = 0.0f;
+        chunk_state(vd, kd, c, h, b) +=
+            kz(kd, h, c * C + over_chunk, b) * v_decayed(vd, over_chunk, c, h, b);
+
+        Func state_before("state_before_chunk");
+        RDom scan(1, num_chunks, "scan");  // c = 1 .. num_chunks; num_chunks is the final state
+        state_before(vd, kd, c, h, b) =
+            select(has_initial_state, state_at(initial_state, vd, kd, h, b), 0.0f);
+        state_before(vd, kd, scan, h, b) =
+            decay(clamp(chunk_len(scan - 1), 0, C), h) * state_before(vd, kd, scan - 1, h, b) +
+            chunk_state(vd, kd, scan - 1, h, b);
+
+        // --- inside a chunk: causal decayed scores, then scores x V plus the carried state.
+        Func k_transposed("k_transposed");  // (j, kd): lets the score product vectorise over keys
+        k_transposed(j, kd, c, h, b) = kz(kd, h, c * C + j, b);
+
+        Func scores_raw("scores_raw");  // (j, i): q_i . k_j
+        scores_raw(j, i, c, h, b) = 0.0f;
+        scores_raw(j, i, c, h, b) +=
+            qz(over_keys, h, c * C + i, b) * k_transposed(j, over_keys, c, h, b);
+
+        Func scores("scores");  // s * (q_i . k_j) * gamma^(i-j), zero above the diagonal
+        // The causal mask multiplies the decay rather than guarding the product, so Halide keeps
+        // every register tile of scores_raw a constant size.
+        Expr causal_decay = select(j <= i, scale * decay(clamp(i - j, 0, C), h), 0.0f);
+        scores(j, i, c, h, b) = causal_decay * scores_raw(j, i, c, h, b);
+
+        // Indexed by absolute token t (not by chunk and offset) so that Halide bounds each
+        // register tile exactly: t % C has no tight interval bounds.
+        Expr t_chunk = t / C, t_offset = t % C;
+        Func q_decayed("q_decayed_from_chunk_start");  // s * gamma^(offset+1) * q_t
+        q_decayed(kd, t, h, b) = (scale * decay(t_offset + 1, h)) * qz(kd, h, t, b);
+
+        // One accumulator for both terms: inside the chunk (scores x V), and from earlier chunks
+        // through the state entering this one.
+        Func out_chunk("out_chunk");
+        out_chunk(vd, t, h, b) = 0.0f;
+        out_chunk(vd, t, h, b) +=
+            scores(over_chunk, t_offset, t_chunk, h, b) * vz(vd, h, t_chunk * C + over_chunk, b);
+        out_chunk(vd, t, h, b) += q_decayed(over_keys, t, h, b) * state_before(vd, over_keys, t_chunk, h, b);
+
+        o(vd, h, t, b) = out_chunk(vd, t, h, b);
+        final_state(vd, kd, h, b) = state_before(vd, kd, num_chunks, h, b);
+
+        ChunkwiseFuncs funcs{o,           final_state,  out_chunk, q_decayed, scores, scores_raw, k_transposed,
+                             v_decayed,   chunk_state,  state_before, decay,  qz,     kz,         vz};
+        ChunkwiseVars vars{vd, kd, i, j, c, h, b, t, over_chunk, over_keys, scan};
+        if (get_target().has_gpu_feature()) {
+            schedule_retention_chunkwise_gpu(funcs, vars, C, chunkwise_gpu_params(*this));
+        } else {
+            schedule_retention_chunkwise_cpu(funcs, vars, C, chunkwise_cpu_params(*this), get_target());
+        }
+    }
+};
+
+}  // namespace retnet_gen

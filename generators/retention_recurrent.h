@@ -1,0 +1,108 @@
+// Recurrent retention, one token at a time: O(1) work and memory per token.
+//
+//   S_n = gamma S_{n-1} + k_n^T v_n,    o_n = s q_n S_n
+//
+// Two generators:
+//  - retention_decode_step: B sequences, one token each; the state is read and written in place.
+//  - retention_recurrent: a scan over T tokens with initial and final state.
+#pragma once
+
+#include "retention_common.h"
+#include "cpu/retention_recurrent.h"
+#include "gpu/retention_recurrent.h"
+
+namespace retnet_gen {
+
+class RetentionDecodeStep : public Generator<RetentionDecodeStep> {
+public:
+    RETNET_DECODE_STEP_CPU_SCHEDULE_PARAMS
+    RETNET_DECODE_STEP_GPU_SCHEDULE_PARAMS
+
+    Input<Buffer<float, 3>> q{"q"};          // (k, h, b)
+    Input<Buffer<float, 3>> k{"k"};          // (k, h, b)
+    Input<Buffer<float, 3>> v{"v"};          // (v, h, b)
+    Input<Buffer<float, 1>> decay{"decay"};  // (h): gamma itself
+    Input<float> scale{"scale"};
+    Input<Buffer<float, 4>> state{"state"};          // (v, k, h, b)
+    Output<Buffer<float, 3>> o{"o"};                 // (v, h, b)
+    Output<Buffer<float, 4>> state_out{"state_out"}; // (v, k, h, b); may alias `state`
+
+    void generate() {
+        Var vd("vd"), kd("kd"), h("h"), b("b");
+        RDom over_keys(0, q.dim(0).extent(), "over_keys");
+        // Each state element is read, then written, at the same place: safe in place.
+        auto updated = [&](Expr row) { return decay(h) * state(vd, row, h, b) + k(row, h, b) * v(vd, h, b); };
+        state_out(vd, kd, h, b) = updated(kd);
+        // The read-out recomputes the updated element from the input state rather than reading
+        // state_out, so the two outputs are independent and a schedule may fuse them into one
+        // pass (the read-out must then run before the in-place update).
+        Func readout("readout");
+        readout(vd, h, b) = 0.0f;
+        readout(vd, h, b) += q(over_keys, h, b) * updated(over_keys);
+        o(vd, h, b) = scale * readout(vd, h, b);
+
+        DecodeStepFuncs funcs{o, state_out, readout};
+        DecodeStepVars vars{vd, kd, h, b, over_keys};
+        if (get_target().has_gpu_feature()) {
+            schedule_retention_decode_step_gpu(funcs, vars, decode_step_gpu_params(*this));
+        } else {
+            schedule_retention_decode_step_cpu(funcs, vars, decode_step_cpu_params(*this), get_target());
+        }
+    }
+};
+
+class RetentionRecurrent : public Generator<RetentionRecurrent> {
+public:
+    RETNET_RECURRENT_CPU_SCHEDULE_PARAMS
+    RETNET_RECURRENT_GPU_SCHEDULE_PARAMS
+
+    Input<Buffer<float, 4>> q{"q"};          // (k, h, t, b)
+    Input<Buffer<float, 4>> k{"k"};          // (k, h, t, b)
+    Input<Buffer<float, 4>> v{"v"};          // (v, h, t, b)
+    Input<Buffer<float, 1>> decay{"decay"};  // (h): gamma itself
+    Input<float> scale{"scale"};
+    Input<bool> has_initial_state{"has_initial_state"};
+    Input<Buffer<float, 4>> initial_state{"initial_state"};  // (v, k, h, b)
+    Output<Buffer<float, 4>> o{"o"};                         // (v, h, t, b)
+    Output<Buffer<float, 4>> final_state{"final_state"};     // (v, k, h, b)
+
+    void generate() {
+        Var vd("vd"), row("row"), kd("kd"), h("h"), b("b"), t("t");
+        Expr K = q.dim(0).extent();
+        Expr T = q.dim(2).extent();
+
+        // One Func holds the whole scan, so that one loop nest updates the state and emits the
+        // outputs (Halide cannot interleave two Funcs' updates otherwise). Its rows:
+        //   [0, K) and [K, 2K): the states after even and odd steps (ping-pong)
+        //   [2K, 2K + T):       the outputs o_t
+        // Element 0 is the value; element 1 is the running dot product q_t . S_t[:, vd] over the
+        // state rows written so far in this step.
+        Func scan_rows("scan_rows");
+        scan_rows(vd, row, h, b) = Tuple(
+            select(has_initial_state && row >= K && row < 2 * K, state_at(initial_state, vd, row - K, h, b), 0.0f),
+            0.0f);
+
+        RDom step(0, K + 1, 0, T, "step");  // step.x: state row (K = emit the output); step.y: t
+        Expr key = min(step.x, K - 1), tt = step.y;
+        Expr current = K * (tt % 2), previous = K * ((tt + 1) % 2);
+        Expr new_state = decay(h) * scan_rows(vd, previous + key, h, b)[0] + k(key, h, tt, b) * v(vd, h, tt, b);
+        Expr dot_so_far = select(step.x == 0, 0.0f, scan_rows(vd, current + max(step.x - 1, 0), h, b)[1]);
+        Expr emitting = step.x == K;
+        scan_rows(vd, select(emitting, 2 * K + tt, current + key), h, b) = Tuple(
+            select(emitting, scale * scan_rows(vd, current + K - 1, h, b)[1], new_state),
+            select(emitting, 0.0f, dot_so_far + q(key, h, tt, b) * new_state));
+
+        o(vd, h, t, b) = scan_rows(vd, 2 * K + t, h, b)[0];
+        final_state(vd, kd, h, b) = scan_rows(vd, K * ((T - 1) % 2) + kd, h, b)[0];
+
+        RecurrentFuncs funcs{o, final_state, scan_rows};
+        RecurrentVars vars{vd, row, kd, h, b, t, step};
+        if (get_target().has_gpu_feature()) {
+            schedule_retention_recurrent_gpu(funcs, vars, recurrent_gpu_params(*this));
+        } else {
+            schedule_retention_recurrent_cpu(funcs, vars, recurrent_cpu_params(*this), get_target());
+        }
+    }
+};
+
+}  // namespace retnet_gen

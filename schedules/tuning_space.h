@@ -1,0 +1,67 @@
+// The tunable schedule parameters of each kernel and target family, and their legal values: the
+// one place that both the generators (their GeneratorParams' default, minimum and maximum) and
+// `retnet tune` (its search space) read. A value outside the list is still accepted by the
+// generator if it lies in [min, max]; the tuner only tries listed values, which are the ones
+// known to compile in bounded time (HALIDE14.md: big unrolls blow up LLVM).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace retnet_gen {
+
+struct TunableParam {
+    std::string name;
+    int default_value;
+    std::vector<int> values;  // legal values, ascending
+
+    int min() const { return values.front(); }
+    int max() const { return values.back(); }
+};
+
+struct TuningSpace {
+    std::string generator;  // generator name, as registered
+    std::string family;     // cpu, or gpu (cuda and opencl share schedules)
+    std::vector<TunableParam> params;
+};
+
+inline const std::vector<TuningSpace> &tuning_spaces() {
+    static const std::vector<TuningSpace> spaces{
+        {"linear", "cpu",
+         {{"vectors", 2, {1, 2, 4}},  // SIMD vectors across a tile; the tile must divide 64 columns
+          {"rows", 8, {1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16}}}},
+        {"retention_chunkwise", "cpu",
+         {{"tile_vectors", 2, {1, 2, 3, 4}},
+          {"tile_rows", 8, {1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16}},
+          {"row_blocks", 1, {1, 2, 4, 8}}}},
+        {"retention_parallel", "cpu",
+         {{"tile_vectors", 2, {1, 2, 3, 4}}, {"tile_rows", 8, {1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16}}}},
+        {"retention_decode_step", "cpu", {{"key_unroll", 4, {1, 2, 4, 8, 16}}}},
+    };
+    return spaces;
+}
+
+inline const TuningSpace &tuning_space(const std::string &generator, const std::string &family) {
+    for (const TuningSpace &s : tuning_spaces()) {
+        if (s.generator == generator && s.family == family) return s;
+    }
+    throw std::invalid_argument("no tuning space for " + generator + " on " + family);
+}
+
+inline const TunableParam &tunable(const std::string &generator, const std::string &family, const std::string &name) {
+    for (const TunableParam &p : tuning_space(generator, family).params) {
+        if (p.name == name) return p;
+    }
+    throw std::invalid_argument("no tunable parameter " + name + " of " + generator + " on " + family);
+}
+
+}  // namespace retnet_gen
+
+// A GeneratorParam<int> whose default and range come from the table above.
+#define RETNET_TUNABLE(generator, family, name)                                                   \
+    GeneratorParam<int> name {                                                                     \
+        #name, ::retnet_gen::tunable(generator, family, #name).default_value,                       \
+            ::retnet_gen::tunable(generator, family, #name).min(),                                  \
+            ::retnet_gen::tunable(generator, family, #name).max()                                   \
+    }
