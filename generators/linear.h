@@ -63,6 +63,12 @@ public:
         Var n("n"), m("m");
         Products p = products(x, n, m, weight);
         y(n, m) = p.acc(n, m);
+        if (auto_schedule) {  // Adams2019, for comparison: typical prefill sizes
+            x.set_estimates({{0, 768}, {0, 512}});
+            weight.set_estimates({{0, 768}, {0, 768}});
+            y.set_estimates({{0, 768}, {0, 512}});
+            return;
+        }
         schedule_linear(*this, get_target(), y, p, n, m, 1);
     }
 };

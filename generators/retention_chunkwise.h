@@ -101,7 +101,9 @@ public:
         ChunkwiseFuncs funcs{o,           final_state,  out_chunk, q_decayed, scores, scores_raw, k_transposed,
                              v_decayed,   chunk_state,  state_before, decay,  qz,     kz,         vz};
         ChunkwiseVars vars{vd, kd, i, j, c, h, b, t, over_chunk, over_keys, scan};
-        if (get_target().has_gpu_feature()) {
+        if (auto_schedule) {
+            set_retention_estimates(*this);
+        } else if (get_target().has_gpu_feature()) {
             schedule_retention_chunkwise_gpu(funcs, vars, C, chunkwise_gpu_params(*this));
         } else {
             schedule_retention_chunkwise_cpu(funcs, vars, C, chunkwise_cpu_params(*this), get_target());

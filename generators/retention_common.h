@@ -44,4 +44,18 @@ inline Func decay_powers(const Func &log_decay, const std::string &name) {
     return powers;
 }
 
+// Estimates for Halide's autoschedulers (the Adams2019 comparison of `retnet tune`): the CPU bench
+// shape B1 T2048 H8 K64 V128. Manual schedules ignore them.
+template<typename G>
+void set_retention_estimates(G &g) {
+    const int B = 1, T = 2048, H = 8, K = 64, V = 128;
+    g.q.set_estimates({{0, K}, {0, H}, {0, T}, {0, B}});
+    g.k.set_estimates({{0, K}, {0, H}, {0, T}, {0, B}});
+    g.v.set_estimates({{0, V}, {0, H}, {0, T}, {0, B}});
+    g.log_decay.set_estimates({{0, H}});
+    g.initial_state.set_estimates({{0, V}, {0, K}, {0, H}, {0, B}});
+    g.o.set_estimates({{0, V}, {0, H}, {0, T}, {0, B}});
+    g.final_state.set_estimates({{0, V}, {0, K}, {0, H}, {0, B}});
+}
+
 }  // namespace retnet_gen

@@ -85,7 +85,9 @@ public:
         ParallelFuncs funcs{o, final_state, out_tile, tile_product, scores, scores_raw, k_transposed,
                             from_initial_state, state_sum, decay, qz, kz, vz};
         ParallelVars vars{vd, kd, i, j, qt, kt, h, b, t, over_keys, over_tile, key_tiles, over_time};
-        if (get_target().has_gpu_feature()) {
+        if (auto_schedule) {
+            set_retention_estimates(*this);
+        } else if (get_target().has_gpu_feature()) {
             schedule_retention_parallel_gpu(funcs, vars, B, parallel_gpu_params(*this));
         } else {
             schedule_retention_parallel_cpu(funcs, vars, B, has_initial_state, parallel_cpu_params(*this),

@@ -43,7 +43,15 @@ public:
 
         DecodeStepFuncs funcs{o, state_out, readout};
         DecodeStepVars vars{vd, kd, h, b, over_keys};
-        if (get_target().has_gpu_feature()) {
+        if (auto_schedule) {  // Adams2019, for comparison: B1 H16 K = V = 128
+            q.set_estimates({{0, 128}, {0, 16}, {0, 1}});
+            k.set_estimates({{0, 128}, {0, 16}, {0, 1}});
+            v.set_estimates({{0, 128}, {0, 16}, {0, 1}});
+            decay.set_estimates({{0, 16}});
+            state.set_estimates({{0, 128}, {0, 128}, {0, 16}, {0, 1}});
+            o.set_estimates({{0, 128}, {0, 16}, {0, 1}});
+            state_out.set_estimates({{0, 128}, {0, 128}, {0, 16}, {0, 1}});
+        } else if (get_target().has_gpu_feature()) {
             schedule_retention_decode_step_gpu(funcs, vars, decode_step_gpu_params(*this));
         } else {
             schedule_retention_decode_step_cpu(funcs, vars, decode_step_cpu_params(*this), get_target());

@@ -7,6 +7,7 @@
 #include "halide_bridge.h"
 #include "kernel_dispatch.h"
 #include "retnet/error.h"
+#include "retnet/tuning_buckets.h"
 
 namespace retnet {
 
@@ -79,7 +80,7 @@ void linear(const Tensor &x, const LinearWeight &weight, Tensor &y) {
     const char *fn = "linear";
     int64_t rows = check_product(fn, x, weight, y);
     check_same_device(fn, {{"x", &x}, {"weight", &weight.packed}, {"y", &y}});
-    auto kernel = pick(kernels_for(fn, x.device()).model.linear, rows);
+    auto kernel = detail::tuned_or(x.device(), "linear", linear_bucket(rows), pick(kernels_for(fn, x.device()).model.linear, rows));
     KernelBuffer hx(x, "linear: x"), hw(weight.packed, weight.name), hy(y, "linear: y");
     run_kernel(fn, [&] { return kernel(hx, hw, hy); });
 }

@@ -10,6 +10,7 @@
 #include "halide_bridge.h"
 #include "kernel_dispatch.h"
 #include "retnet/error.h"
+#include "retnet/tuning_buckets.h"
 
 namespace retnet {
 
@@ -186,7 +187,7 @@ private:
 
 // Checks and runs one sequence form; `pick(kernels)` chooses the generated entry point.
 template<typename Pick>
-void run_sequence_form(const char *fn, const Tensor &q, const Tensor &k, const Tensor &v, Tensor &o,
+void run_sequence_form(const char *fn, const std::string &tuned_name, const Tensor &q, const Tensor &k, const Tensor &v, Tensor &o,
                        const RetentionOptions &options, const Tensor *initial_state, Tensor *final_state,
                        bool recurrent_decay, Pick &&pick) {
     Dims d = check_sequence_inputs(fn, q, k, v);
@@ -195,7 +196,7 @@ void run_sequence_form(const char *fn, const Tensor &q, const Tensor &k, const T
                            {"final_state", final_state}});
     Decay decay = resolve_decay(fn, options, d.H, d.K);
     const detail::DeviceKernels &kernels = kernels_for(fn, q.device());
-    detail::SequenceKernel kernel = pick(kernels);
+    detail::SequenceKernel kernel = detail::tuned_or(q.device(), tuned_name, sequence_bucket(d.T), pick(kernels));
     States states = prepare_states(fn, d, q.device(), initial_state, final_state);
     const std::string f = fn;
     KernelBuffer hq(q, f + ": q"), hk(k, f + ": k"), hv(v, f + ": v"), ho(o, f + ": o");
@@ -217,13 +218,13 @@ std::vector<int> supported_chunk_lengths(Device device) {
 
 void retention_parallel(const Tensor &q, const Tensor &k, const Tensor &v, Tensor &o, const RetentionOptions &options,
                         const Tensor *initial_state, Tensor *final_state) {
-    run_sequence_form("retention_parallel", q, k, v, o, options, initial_state, final_state, false,
+    run_sequence_form("retention_parallel", "retention_parallel", q, k, v, o, options, initial_state, final_state, false,
                       [](const detail::DeviceKernels &kernels) { return kernels.parallel; });
 }
 
 void retention_chunkwise(const Tensor &q, const Tensor &k, const Tensor &v, Tensor &o, int chunk,
                          const RetentionOptions &options, const Tensor *initial_state, Tensor *final_state) {
-    run_sequence_form("retention_chunkwise", q, k, v, o, options, initial_state, final_state, false,
+    run_sequence_form("retention_chunkwise", fmt::format("retention_chunkwise_c{}", chunk), q, k, v, o, options, initial_state, final_state, false,
                       [&](const detail::DeviceKernels &kernels) {
                           for (const auto &variant : kernels.chunkwise) {
                               if (variant.chunk == chunk) return variant.kernel;
@@ -236,7 +237,7 @@ void retention_chunkwise(const Tensor &q, const Tensor &k, const Tensor &v, Tens
 
 void retention_recurrent(const Tensor &q, const Tensor &k, const Tensor &v, Tensor &o, const RetentionOptions &options,
                          const Tensor *initial_state, Tensor *final_state) {
-    run_sequence_form("retention_recurrent", q, k, v, o, options, initial_state, final_state, true,
+    run_sequence_form("retention_recurrent", "retention_recurrent", q, k, v, o, options, initial_state, final_state, true,
                       [](const detail::DeviceKernels &kernels) { return kernels.recurrent; });
 }
 
@@ -263,7 +264,8 @@ void retention_decode_step(const Tensor &q, const Tensor &k, const Tensor &v, Te
     KernelBuffer hq(q, f + ": q"), hk(k, f + ": k"), hv(v, f + ": v"), hs(state, f + ": state"), ho(o, f + ": o");
     KernelBuffer hs_out(state, f + ": state");
     DecayArgument gamma(decay.gamma, q.device());
-    run_kernel(fn, [&] { return kernels.decode_step(hq, hk, hv, gamma, decay.scale, hs, ho, hs_out); });
+    auto step = detail::tuned_or(q.device(), "retention_decode_step", decode_bucket(B), kernels.decode_step);
+    run_kernel(fn, [&] { return step(hq, hk, hv, gamma, decay.scale, hs, ho, hs_out); });
 }
 
 RetentionResult retention(const Tensor &q, const Tensor &k, const Tensor &v, const RetentionOptions &options, Form form,

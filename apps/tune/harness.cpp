@@ -1,0 +1,280 @@
+// Compiled without RTTI, like Halide's generators (their classes derive from libHalide's).
+#include "harness.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "Halide.h"
+#include "linear.h"
+#include "reference.h"
+#include "retention_chunkwise.h"
+#include "retention_parallel.h"
+#include "retention_recurrent.h"
+#include "retnet/error.h"
+#include "retnet/retention.h"
+#include "retnet/tuning_buckets.h"
+#include "tuning_space.h"
+
+namespace retnet::tune {
+
+namespace {
+
+using Halide::Buffer;
+
+// Random values in [-1, 1) (never zeros) into a Halide buffer.
+void fill_random(Buffer<float> &b, std::mt19937 &rng) {
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    b.for_each_value([&](float &x) { x = u(rng); });
+}
+
+double relative_error(const Buffer<float> &actual, const std::vector<double> &expected) {
+    double num = 0, den = 0;
+    const float *a = actual.data();
+    for (size_t i = 0; i < expected.size(); i++) {
+        if (std::isnan(a[i])) return NAN;
+        num += (a[i] - expected[i]) * (a[i] - expected[i]);
+        den += expected[i] * expected[i];
+    }
+    return std::sqrt(num / den);
+}
+
+// The last-level cache's size, to flush it between timed calls.
+size_t last_level_cache_bytes() {
+    std::ifstream in("/sys/devices/system/cpu/cpu0/cache/index3/size");
+    std::string s;
+    size_t kb = 32 * 1024;  // 32 MB when unknown
+    if (in >> s && !s.empty()) kb = std::stoul(s);
+    return kb * 1024;
+}
+
+void flush_caches() {
+    static std::vector<char> scratch(std::min<size_t>(2 * last_level_cache_bytes(), size_t(512) << 20));
+    static char value = 0;
+    std::memset(scratch.data(), ++value, scratch.size());
+}
+
+// Inputs of one problem: the buffers the pipeline is bound to, and other contents to rotate in.
+struct Inputs {
+    std::vector<Buffer<float>> bound;
+    std::vector<std::vector<std::vector<float>>> other_sets;  // [set][input] contents
+
+    void make_sets(int sets, std::mt19937 &rng) {
+        other_sets.clear();
+        for (int s = 1; s < sets; s++) {
+            std::vector<std::vector<float>> set;
+            for (Buffer<float> &b : bound) {
+                Buffer<float> copy = b.copy();
+                fill_random(copy, rng);
+                set.emplace_back(copy.data(), copy.data() + copy.number_of_elements());
+            }
+            other_sets.push_back(std::move(set));
+        }
+    }
+    void load(size_t set) {  // set 0 is the original (checked) contents
+        if (set == 0 || other_sets.empty()) return;
+        const auto &contents = other_sets[(set - 1) % other_sets.size()];
+        for (size_t i = 0; i < bound.size(); i++) std::memcpy(bound[i].data(), contents[i].data(), contents[i].size() * 4);
+    }
+};
+
+Halide::Internal::GeneratorParamsMap generator_params(const std::map<std::string, int> &fixed, const Candidate &c, bool autoschedule) {
+    Halide::Internal::GeneratorParamsMap gp;
+    for (const auto &[k, v] : fixed) gp[k] = std::to_string(v);
+    if (autoschedule) {
+        gp["auto_schedule"] = "true";
+    } else {
+        for (const auto &[k, v] : c) gp[k] = std::to_string(v);
+    }
+    return gp;
+}
+
+// JIT-compiles the generator's pipeline, checks every output, times it with rotated inputs.
+Evaluation compile_check_time(Halide::Pipeline pipeline, bool autoschedule, Inputs &inputs,
+                              std::vector<Buffer<float>> outputs, const std::vector<std::vector<double>> &expected,
+                              const TimingOptions &timing) {
+    const Halide::Target target = Halide::get_host_target();
+    if (autoschedule) {
+        static bool loaded = false;
+        if (!loaded) {
+            Halide::load_plugin(RETNET_ADAMS2019_PLUGIN);
+            loaded = true;
+        }
+        const int cores = static_cast<int>(std::thread::hardware_concurrency());
+        pipeline.auto_schedule("Adams2019", target,
+                               Halide::MachineParams(cores, static_cast<uint64_t>(last_level_cache_bytes()), 40));
+    }
+    pipeline.compile_jit(target);
+    for (Buffer<float> &o : outputs) o.fill(NAN);  // poisoned: unwritten elements show
+    std::vector<Buffer<>> realization(outputs.begin(), outputs.end());
+    pipeline.realize(Halide::Realization(realization), target);
+    for (size_t i = 0; i < outputs.size(); i++) {
+        const double err = relative_error(outputs[i], expected[i]);
+        if (!(err <= 1e-5)) return {std::nullopt, fmt::format("wrong result: output {} relative error {:.3g}", i, err)};
+    }
+    std::vector<double> samples;
+    for (int i = 0; i < timing.warmup + timing.repeats; i++) {
+        inputs.load(static_cast<size_t>(i % std::max(1, timing.input_sets)));
+        flush_caches();
+        const auto t0 = std::chrono::steady_clock::now();
+        pipeline.realize(Halide::Realization(realization), target);
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        if (i >= timing.warmup) samples.push_back(ms);
+    }
+    std::sort(samples.begin(), samples.end());
+    return {samples[samples.size() / 2], ""};
+}
+
+SearchSpace space_of(const std::string &generator) {
+    SearchSpace s;
+    for (const auto &p : retnet_gen::tuning_space(generator, "cpu").params) {
+        s.params.emplace_back(p.name, p.values);
+        s.defaults[p.name] = p.default_value;
+    }
+    return s;
+}
+
+// linear: y [M, N] = x [M, K] W^T, weights packed [K, N padded to 64].
+Problem linear_problem(int64_t M, int64_t K, int64_t N) {
+    Problem p;
+    p.kernel = "linear";
+    p.generator = "linear";
+    p.bucket = linear_bucket(M);
+    p.shape = fmt::format("M{} K{} N{}", M, K, N);
+    p.space = space_of("linear");
+    if (M <= 4) p.space.defaults = {{"rows", 1}, {"vectors", 4}};  // the runtime's matrix-vector variant
+    p.run = [=](const Candidate &c, bool autoschedule, const TimingOptions &timing) {
+        std::mt19937 rng(11);
+        const int64_t padded = (N + 63) / 64 * 64;
+        Inputs in;
+        in.bound = {Buffer<float>(int(K), int(M)), Buffer<float>(int(padded), int(K))};
+        for (Buffer<float> &b : in.bound) fill_random(b, rng);
+        std::vector<double> ref(static_cast<size_t>(M * N));
+        for (int64_t m = 0; m < M; m++) {
+            for (int64_t n = 0; n < N; n++) {
+                double s = 0;
+                for (int64_t k = 0; k < K; k++) s += double(in.bound[0](int(k), int(m))) * in.bound[1](int(n), int(k));
+                ref[static_cast<size_t>(m * N + n)] = s;
+            }
+        }
+        in.make_sets(timing.input_sets, rng);
+        auto g = retnet_gen::Linear::create(Halide::GeneratorContext(Halide::get_host_target()));
+        g->set_generator_param_values(generator_params({}, c, autoschedule));
+        g->apply(in.bound[0], in.bound[1]);
+        return compile_check_time(g->get_pipeline(), autoschedule, in, {Buffer<float>(int(N), int(M))}, {ref}, timing);
+    };
+    return p;
+}
+
+// The sequence forms on B T H K V with a random initial state; `generator` is
+// retention_chunkwise (chunk 64) or retention_parallel.
+template<typename Gen>
+Problem sequence_problem(const std::string &kernel, const std::string &generator, std::map<std::string, int> fixed,
+                         int64_t B, int64_t T, int64_t H, int64_t K, int64_t V) {
+    Problem p;
+    p.kernel = kernel;
+    p.generator = generator;
+    p.fixed = fixed;
+    p.bucket = sequence_bucket(T);
+    p.shape = fmt::format("B{} T{} H{} K{} V{}", B, T, H, K, V);
+    p.space = space_of(generator);
+    p.run = [=](const Candidate &c, bool autoschedule, const TimingOptions &timing) {
+        std::mt19937 rng(12);
+        Inputs in;
+        in.bound = {Buffer<float>(int(K), int(H), int(T), int(B)), Buffer<float>(int(K), int(H), int(T), int(B)),
+                    Buffer<float>(int(V), int(H), int(T), int(B)), Buffer<float>(int(V), int(K), int(H), int(B))};
+        for (Buffer<float> &b : in.bound) fill_random(b, rng);
+        const std::vector<double> gamma = default_decay(H);
+        Buffer<float> log_decay(static_cast<int>(H));
+        for (int h = 0; h < H; h++) log_decay(h) = static_cast<float>(std::log(gamma[static_cast<size_t>(h)]));
+        const float scale = static_cast<float>(1.0 / std::sqrt(double(K)));
+        auto view = [](Buffer<float> &b, Shape s) { return Tensor::view(b.data(), s); };
+        const Tensor s0 = view(in.bound[3], {B, H, K, V});
+        test::ReferenceResult ref = test::reference_retention(view(in.bound[0], {B, T, H, K}), view(in.bound[1], {B, T, H, K}),
+                                                              view(in.bound[2], {B, T, H, V}), gamma, scale, &s0);
+        in.make_sets(timing.input_sets, rng);
+        auto g = Gen::create(Halide::GeneratorContext(Halide::get_host_target()));
+        g->set_generator_param_values(generator_params(fixed, c, autoschedule));
+        g->apply(in.bound[0], in.bound[1], in.bound[2], log_decay, scale, Halide::Internal::const_true(), in.bound[3]);
+        return compile_check_time(g->get_pipeline(), autoschedule, in,
+                                  {Buffer<float>(int(V), int(H), int(T), int(B)), Buffer<float>(int(V), int(K), int(H), int(B))},
+                                  {ref.o, ref.final_state}, timing);
+    };
+    return p;
+}
+
+// The decode step: B sequences, one token each, K = V = 128.
+Problem decode_problem(int64_t B, int64_t H, int64_t K, int64_t V) {
+    Problem p;
+    p.kernel = "retention_decode_step";
+    p.generator = "retention_decode_step";
+    p.bucket = decode_bucket(B);
+    p.shape = fmt::format("B{} H{} K{} V{}", B, H, K, V);
+    p.space = space_of("retention_decode_step");
+    p.run = [=](const Candidate &c, bool autoschedule, const TimingOptions &timing) {
+        std::mt19937 rng(13);
+        Inputs in;
+        in.bound = {Buffer<float>(int(K), int(H), int(B)), Buffer<float>(int(K), int(H), int(B)),
+                    Buffer<float>(int(V), int(H), int(B)), Buffer<float>(int(V), int(K), int(H), int(B))};
+        for (Buffer<float> &b : in.bound) fill_random(b, rng);
+        const std::vector<double> gamma = default_decay(H);
+        Buffer<float> decay(static_cast<int>(H));
+        for (int h = 0; h < H; h++) decay(h) = static_cast<float>(gamma[static_cast<size_t>(h)]);
+        const float scale = static_cast<float>(1.0 / std::sqrt(double(K)));
+        auto view = [](Buffer<float> &b, Shape s) { return Tensor::view(b.data(), s); };
+        const Tensor s0 = view(in.bound[3], {B, H, K, V});
+        test::ReferenceResult ref = test::reference_retention(view(in.bound[0], {B, 1, H, K}), view(in.bound[1], {B, 1, H, K}),
+                                                              view(in.bound[2], {B, 1, H, V}), gamma, scale, &s0);
+        in.make_sets(timing.input_sets, rng);
+        auto g = retnet_gen::RetentionDecodeStep::create(Halide::GeneratorContext(Halide::get_host_target()));
+        g->set_generator_param_values(generator_params({}, c, autoschedule));
+        g->apply(in.bound[0], in.bound[1], in.bound[2], decay, scale, in.bound[3]);
+        return compile_check_time(g->get_pipeline(), autoschedule, in,
+                                  {Buffer<float>(int(V), int(H), int(B)), Buffer<float>(int(V), int(K), int(H), int(B))},
+                                  {ref.o, ref.final_state}, timing);
+    };
+    return p;
+}
+
+}  // namespace
+
+std::vector<std::string> tunable_kernels() {
+    return {"linear", "retention_chunkwise_c64", "retention_parallel", "retention_decode_step"};
+}
+
+std::vector<Problem> cpu_problems(const std::string &kernel) {
+    std::vector<Problem> all{
+        // The bench shapes: `retnet bench` (B1 H8 K64 V128; decode K = V = 128) and `retnet
+        // bench-model`'s projections (d = 768).
+        linear_problem(512, 768, 768),
+        linear_problem(1, 768, 1536),
+        sequence_problem<retnet_gen::RetentionChunkwise>("retention_chunkwise_c64", "retention_chunkwise", {{"chunk", 64}},
+                                                         1, 2048, 8, 64, 128),
+        sequence_problem<retnet_gen::RetentionChunkwise>("retention_chunkwise_c64", "retention_chunkwise", {{"chunk", 64}},
+                                                         1, 256, 8, 64, 128),
+        sequence_problem<retnet_gen::RetentionParallel>("retention_parallel", "retention_parallel", {{"tile", 64}}, 1, 2048,
+                                                        8, 64, 128),
+        sequence_problem<retnet_gen::RetentionParallel>("retention_parallel", "retention_parallel", {{"tile", 64}}, 1, 256,
+                                                        8, 64, 128),
+        decode_problem(1, 16, 128, 128),
+        decode_problem(64, 16, 128, 128),
+    };
+    if (kernel == "all") return all;
+    std::vector<Problem> chosen;
+    for (Problem &p : all) {
+        if (p.kernel == kernel) chosen.push_back(p);
+    }
+    if (chosen.empty()) {
+        throw Error(fmt::format("--kernel: expected all or one of {}, got '{}'", fmt::join(tunable_kernels(), ", "), kernel));
+    }
+    return chosen;
+}
+
+std::string host_target_string() { return Halide::get_host_target().to_string(); }
+
+}  // namespace retnet::tune

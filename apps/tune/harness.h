@@ -1,0 +1,38 @@
+// What `retnet tune` measures: for each tunable CPU kernel and shape bucket, a problem with fixed
+// random inputs and a float64 reference. A candidate's schedule parameters are compiled with
+// Halide's JIT (the generator itself, in this process's child), checked against the reference and
+// timed. This file knows the generators; the search and the database do not.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "search.h"
+
+namespace retnet::tune {
+
+struct TimingOptions {
+    int warmup = 1;
+    int repeats = 7;
+    int input_sets = 3;  // inputs rotated between timed calls, caches flushed
+};
+
+struct Problem {
+    std::string kernel, generator, bucket, shape;
+    std::map<std::string, int> fixed;  // generator params that define the kernel
+    SearchSpace space;
+    // Compiles and runs one candidate (or Halide's Adams2019 autoscheduler's schedule when
+    // `autoschedule`): the time, or why it was discarded. Call in a child process (isolate.h).
+    std::function<Evaluation(const Candidate &, bool autoschedule, const TimingOptions &)> run;
+};
+
+// Every problem of `kernel` ("all": every tunable kernel) for the CPU; throws on an unknown name.
+std::vector<Problem> cpu_problems(const std::string &kernel);
+std::vector<std::string> tunable_kernels();
+
+// The Halide target string the JIT compiles for here.
+std::string host_target_string();
+
+}  // namespace retnet::tune
