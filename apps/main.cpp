@@ -1,4 +1,4 @@
-// `retnet`: one command, with subcommands in the style of git (generate, perplexity, logits, bench, bench-model).
+// `retnet`: one command, with subcommands in the style of git (generate, perplexity, logits, bench, bench-model, tune).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -6,6 +6,7 @@
 #include "bench_model_command.h"
 #include "generate_command.h"
 #include "perplexity_command.h"
+#include "tune_command.h"
 #include "logits_command.h"
 #include "retnet/error.h"
 
@@ -17,6 +18,7 @@ int main(int argc, char **argv) {
     retnet::apps::add_bench_command(app);
     retnet::apps::add_logits_command(app);
     retnet::apps::add_bench_model_command(app);
+    retnet::apps::add_tune_command(app, argv[0]);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError &e) {

@@ -38,6 +38,19 @@ inline const std::vector<TuningSpace> &tuning_spaces() {
         {"retention_parallel", "cpu",
          {{"tile_vectors", 2, {1, 2, 3, 4}}, {"tile_rows", 8, {1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16}}}},
         {"retention_decode_step", "cpu", {{"key_unroll", 4, {1, 2, 4, 8, 16}}}},
+        // GPU families (cuda, opencl): swept ahead of time (RETNET_GPU_SWEEP, retnet-gpu-sweep),
+        // since the GPU machine has no Halide compiler to JIT with.
+        {"linear", "gpu",
+         {{"gpu_cols", 4, {1, 2, 4, 8}},  // gpu_cols * gpu_col_threads must divide 64
+          {"gpu_rows", 8, {1, 2, 4, 8, 16}},
+          {"gpu_col_threads", 16, {8, 16, 32, 64}},
+          {"gpu_row_threads", 16, {1, 2, 4, 8, 16}}}},
+        {"retention_chunkwise", "gpu",
+         {{"gpu_value_threads", 32, {8, 16, 32, 64, 128}},
+          {"gpu_cols_per_thread", 4, {1, 2, 4, 8}},
+          {"gpu_rows_per_thread", 8, {1, 2, 4, 8, 16}},
+          {"gpu_key_threads", 8, {1, 2, 4, 8, 16, 32}},
+          {"gpu_key_rows", 4, {1, 2, 4, 8, 16}}}},
     };
     return spaces;
 }

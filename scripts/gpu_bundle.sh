@@ -7,12 +7,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# RETNET_GPU_SWEEP=1 also builds the CUDA schedule variants and retnet-gpu-sweep, which times them.
+sweep=${RETNET_GPU_SWEEP:-0}
 cmake -S . -B build-portable -G Ninja -DCMAKE_BUILD_TYPE=Release -DRETNET_PORTABLE_BINARIES=ON \
-      -DRETNET_GPU_TARGETS=both ${RETNET_CMAKE_ARGS:-} >/dev/null
-suites=(test_retention_forms test_decode_step test_retention_errors test_tensor test_layers test_model test_model_files)
-cmake --build build-portable --parallel "$(nproc)" --target retnet "${suites[@]}"
+      -DRETNET_GPU_TARGETS=both -DRETNET_GPU_SWEEP=$([ "$sweep" = 1 ] && echo ON || echo OFF) \
+      ${RETNET_CMAKE_ARGS:-} >/dev/null
+suites=(test_retention_forms test_decode_step test_retention_errors test_tensor test_layers test_model test_model_files
+        test_decode_session)
+targets=(retnet "${suites[@]}")
+[ "$sweep" = 1 ] && targets+=(retnet-gpu-sweep)
+cmake --build build-portable --parallel "$(nproc)" --target "${targets[@]}"
 rm -rf .device/bin && mkdir -p .device/bin
 cp build-portable/apps/retnet .device/bin/
 for s in "${suites[@]}"; do cp "build-portable/tests/$s" .device/bin/; done
+[ "$sweep" = 1 ] && cp build-portable/apps/tune/retnet-gpu-sweep .device/bin/
 strip .device/bin/*
 du -sh .device/bin

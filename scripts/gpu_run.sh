@@ -10,12 +10,19 @@ mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
 status=0
 export RETNET_TEST_DATA_DIR="$PWD/tests/data"
-for suite in test_retention_forms test_decode_step test_retention_errors test_tensor test_layers test_model test_model_files; do
+for suite in test_retention_forms test_decode_step test_retention_errors test_tensor test_layers test_model test_model_files \
+             test_decode_session; do
+  [ -x ./.device/bin/$suite ] || continue
   ./.device/bin/$suite --gtest_brief=1 "$@" > "$out/$suite.log" 2>&1
   rc=$?
   echo "$suite: exit $rc; $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$out/$suite.log" | tr '\n' ' ')"
   [ $rc -eq 0 ] || status=1
 done
+# The schedule sweep, when the bundle has it (RETNET_GPU_SWEEP=1 bash scripts/gpu_bundle.sh).
+if [ -x ./.device/bin/retnet-gpu-sweep ]; then
+  ./.device/bin/retnet-gpu-sweep --db "$out/cuda.json" \
+    --device-name "$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)" 2>&1 | tee "$out/gpu_sweep.txt"
+fi
 # RETNET_SKIP_BENCH=1: the suites only.
 if [ "${RETNET_SKIP_BENCH:-0}" != 1 ]; then
   ./.device/bin/retnet bench --device cuda --csv "$out/bench_cuda.csv" 2>&1 | tee "$out/bench_cuda.txt"

@@ -53,10 +53,8 @@ public:
         for (std::string line; std::getline(in, line);) {
             try {
                 auto j = nlohmann::json::parse(line);
-                Evaluation e;
-                if (j.contains("ms")) e.ms = j["ms"].get<double>();
-                e.why = j.value("why", "");
-                known[j.at("key").get<std::string>()] = e;
+                // Only measurements are reused: a failure may have come from an older build.
+                if (j.contains("ms")) known[j.at("key").get<std::string>()] = Evaluation{j["ms"].get<double>(), ""};
             } catch (const std::exception &) {  // a line cut by the interruption
             }
         }
@@ -125,9 +123,9 @@ void run_tune(const TuneOptions &o) {
             if (auto e = run_isolated([&] { return p.run(r.best, false, o.timing); }, o.timeout_s); e.ms) best_ms = std::min(best_ms, *e.ms);
         }
         Candidate chosen = r.best;
-        if (!(best_ms < 0.98 * default_ms)) {  // within noise: keep the default
+        if (chosen == p.space.defaults || !(best_ms < 0.98 * default_ms)) {  // within noise: keep the default
             chosen = p.space.defaults;
-            best_ms = std::min(best_ms, default_ms);
+            best_ms = default_ms = std::min(best_ms, default_ms);
         }
         std::string adams = "-";
         if (o.adams) {

@@ -38,12 +38,11 @@ const DeviceKernels &kernels_for(const char *fn, Device device);
 // Every tensor of one call must live on the first one's device.
 void check_same_device(const char *fn, std::initializer_list<std::pair<const char *, const Tensor *>> tensors);
 
-// The tuned CPU variant of `kernel` for `bucket` if this build has one, else `fallback`.
+// The tuned variant of `kernel` on `device` for `bucket` if this build has one, else `fallback`.
 template<typename Kernel>
 Kernel tuned_or(Device device, const std::string &kernel, const std::string &bucket, Kernel fallback) {
-    if (device != Device::cpu) return fallback;
-    for (const TunedVariant &t : tuned_cpu_kernels()) {
-        if (kernel == t.kernel && bucket == t.bucket) return reinterpret_cast<Kernel>(t.entry);
+    for (const TunedVariant &t : tuned_kernels()) {
+        if (device == t.device && kernel == t.kernel && bucket == t.bucket) return reinterpret_cast<Kernel>(t.entry);
     }
     return fallback;
 }

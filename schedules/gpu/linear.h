@@ -7,17 +7,18 @@
 
 #include "gpu_common.h"
 #include "linear_common.h"
+#include "tuning_space.h"
 
 namespace retnet_gen {
 
 #define RETNET_LINEAR_GPU_SCHEDULE_PARAMS                                              \
     /* output columns per thread */                                                    \
-    GeneratorParam<int> gpu_cols{"gpu_cols", 4, 1, 8};                                 \
+    RETNET_TUNABLE("linear", "gpu", gpu_cols);                                         \
     /* output rows per thread */                                                       \
-    GeneratorParam<int> gpu_rows{"gpu_rows", 8, 1, 16};                                \
+    RETNET_TUNABLE("linear", "gpu", gpu_rows);                                         \
     /* threads per block along columns and rows */                                     \
-    GeneratorParam<int> gpu_col_threads{"gpu_col_threads", 16, 1, 1024};               \
-    GeneratorParam<int> gpu_row_threads{"gpu_row_threads", 16, 1, 1024};
+    RETNET_TUNABLE("linear", "gpu", gpu_col_threads);                                  \
+    RETNET_TUNABLE("linear", "gpu", gpu_row_threads);
 
 struct LinearGpuParams {
     int cols, rows, col_threads, row_threads;

@@ -11,19 +11,20 @@
 #pragma once
 
 #include "gpu_common.h"
+#include "tuning_space.h"
 
 namespace retnet_gen {
 
 #define RETNET_CHUNKWISE_GPU_SCHEDULE_PARAMS                                               \
     /* threads along V per block (outputs and state columns) */                              \
-    GeneratorParam<int> gpu_value_threads{"gpu_value_threads", 32, 8, 256};                  \
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_value_threads);                         \
     /* value columns per thread, in registers: a block covers threads x columns of V */      \
-    GeneratorParam<int> gpu_cols_per_thread{"gpu_cols_per_thread", 4, 1, 8};                 \
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_cols_per_thread);                       \
     /* output rows per thread, in registers */                                               \
-    GeneratorParam<int> gpu_rows_per_thread{"gpu_rows_per_thread", 8, 1, 32};                \
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_rows_per_thread);                       \
     /* threads along K in the state scan, and state rows per thread */                      \
-    GeneratorParam<int> gpu_key_threads{"gpu_key_threads", 8, 1, 32};                        \
-    GeneratorParam<int> gpu_key_rows{"gpu_key_rows", 4, 1, 16};
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_key_threads);                           \
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_key_rows);
 
 struct ChunkwiseGpuParams {
     int value_threads, cols_per_thread, rows_per_thread, key_threads, key_rows;
