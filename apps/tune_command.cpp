@@ -16,6 +16,7 @@ void add_tune_command(CLI::App &app, const char *argv0) {
     CLI::App *cmd = app.add_subcommand("tune", "Tune the kernels' schedules (runs retnet-tune; --help there)");
     cmd->allow_extras();
     cmd->prefix_command();
+    cmd->set_help_flag("", "");  // --help goes to retnet-tune
     const std::string self = argv0;
     cmd->callback([cmd, self] {
         namespace fs = std::filesystem;

@@ -1,6 +1,7 @@
 // The tunable schedule parameters of each kernel and target family, and their legal values: the
 // one place that both the generators (their GeneratorParams' default, minimum and maximum) and
-// `retnet tune` (its search space) read. A value outside the list is still accepted by the
+// `retnet tune` (its search space) read. (Each CPU schedule also takes `vector_width`, 0 = the
+// target's natural SIMD width: a property of the target, not tuned.) A value outside the list is still accepted by the
 // generator if it lies in [min, max]; the tuner only tries listed values, which are the ones
 // known to compile in bounded time (HALIDE14.md: big unrolls blow up LLVM).
 #pragma once
@@ -38,6 +39,8 @@ inline const std::vector<TuningSpace> &tuning_spaces() {
         {"retention_parallel", "cpu",
          {{"tile_vectors", 2, {1, 2, 3, 4}}, {"tile_rows", 8, {1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16}}}},
         {"retention_decode_step", "cpu", {{"key_unroll", 4, {1, 2, 4, 8, 16}}}},
+        // The row-wise kernels (norms, rotation, embedding) share one schedule.
+        {"rows", "cpu", {{"rows_per_task", 8, {1, 2, 4, 8, 16, 32, 64}}}},
         // GPU families (cuda, opencl): swept ahead of time (RETNET_GPU_SWEEP, retnet-gpu-sweep),
         // since the GPU machine has no Halide compiler to JIT with.
         {"linear", "gpu",
@@ -45,6 +48,13 @@ inline const std::vector<TuningSpace> &tuning_spaces() {
           {"gpu_rows", 8, {1, 2, 4, 8, 16}},
           {"gpu_col_threads", 16, {8, 16, 32, 64}},
           {"gpu_row_threads", 16, {1, 2, 4, 8, 16}}}},
+        {"retention_parallel", "gpu",
+         {{"gpu_value_threads", 32, {8, 16, 32, 64, 128}},
+          {"gpu_cols_per_thread", 2, {1, 2, 4, 8}},
+          {"gpu_rows_per_thread", 8, {1, 2, 4, 8, 16}},
+          {"gpu_key_threads", 8, {1, 2, 4, 8, 16, 32}}}},
+        {"retention_recurrent", "gpu", {{"gpu_value_threads", 32, {8, 16, 32, 64, 128, 256}}}},
+        {"rows", "gpu", {{"gpu_threads", 128, {32, 64, 128, 256, 512}}}},
         {"retention_chunkwise", "gpu",
          {{"gpu_value_threads", 32, {8, 16, 32, 64, 128}},
           {"gpu_cols_per_thread", 4, {1, 2, 4, 8}},

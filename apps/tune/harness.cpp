@@ -95,10 +95,11 @@ Halide::Internal::GeneratorParamsMap generator_params(const std::map<std::string
 }
 
 // JIT-compiles the generator's pipeline, checks every output, times it with rotated inputs.
-Evaluation compile_check_time(Halide::Pipeline pipeline, bool autoschedule, Inputs &inputs,
-                              std::vector<Buffer<float>> outputs, const std::vector<std::vector<double>> &expected,
-                              const TimingOptions &timing) {
-    const Halide::Target target = Halide::get_host_target();
+Evaluation compile_check_time(Halide::Pipeline pipeline, const Halide::Target &target, bool autoschedule,
+                              Inputs &inputs, std::vector<Buffer<float>> outputs,
+                              const std::vector<std::vector<double>> &expected, const TimingOptions &timing) {
+    const bool gpu = target.has_gpu_feature();
+    if (autoschedule && gpu) return {std::nullopt, "Adams2019 schedules CPUs only"};
     if (autoschedule) {
         static bool loaded = false;
         if (!loaded) {
@@ -112,7 +113,21 @@ Evaluation compile_check_time(Halide::Pipeline pipeline, bool autoschedule, Inpu
     pipeline.compile_jit(target);
     for (Buffer<float> &o : outputs) o.fill(NAN);  // poisoned: unwritten elements show
     std::vector<Buffer<>> realization(outputs.begin(), outputs.end());
+    // On a GPU the inputs live on the device between calls (uploaded outside the timed region)
+    // and each timed call waits for its kernels.
+    auto upload = [&] {
+        if (!gpu) return;
+        for (Buffer<float> &b : inputs.bound) {
+            b.set_host_dirty();
+            b.copy_to_device(target);
+        }
+    };
+    auto wait = [&] {
+        if (gpu) for (Buffer<float> &o : outputs) o.device_sync();
+    };
+    upload();
     pipeline.realize(Halide::Realization(realization), target);
+    for (Buffer<float> &o : outputs) o.copy_to_host();
     for (size_t i = 0; i < outputs.size(); i++) {
         const double err = relative_error(outputs[i], expected[i]);
         if (!(err <= 1e-5)) return {std::nullopt, fmt::format("wrong result: output {} relative error {:.3g}", i, err)};
@@ -120,9 +135,11 @@ Evaluation compile_check_time(Halide::Pipeline pipeline, bool autoschedule, Inpu
     std::vector<double> samples;
     for (int i = 0; i < timing.warmup + timing.repeats; i++) {
         inputs.load(static_cast<size_t>(i % std::max(1, timing.input_sets)));
+        upload();
         flush_caches();
         const auto t0 = std::chrono::steady_clock::now();
         pipeline.realize(Halide::Realization(realization), target);
+        wait();
         const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         if (i >= timing.warmup) samples.push_back(ms);
     }
@@ -130,9 +147,12 @@ Evaluation compile_check_time(Halide::Pipeline pipeline, bool autoschedule, Inpu
     return {samples[samples.size() / 2], ""};
 }
 
-SearchSpace space_of(const std::string &generator) {
+// cpu, or gpu for the CUDA and OpenCL targets (they share schedules).
+std::string family_of(const Halide::Target &t) { return t.has_gpu_feature() ? "gpu" : "cpu"; }
+
+SearchSpace space_of(const std::string &generator, const Halide::Target &t) {
     SearchSpace s;
-    for (const auto &p : retnet_gen::tuning_space(generator, "cpu").params) {
+    for (const auto &p : retnet_gen::tuning_space(generator, family_of(t)).params) {
         s.params.emplace_back(p.name, p.values);
         s.defaults[p.name] = p.default_value;
     }
@@ -140,14 +160,14 @@ SearchSpace space_of(const std::string &generator) {
 }
 
 // linear: y [M, N] = x [M, K] W^T, weights packed [K, N padded to 64].
-Problem linear_problem(int64_t M, int64_t K, int64_t N) {
+Problem linear_problem(const Halide::Target &t, int64_t M, int64_t K, int64_t N) {
     Problem p;
     p.kernel = "linear";
     p.generator = "linear";
     p.bucket = linear_bucket(M);
     p.shape = fmt::format("M{} K{} N{}", M, K, N);
-    p.space = space_of("linear");
-    if (M <= 4) p.space.defaults = {{"rows", 1}, {"vectors", 4}};  // the runtime's matrix-vector variant
+    p.space = space_of("linear", t);
+    if (M <= 4 && !t.has_gpu_feature()) p.space.defaults = {{"rows", 1}, {"vectors", 4}};  // the runtime's matrix-vector variant
     p.run = [=](const Candidate &c, bool autoschedule, const TimingOptions &timing) {
         std::mt19937 rng(11);
         const int64_t padded = (N + 63) / 64 * 64;
@@ -163,10 +183,10 @@ Problem linear_problem(int64_t M, int64_t K, int64_t N) {
             }
         }
         in.make_sets(timing.input_sets, rng);
-        auto g = retnet_gen::Linear::create(Halide::GeneratorContext(Halide::get_host_target()));
+        auto g = retnet_gen::Linear::create(Halide::GeneratorContext(t));
         g->set_generator_param_values(generator_params({}, c, autoschedule));
         g->apply(in.bound[0], in.bound[1]);
-        return compile_check_time(g->get_pipeline(), autoschedule, in, {Buffer<float>(int(N), int(M))}, {ref}, timing);
+        return compile_check_time(g->get_pipeline(), t, autoschedule, in, {Buffer<float>(int(N), int(M))}, {ref}, timing);
     };
     return p;
 }
@@ -174,15 +194,15 @@ Problem linear_problem(int64_t M, int64_t K, int64_t N) {
 // The sequence forms on B T H K V with a random initial state; `generator` is
 // retention_chunkwise (chunk 64) or retention_parallel.
 template<typename Gen>
-Problem sequence_problem(const std::string &kernel, const std::string &generator, std::map<std::string, int> fixed,
-                         int64_t B, int64_t T, int64_t H, int64_t K, int64_t V) {
+Problem sequence_problem(const Halide::Target &t, const std::string &kernel, const std::string &generator,
+                         std::map<std::string, int> fixed, int64_t B, int64_t T, int64_t H, int64_t K, int64_t V) {
     Problem p;
     p.kernel = kernel;
     p.generator = generator;
     p.fixed = fixed;
     p.bucket = sequence_bucket(T);
     p.shape = fmt::format("B{} T{} H{} K{} V{}", B, T, H, K, V);
-    p.space = space_of(generator);
+    p.space = space_of(generator, t);
     p.run = [=](const Candidate &c, bool autoschedule, const TimingOptions &timing) {
         std::mt19937 rng(12);
         Inputs in;
@@ -198,10 +218,10 @@ Problem sequence_problem(const std::string &kernel, const std::string &generator
         test::ReferenceResult ref = test::reference_retention(view(in.bound[0], {B, T, H, K}), view(in.bound[1], {B, T, H, K}),
                                                               view(in.bound[2], {B, T, H, V}), gamma, scale, &s0);
         in.make_sets(timing.input_sets, rng);
-        auto g = Gen::create(Halide::GeneratorContext(Halide::get_host_target()));
+        auto g = Gen::create(Halide::GeneratorContext(t));
         g->set_generator_param_values(generator_params(fixed, c, autoschedule));
         g->apply(in.bound[0], in.bound[1], in.bound[2], log_decay, scale, Halide::Internal::const_true(), in.bound[3]);
-        return compile_check_time(g->get_pipeline(), autoschedule, in,
+        return compile_check_time(g->get_pipeline(), t, autoschedule, in,
                                   {Buffer<float>(int(V), int(H), int(T), int(B)), Buffer<float>(int(V), int(K), int(H), int(B))},
                                   {ref.o, ref.final_state}, timing);
     };
@@ -209,13 +229,13 @@ Problem sequence_problem(const std::string &kernel, const std::string &generator
 }
 
 // The decode step: B sequences, one token each, K = V = 128.
-Problem decode_problem(int64_t B, int64_t H, int64_t K, int64_t V) {
+Problem decode_problem(const Halide::Target &t, int64_t B, int64_t H, int64_t K, int64_t V) {
     Problem p;
     p.kernel = "retention_decode_step";
     p.generator = "retention_decode_step";
     p.bucket = decode_bucket(B);
     p.shape = fmt::format("B{} H{} K{} V{}", B, H, K, V);
-    p.space = space_of("retention_decode_step");
+    p.space = space_of("retention_decode_step", t);
     p.run = [=](const Candidate &c, bool autoschedule, const TimingOptions &timing) {
         std::mt19937 rng(13);
         Inputs in;
@@ -231,10 +251,10 @@ Problem decode_problem(int64_t B, int64_t H, int64_t K, int64_t V) {
         test::ReferenceResult ref = test::reference_retention(view(in.bound[0], {B, 1, H, K}), view(in.bound[1], {B, 1, H, K}),
                                                               view(in.bound[2], {B, 1, H, V}), gamma, scale, &s0);
         in.make_sets(timing.input_sets, rng);
-        auto g = retnet_gen::RetentionDecodeStep::create(Halide::GeneratorContext(Halide::get_host_target()));
+        auto g = retnet_gen::RetentionDecodeStep::create(Halide::GeneratorContext(t));
         g->set_generator_param_values(generator_params({}, c, autoschedule));
         g->apply(in.bound[0], in.bound[1], in.bound[2], decay, scale, in.bound[3]);
-        return compile_check_time(g->get_pipeline(), autoschedule, in,
+        return compile_check_time(g->get_pipeline(), t, autoschedule, in,
                                   {Buffer<float>(int(V), int(H), int(B)), Buffer<float>(int(V), int(K), int(H), int(B))},
                                   {ref.o, ref.final_state}, timing);
     };
@@ -247,34 +267,50 @@ std::vector<std::string> tunable_kernels() {
     return {"linear", "retention_chunkwise_c64", "retention_parallel", "retention_decode_step"};
 }
 
-std::vector<Problem> cpu_problems(const std::string &kernel) {
-    std::vector<Problem> all{
+Halide::Target tuning_target(const std::string &device) {
+    Halide::Target t = Halide::get_host_target();
+    if (device == "cpu") return t;
+    if (device == "cuda") return t.with_feature(Halide::Target::CUDA).with_feature(Halide::Target::CUDACapability80);
+    if (device == "opencl") return t.with_feature(Halide::Target::OpenCL);
+    throw Error(fmt::format("--target: expected cpu, cuda or opencl, got '{}'", device));
+}
+
+std::vector<Problem> problems(const std::string &kernel, const std::string &device) {
+    const Halide::Target t = tuning_target(device);
+    std::vector<Problem> all;
+    if (!t.has_gpu_feature()) {
         // The bench shapes: `retnet bench` (B1 H8 K64 V128; decode K = V = 128) and `retnet
         // bench-model`'s projections (d = 768).
-        linear_problem(512, 768, 768),
-        linear_problem(1, 768, 1536),
-        sequence_problem<retnet_gen::RetentionChunkwise>("retention_chunkwise_c64", "retention_chunkwise", {{"chunk", 64}},
-                                                         1, 2048, 8, 64, 128),
-        sequence_problem<retnet_gen::RetentionChunkwise>("retention_chunkwise_c64", "retention_chunkwise", {{"chunk", 64}},
-                                                         1, 256, 8, 64, 128),
-        sequence_problem<retnet_gen::RetentionParallel>("retention_parallel", "retention_parallel", {{"tile", 64}}, 1, 2048,
-                                                        8, 64, 128),
-        sequence_problem<retnet_gen::RetentionParallel>("retention_parallel", "retention_parallel", {{"tile", 64}}, 1, 256,
-                                                        8, 64, 128),
-        decode_problem(1, 16, 128, 128),
-        decode_problem(64, 16, 128, 128),
-    };
+        all = {linear_problem(t, 512, 768, 768),
+               linear_problem(t, 1, 768, 1536),
+               sequence_problem<retnet_gen::RetentionChunkwise>(t, "retention_chunkwise_c64", "retention_chunkwise",
+                                                                {{"chunk", 64}}, 1, 2048, 8, 64, 128),
+               sequence_problem<retnet_gen::RetentionChunkwise>(t, "retention_chunkwise_c64", "retention_chunkwise",
+                                                                {{"chunk", 64}}, 1, 256, 8, 64, 128),
+               sequence_problem<retnet_gen::RetentionParallel>(t, "retention_parallel", "retention_parallel", {{"tile", 64}},
+                                                               1, 2048, 8, 64, 128),
+               sequence_problem<retnet_gen::RetentionParallel>(t, "retention_parallel", "retention_parallel", {{"tile", 64}},
+                                                               1, 256, 8, 64, 128),
+               decode_problem(t, 1, 16, 128, 128),
+               decode_problem(t, 64, 16, 128, 128)};
+    } else {
+        // GPU schedules with a tuning space (schedules/tuning_space.h, family gpu).
+        all = {linear_problem(t, 512, 768, 768),
+               sequence_problem<retnet_gen::RetentionChunkwise>(t, "retention_chunkwise_c64", "retention_chunkwise",
+                                                                {{"chunk", 64}}, 1, 2048, 8, 64, 128)};
+    }
     if (kernel == "all") return all;
     std::vector<Problem> chosen;
     for (Problem &p : all) {
         if (p.kernel == kernel) chosen.push_back(p);
     }
     if (chosen.empty()) {
-        throw Error(fmt::format("--kernel: expected all or one of {}, got '{}'", fmt::join(tunable_kernels(), ", "), kernel));
+        throw Error(fmt::format("--kernel: expected all or one of {} on {}, got '{}'", fmt::join(tunable_kernels(), ", "),
+                                device, kernel));
     }
     return chosen;
 }
 
-std::string host_target_string() { return Halide::get_host_target().to_string(); }
+std::string target_string(const std::string &device) { return tuning_target(device).to_string(); }
 
 }  // namespace retnet::tune

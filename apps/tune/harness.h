@@ -1,4 +1,4 @@
-// What `retnet tune` measures: for each tunable CPU kernel and shape bucket, a problem with fixed
+// What `retnet tune` measures: for each tunable kernel and shape bucket, a problem with fixed
 // random inputs and a float64 reference. A candidate's schedule parameters are compiled with
 // Halide's JIT (the generator itself, in this process's child), checked against the reference and
 // timed. This file knows the generators; the search and the database do not.
@@ -28,11 +28,13 @@ struct Problem {
     std::function<Evaluation(const Candidate &, bool autoschedule, const TimingOptions &)> run;
 };
 
-// Every problem of `kernel` ("all": every tunable kernel) for the CPU; throws on an unknown name.
-std::vector<Problem> cpu_problems(const std::string &kernel);
+// Every problem of `kernel` ("all": every tunable kernel) on `device` (cpu, cuda or opencl: the
+// GPU targets JIT-compile for the host plus that GPU API and need the device present); throws on
+// an unknown name.
+std::vector<Problem> problems(const std::string &kernel, const std::string &device);
 std::vector<std::string> tunable_kernels();
 
-// The Halide target string the JIT compiles for here.
-std::string host_target_string();
+// The Halide target string the JIT compiles for on `device`.
+std::string target_string(const std::string &device);
 
 }  // namespace retnet::tune

@@ -30,7 +30,7 @@ struct TuneOptions {
     SearchOptions search;
     TimingOptions timing;
     double timeout_s = 180;
-    std::string db = RETNET_SOURCE_DIR "/schedules/tuned/cpu.json";
+    std::string db;  // default: schedules/tuned/<target>.json
     std::string journal_dir = RETNET_SOURCE_DIR "/build/tune-journal";
     bool adams = true;
 };
@@ -85,15 +85,12 @@ struct Row {
 };
 
 void run_tune(const TuneOptions &o) {
-    if (o.target != "cpu") {
-        throw Error(fmt::format("--target {}: the in-process tuner compiles with Halide's JIT and needs the device on "
-                                "this machine; only cpu has a tuning space so far (schedules/tuning_space.h)", o.target));
-    }
-    const std::string target = host_target_string();
-    std::vector<TuningRecord> db = read_tuning_db(o.db);
+    const std::string target = target_string(o.target);
+    std::string db_path = o.db.empty() ? std::string(RETNET_SOURCE_DIR) + "/schedules/tuned/" + o.target + ".json" : o.db;
+    std::vector<TuningRecord> db = read_tuning_db(db_path);
     std::vector<Row> rows;
-    fmt::print("retnet tune: target {}; database {}\n", target, o.db);
-    for (Problem &p : cpu_problems(o.kernel)) {
+    fmt::print("retnet tune: target {}; database {}\n", target, db_path);
+    for (Problem &p : problems(o.kernel, o.target)) {
         if (!o.shapes.empty() && std::find(o.shapes.begin(), o.shapes.end(), p.bucket) == o.shapes.end()) continue;
         fmt::print("{} [{}] {}: {} candidates in the space\n", p.kernel, p.bucket, p.shape, p.space.size());
         Journal journal(o.journal_dir, p, target);
@@ -128,14 +125,14 @@ void run_tune(const TuneOptions &o) {
             best_ms = default_ms = std::min(best_ms, default_ms);
         }
         std::string adams = "-";
-        if (o.adams) {
+        if (o.adams && o.target == "cpu") {
             Evaluation e = run_isolated([&] { return p.run({}, true, o.timing); }, o.timeout_s);
             adams = e.ms ? fmt::format("{:.3f}", *e.ms) : "failed: " + e.why.substr(0, 60);
         }
         TuningRecord rec{p.kernel, p.generator, p.fixed, target, p.bucket, p.shape, chosen, best_ms, default_ms, today(),
                          kToolVersion};
         upsert(db, rec);
-        write_tuning_db(o.db, db);
+        write_tuning_db(db_path, db);
         rows.push_back({p.kernel, p.bucket, p.shape, candidate_key(chosen), adams, default_ms, best_ms});
         fmt::print("  default {:.3f} ms, tuned {:.3f} ms ({}), Adams2019 {} ms; {} new evaluations\n", default_ms, best_ms,
                    candidate_key(chosen), adams, r.evaluated);
@@ -145,7 +142,7 @@ void run_tune(const TuneOptions &o) {
         fmt::print("| {} | {} | {} | {:.3f} | {:.3f} | {} | {} |\n", r.kernel, r.bucket, r.shape, r.default_ms, r.tuned_ms,
                    r.adams, r.params);
     }
-    fmt::print("\nwrote {}; reconfigure (cmake -S . -B build) to build the tuned variants\n", o.db);
+    fmt::print("\nwrote {}; reconfigure (cmake -S . -B build) to build the tuned variants\n", db_path);
 }
 
 }  // namespace
@@ -156,14 +153,14 @@ int main(int argc, char **argv) {
     auto o = std::make_shared<TuneOptions>();
     CLI::App app{"retnet tune: search the kernels' schedule parameters and record the winners"};
     app.add_option("--kernel", o->kernel, "all, or one of: " + fmt::format("{}", fmt::join(tunable_kernels(), ", ")))->capture_default_str();
-    app.add_option("--target", o->target, "cpu (cuda and opencl: see --help text)")->capture_default_str();
+    app.add_option("--target", o->target, "cpu, cuda or opencl (GPU targets need the device here)")->capture_default_str();
     app.add_option("--shapes", o->shapes, "shape buckets to tune (default: all), e.g. T_gt_1024 rows_le_4 B_le_8");
     app.add_option("--budget", o->search.max_evaluations, "candidates measured per kernel and bucket")->capture_default_str();
     app.add_option("--random", o->search.random_samples, "random samples before the local search")->capture_default_str();
     app.add_option("--seed", o->search.seed, "random seed of the search")->capture_default_str();
     app.add_option("--repeats", o->timing.repeats, "timed calls per candidate (median)")->capture_default_str();
     app.add_option("--timeout", o->timeout_s, "seconds allowed per candidate (compile and run)")->capture_default_str();
-    app.add_option("--db", o->db, "tuning database to update")->capture_default_str();
+    app.add_option("--db", o->db, "tuning database to update (default: schedules/tuned/<target>.json)");
     app.add_option("--journal-dir", o->journal_dir, "where evaluations are journaled (an interrupted run resumes)")->capture_default_str();
     app.add_flag("!--no-adams", o->adams, "skip the Adams2019 autoscheduler baseline");
     try {

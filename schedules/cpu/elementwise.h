@@ -4,6 +4,7 @@
 #pragma once
 
 #include "Halide.h"
+#include "tuning_space.h"
 
 namespace retnet_gen {
 
@@ -13,7 +14,7 @@ using namespace Halide;
     /* floats per SIMD vector; 0 = the target's natural width */ \
     GeneratorParam<int> vector_width{"vector_width", 0, 0, 32};  \
     /* rows per parallel task */                                  \
-    GeneratorParam<int> rows_per_task{"rows_per_task", 8, 1, 1024};
+    RETNET_TUNABLE("rows", "cpu", rows_per_task);
 
 // A row-wise output, the per-row Func it reads (may be undefined), and its outer dimensions
 // (innermost first); the row's own dimension is passed to the schedule.

@@ -5,12 +5,13 @@
 
 #include "cpu/elementwise.h"
 #include "gpu_common.h"
+#include "tuning_space.h"
 
 namespace retnet_gen {
 
 #define RETNET_ROWS_GPU_SCHEDULE_PARAMS \
     /* threads per block (one row) */   \
-    GeneratorParam<int> gpu_threads{"gpu_threads", 128, 32, 1024};
+    RETNET_TUNABLE("rows", "gpu", gpu_threads);
 
 inline void schedule_rows_gpu(RowFuncs &f, const Var &inner, int threads) {
     Var row = fuse_rows(f.out, f.outer), io("io"), ii("ii");

@@ -8,18 +8,19 @@
 #pragma once
 
 #include "gpu_common.h"
+#include "tuning_space.h"
 
 namespace retnet_gen {
 
 #define RETNET_PARALLEL_GPU_SCHEDULE_PARAMS                                         \
     /* threads along V per block */                                                   \
-    GeneratorParam<int> gpu_value_threads{"gpu_value_threads", 32, 8, 256};           \
+    RETNET_TUNABLE("retention_parallel", "gpu", gpu_value_threads);           \
     /* value columns per thread, in registers: a block covers threads x columns */    \
-    GeneratorParam<int> gpu_cols_per_thread{"gpu_cols_per_thread", 2, 1, 8};         \
+    RETNET_TUNABLE("retention_parallel", "gpu", gpu_cols_per_thread);         \
     /* output rows per thread */                                                      \
-    GeneratorParam<int> gpu_rows_per_thread{"gpu_rows_per_thread", 8, 1, 32};        \
+    RETNET_TUNABLE("retention_parallel", "gpu", gpu_rows_per_thread);        \
     /* threads along K in the final-state kernel */                                   \
-    GeneratorParam<int> gpu_key_threads{"gpu_key_threads", 8, 1, 32};
+    RETNET_TUNABLE("retention_parallel", "gpu", gpu_key_threads);
 
 struct ParallelGpuParams {
     int value_threads, cols_per_thread, rows_per_thread, key_threads;

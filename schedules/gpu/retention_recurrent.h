@@ -6,28 +6,25 @@
 #pragma once
 
 #include "gpu_common.h"
+#include "tuning_space.h"
 
 namespace retnet_gen {
 
-#define RETNET_DECODE_STEP_GPU_SCHEDULE_PARAMS                            \
-    /* threads along V per block */                                         \
-    GeneratorParam<int> gpu_value_threads{"gpu_value_threads", 128, 8, 1024}; \
-    /* state rows (keys) per block in the update kernel */                  \
-    GeneratorParam<int> gpu_key_rows{"gpu_key_rows", 4, 1, 64};
+// The fused decode step has no tunable parameter on GPUs: a block per (head, batch), a thread per
+// value column (V <= 512 fits one block).
+#define RETNET_DECODE_STEP_GPU_SCHEDULE_PARAMS
 
 #define RETNET_RECURRENT_GPU_SCHEDULE_PARAMS                              \
     /* threads along V per block */                                         \
-    GeneratorParam<int> gpu_value_threads{"gpu_value_threads", 32, 8, 1024};
+    RETNET_TUNABLE("retention_recurrent", "gpu", gpu_value_threads);
 
-struct DecodeStepGpuParams {
-    int value_threads, key_rows;
-};
+struct DecodeStepGpuParams {};
 struct RecurrentGpuParams {
     int value_threads;
 };
 template<typename G>
-DecodeStepGpuParams decode_step_gpu_params(const G &g) {
-    return {g.gpu_value_threads, g.gpu_key_rows};
+DecodeStepGpuParams decode_step_gpu_params(const G &) {
+    return {};
 }
 template<typename G>
 RecurrentGpuParams recurrent_gpu_params(const G &g) {
