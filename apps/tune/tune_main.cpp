@@ -14,6 +14,7 @@
 
 #include "harness.h"
 #include "isolate.h"
+#include "retnet/device.h"
 #include "retnet/error.h"
 #include "search.h"
 #include "tuning_db.h"
@@ -85,6 +86,11 @@ struct Row {
 };
 
 void run_tune(const TuneOptions &o) {
+    if (o.target != "cpu") {
+        // The candidates run on the device: say so now rather than discard every one of them.
+        std::string why;
+        if (!device_available(parse_device(o.target), &why)) throw Error(fmt::format("--target {}: {}", o.target, why));
+    }
     const std::string target = target_string(o.target);
     std::string db_path = o.db.empty() ? std::string(RETNET_SOURCE_DIR) + "/schedules/tuned/" + o.target + ".json" : o.db;
     std::vector<TuningRecord> db = read_tuning_db(db_path);
