@@ -1,5 +1,6 @@
 #include "reference.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace retnet::test {
@@ -50,6 +51,35 @@ ReferenceResult reference_retention(const Tensor &q, const Tensor &k, const Tens
         }
     }
     return r;
+}
+
+namespace {
+
+Tensor absolute(const Tensor &t) {
+    Tensor a = t.clone();
+    for (int64_t i = 0; i < a.numel(); i++) a.data()[i] = std::fabs(a.data()[i]);
+    return a;
+}
+
+}  // namespace
+
+ReferenceResult reference_magnitude(const Tensor &q, const Tensor &k, const Tensor &v, const std::vector<double> &gamma,
+                                    double scale, const Tensor *initial_state) {
+    const Tensor s0 = initial_state ? absolute(*initial_state) : Tensor();
+    return reference_retention(absolute(q), absolute(k), absolute(v), gamma, std::fabs(scale),
+                               initial_state ? &s0 : nullptr);
+}
+
+double error_against_magnitude(const Tensor &actual, const std::vector<double> &expected,
+                               const std::vector<double> &magnitude) {
+    Tensor host = actual.device() == Device::cpu ? actual : actual.to(Device::cpu);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < expected.size(); i++) {
+        const double d = double(host.data()[i]) - expected[i];
+        num += d * d;
+        den += std::max(magnitude[i] * magnitude[i], expected[i] * expected[i]);
+    }
+    return std::isnan(num) ? NAN : std::sqrt(num / den);
 }
 
 }  // namespace retnet::test

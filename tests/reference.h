@@ -19,4 +19,16 @@ ReferenceResult reference_retention(const Tensor &q, const Tensor &k, const Tens
                                     const std::vector<double> &gamma, double scale,
                                     const Tensor *initial_state);
 
+// The same reference on the inputs' absolute values: the magnitude of the terms each result sums,
+// which bounds float32 rounding errors.
+ReferenceResult reference_magnitude(const Tensor &q, const Tensor &k, const Tensor &v, const std::vector<double> &gamma,
+                                    double scale, const Tensor *initial_state);
+
+// ||actual - expected|| / ||max(|expected|, magnitude)||: the relative error, judged against the
+// terms' magnitudes where random signs cancel the result (a 1 x 1 state of a few terms summing to
+// ~0 otherwise fails a relative test that the kernel passes to float32 rounding). NaN if `actual`
+// holds one (an unwritten, poisoned element). `actual` may be on any device.
+double error_against_magnitude(const Tensor &actual, const std::vector<double> &expected,
+                               const std::vector<double> &magnitude);
+
 }  // namespace retnet::test

@@ -53,30 +53,6 @@ struct Shape5 {
     int64_t B, T, H, K, V;
 };
 
-// The element-wise absolute value of a host tensor.
-Tensor absolute(const Tensor &t) {
-    Tensor a = t.clone();
-    for (int64_t i = 0; i < a.numel(); i++) a.data()[i] = std::fabs(a.data()[i]);
-    return a;
-}
-
-// ||actual - expected|| / ||scale||, where `scale` is the reference computed on the inputs'
-// absolute values: float32 rounding errors grow with the sum of the terms' magnitudes, not with
-// the result, which random signs can cancel (a 1 x 1 state of 5 terms summing to ~0 otherwise
-// fails a relative test that the kernel passes to the last bit it can). For results without
-// cancellation this is the plain relative error.
-double error_against_magnitude(const Tensor &actual, const std::vector<double> &expected,
-                               const std::vector<double> &scale) {
-    Tensor host = to_host(actual);
-    double num = 0, den = 0;
-    for (size_t i = 0; i < expected.size(); i++) {
-        const double d = double(host.data()[i]) - expected[i];
-        num += d * d;
-        den += std::max(scale[i] * scale[i], expected[i] * expected[i]);
-    }
-    return std::isnan(num) ? NAN : std::sqrt(num / den);
-}
-
 // Runs `form` on fresh random inputs into NaN-poisoned outputs and checks o and the final state
 // against the reference.
 void expect_matches_reference(const FormUnderTest &form, const Shape5 &s, bool with_initial_state,
@@ -93,9 +69,7 @@ void expect_matches_reference(const FormUnderTest &form, const Shape5 &s, bool w
     std::vector<double> gamma = options.decay.empty() ? default_decay(s.H) : options.decay;
     double scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(s.K)));
     ReferenceResult ref = reference_retention(q, k, v, gamma, scale, with_initial_state ? &s0 : nullptr);
-    const Tensor s0_abs = absolute(s0);
-    ReferenceResult magnitude = reference_retention(absolute(q), absolute(k), absolute(v), gamma, scale,
-                                                    with_initial_state ? &s0_abs : nullptr);
+    ReferenceResult magnitude = reference_magnitude(q, k, v, gamma, scale, with_initial_state ? &s0 : nullptr);
     EXPECT_LE(error_against_magnitude(o, ref.o, magnitude.o), kTolerance) << "output";
     EXPECT_LE(error_against_magnitude(sf, ref.final_state, magnitude.final_state), kTolerance) << "final state";
 }
