@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "device_test.h"
+#include "reference.h"
 #include "retnet/error.h"
 #include "retnet/layers.h"
 #include "test_support.h"
@@ -20,14 +21,18 @@ namespace {
 double swish(double x) { return x / (1.0 + std::exp(-x)); }
 double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
 
-// x [M, in] W^T for W [out, in], in double.
-std::vector<double> product(const Tensor &x, const Tensor &w) {
+// x [M, in] W^T for W [out, in], in double; with `magnitude`, |x| |W|^T: the size of the terms
+// each output sums, against which float32 rounding is judged (error_against_magnitude).
+std::vector<double> product(const Tensor &x, const Tensor &w, bool magnitude = false) {
     const int64_t M = x.dim(0), in = x.dim(1), out = w.dim(0);
     std::vector<double> y(static_cast<size_t>(M * out));
     for (int64_t m = 0; m < M; m++) {
         for (int64_t n = 0; n < out; n++) {
             double s = 0;
-            for (int64_t k = 0; k < in; k++) s += double(x.data()[m * in + k]) * w.data()[n * in + k];
+            for (int64_t k = 0; k < in; k++) {
+                const double term = double(x.data()[m * in + k]) * w.data()[n * in + k];
+                s += magnitude ? std::fabs(term) : term;
+            }
             y[static_cast<size_t>(m * out + n)] = s;
         }
     }
@@ -45,17 +50,20 @@ TEST_P(LayersOnDevice, LinearMatchesReference) {
             SCOPED_TRACE(fmt::format("M={} in={} out={}", M, in, out));
             Tensor x = random_tensor({M, in}), w = random_tensor({out, in}), r = random_tensor({M, out});
             LinearWeight packed = LinearWeight::pack(w, device(), "w");
-            std::vector<double> ref = product(x, w);
+            std::vector<double> ref = product(x, w), magnitude = product(x, w, true);
             Tensor y = on(device(), poisoned({M, out}));
             linear(on(device(), x), packed, y);
-            EXPECT_LE(relative_error(y, ref), 1e-5);
+            EXPECT_LE(error_against_magnitude(y, ref, magnitude), 1e-5);
 
             const float alpha = 1.75f;
-            std::vector<double> with_residual = ref;
-            for (size_t i = 0; i < ref.size(); i++) with_residual[i] += alpha * double(r.data()[i]);
+            std::vector<double> with_residual = ref, residual_magnitude = magnitude;
+            for (size_t i = 0; i < ref.size(); i++) {
+                with_residual[i] += alpha * double(r.data()[i]);
+                residual_magnitude[i] += std::fabs(alpha * double(r.data()[i]));
+            }
             Tensor y2 = on(device(), poisoned({M, out}));
             linear_residual(on(device(), x), packed, on(device(), r), alpha, y2);
-            EXPECT_LE(relative_error(y2, with_residual), 1e-5);
+            EXPECT_LE(error_against_magnitude(y2, with_residual, residual_magnitude), 1e-5);
         }
     }
 }
@@ -67,11 +75,15 @@ TEST_P(LayersOnDevice, GatedFeedForwardMatchesReference) {
             SCOPED_TRACE(fmt::format("{} M={}", activation_name(act), M));
             Tensor x = random_tensor({M, in}), w1 = random_tensor({out, in}), wg = random_tensor({out, in});
             std::vector<double> a = product(x, w1), b = product(x, wg), ref(a.size());
-            for (size_t i = 0; i < a.size(); i++) ref[i] = (act == Activation::swish ? swish(a[i]) : gelu(a[i])) * b[i];
+            std::vector<double> am = product(x, w1, true), bm = product(x, wg, true), magnitude(a.size());
+            for (size_t i = 0; i < a.size(); i++) {
+                ref[i] = (act == Activation::swish ? swish(a[i]) : gelu(a[i])) * b[i];
+                magnitude[i] = am[i] * bm[i];  // |act(a)| <= |a|; the product's rounding scales with both
+            }
             Tensor y = on(device(), poisoned({M, out}));
             linear_glu(on(device(), x), LinearWeight::pack(w1, device(), "fc1"), LinearWeight::pack(wg, device(), "gate"),
                        act, y);
-            EXPECT_LE(relative_error(y, ref), 1e-5);
+            EXPECT_LE(error_against_magnitude(y, ref, magnitude), 1e-5);
         }
     }
 }
