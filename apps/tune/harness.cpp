@@ -5,6 +5,9 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -76,12 +79,35 @@ struct Inputs {
             other_sets.push_back(std::move(set));
         }
     }
+    // Own copies of the bound buffers (the other sets are only read): timing overwrites them.
+    Inputs copy() const {
+        Inputs c = *this;
+        for (Buffer<float> &b : c.bound) b = b.copy();
+        return c;
+    }
     void load(size_t set) {  // set 0 is the original (checked) contents
         if (set == 0 || other_sets.empty()) return;
         const auto &contents = other_sets[(set - 1) % other_sets.size()];
         for (size_t i = 0; i < bound.size(); i++) std::memcpy(bound[i].data(), contents[i].data(), contents[i].size() * 4);
     }
 };
+
+// A problem's inputs, per-head values and float64 reference: made once, in the tuner's process
+// before any candidate's child is forked (the children share them), not once per candidate.
+struct Fixture {
+    Inputs in;
+    Buffer<float> per_head;  // log gamma or gamma, by kernel
+    float scale = 1.0f;
+    std::vector<std::vector<double>> expected;
+};
+
+std::function<const Fixture &()> made_once(std::function<Fixture()> make) {
+    auto cell = std::make_shared<std::optional<Fixture>>();
+    return [cell, make]() -> const Fixture & {
+        if (!*cell) cell->emplace(make());
+        return **cell;
+    };
+}
 
 Halide::Internal::GeneratorParamsMap generator_params(const std::map<std::string, int> &fixed, const Candidate &c, bool autoschedule) {
     Halide::Internal::GeneratorParamsMap gp;
@@ -168,25 +194,33 @@ Problem linear_problem(const Halide::Target &t, int64_t M, int64_t K, int64_t N)
     p.shape = fmt::format("M{} K{} N{}", M, K, N);
     p.space = space_of("linear", t);
     if (M <= 4 && !t.has_gpu_feature()) p.space.defaults = {{"rows", 1}, {"vectors", 4}};  // the runtime's matrix-vector variant
-    p.run = [=](const Candidate &c, bool autoschedule, const TimingOptions &timing) {
+    auto fixture = made_once([=] {
         std::mt19937 rng(11);
         const int64_t padded = (N + 63) / 64 * 64;
-        Inputs in;
-        in.bound = {Buffer<float>(int(K), int(M)), Buffer<float>(int(padded), int(K))};
-        for (Buffer<float> &b : in.bound) fill_random(b, rng);
+        Fixture f;
+        f.in.bound = {Buffer<float>(int(K), int(M)), Buffer<float>(int(padded), int(K))};
+        for (Buffer<float> &b : f.in.bound) fill_random(b, rng);
         std::vector<double> ref(static_cast<size_t>(M * N));
         for (int64_t m = 0; m < M; m++) {
             for (int64_t n = 0; n < N; n++) {
                 double s = 0;
-                for (int64_t k = 0; k < K; k++) s += double(in.bound[0](int(k), int(m))) * in.bound[1](int(n), int(k));
+                for (int64_t k = 0; k < K; k++) s += double(f.in.bound[0](int(k), int(m))) * f.in.bound[1](int(n), int(k));
                 ref[static_cast<size_t>(m * N + n)] = s;
             }
         }
-        in.make_sets(timing.input_sets, rng);
+        f.expected = {ref};
+        f.in.make_sets(TimingOptions{}.input_sets, rng);
+        return f;
+    });
+    p.prepare = [fixture] { fixture(); };
+    p.run = [=](const Candidate &c, bool autoschedule, const TimingOptions &timing) {
+        const Fixture &f = fixture();
+        Inputs in = f.in.copy();
         auto g = retnet_gen::Linear::create(Halide::GeneratorContext(t));
         g->set_generator_param_values(generator_params({}, c, autoschedule));
         g->apply(in.bound[0], in.bound[1]);
-        return compile_check_time(g->get_pipeline(), t, autoschedule, in, {Buffer<float>(int(N), int(M))}, {ref}, timing);
+        return compile_check_time(g->get_pipeline(), t, autoschedule, in, {Buffer<float>(int(N), int(M))}, f.expected,
+                                  timing);
     };
     return p;
 }
@@ -203,27 +237,35 @@ Problem sequence_problem(const Halide::Target &t, const std::string &kernel, con
     p.bucket = sequence_bucket(T);
     p.shape = fmt::format("B{} T{} H{} K{} V{}", B, T, H, K, V);
     p.space = space_of(generator, t);
-    p.run = [=](const Candidate &c, bool autoschedule, const TimingOptions &timing) {
+    auto fixture = made_once([=] {
         std::mt19937 rng(12);
-        Inputs in;
-        in.bound = {Buffer<float>(int(K), int(H), int(T), int(B)), Buffer<float>(int(K), int(H), int(T), int(B)),
-                    Buffer<float>(int(V), int(H), int(T), int(B)), Buffer<float>(int(V), int(K), int(H), int(B))};
-        for (Buffer<float> &b : in.bound) fill_random(b, rng);
+        Fixture f;
+        f.in.bound = {Buffer<float>(int(K), int(H), int(T), int(B)), Buffer<float>(int(K), int(H), int(T), int(B)),
+                      Buffer<float>(int(V), int(H), int(T), int(B)), Buffer<float>(int(V), int(K), int(H), int(B))};
+        for (Buffer<float> &b : f.in.bound) fill_random(b, rng);
         const std::vector<double> gamma = default_decay(H);
-        Buffer<float> log_decay(static_cast<int>(H));
-        for (int h = 0; h < H; h++) log_decay(h) = static_cast<float>(std::log(gamma[static_cast<size_t>(h)]));
-        const float scale = static_cast<float>(1.0 / std::sqrt(double(K)));
+        f.per_head = Buffer<float>(static_cast<int>(H));
+        for (int h = 0; h < H; h++) f.per_head(h) = static_cast<float>(std::log(gamma[static_cast<size_t>(h)]));
+        f.scale = static_cast<float>(1.0 / std::sqrt(double(K)));
         auto view = [](Buffer<float> &b, Shape s) { return Tensor::view(b.data(), s); };
-        const Tensor s0 = view(in.bound[3], {B, H, K, V});
-        test::ReferenceResult ref = test::reference_retention(view(in.bound[0], {B, T, H, K}), view(in.bound[1], {B, T, H, K}),
-                                                              view(in.bound[2], {B, T, H, V}), gamma, scale, &s0);
-        in.make_sets(timing.input_sets, rng);
+        const Tensor s0 = view(f.in.bound[3], {B, H, K, V});
+        test::ReferenceResult ref = test::reference_retention(view(f.in.bound[0], {B, T, H, K}),
+                                                              view(f.in.bound[1], {B, T, H, K}),
+                                                              view(f.in.bound[2], {B, T, H, V}), gamma, f.scale, &s0);
+        f.expected = {ref.o, ref.final_state};
+        f.in.make_sets(TimingOptions{}.input_sets, rng);
+        return f;
+    });
+    p.prepare = [fixture] { fixture(); };
+    p.run = [=](const Candidate &c, bool autoschedule, const TimingOptions &timing) {
+        const Fixture &f = fixture();
+        Inputs in = f.in.copy();
         auto g = Gen::create(Halide::GeneratorContext(t));
         g->set_generator_param_values(generator_params(fixed, c, autoschedule));
-        g->apply(in.bound[0], in.bound[1], in.bound[2], log_decay, scale, Halide::Internal::const_true(), in.bound[3]);
+        g->apply(in.bound[0], in.bound[1], in.bound[2], f.per_head, f.scale, Halide::Internal::const_true(), in.bound[3]);
         return compile_check_time(g->get_pipeline(), t, autoschedule, in,
                                   {Buffer<float>(int(V), int(H), int(T), int(B)), Buffer<float>(int(V), int(K), int(H), int(B))},
-                                  {ref.o, ref.final_state}, timing);
+                                  f.expected, timing);
     };
     return p;
 }
@@ -236,27 +278,35 @@ Problem decode_problem(const Halide::Target &t, int64_t B, int64_t H, int64_t K,
     p.bucket = decode_bucket(B);
     p.shape = fmt::format("B{} H{} K{} V{}", B, H, K, V);
     p.space = space_of("retention_decode_step", t);
-    p.run = [=](const Candidate &c, bool autoschedule, const TimingOptions &timing) {
+    auto fixture = made_once([=] {
         std::mt19937 rng(13);
-        Inputs in;
-        in.bound = {Buffer<float>(int(K), int(H), int(B)), Buffer<float>(int(K), int(H), int(B)),
-                    Buffer<float>(int(V), int(H), int(B)), Buffer<float>(int(V), int(K), int(H), int(B))};
-        for (Buffer<float> &b : in.bound) fill_random(b, rng);
+        Fixture f;
+        f.in.bound = {Buffer<float>(int(K), int(H), int(B)), Buffer<float>(int(K), int(H), int(B)),
+                      Buffer<float>(int(V), int(H), int(B)), Buffer<float>(int(V), int(K), int(H), int(B))};
+        for (Buffer<float> &b : f.in.bound) fill_random(b, rng);
         const std::vector<double> gamma = default_decay(H);
-        Buffer<float> decay(static_cast<int>(H));
-        for (int h = 0; h < H; h++) decay(h) = static_cast<float>(gamma[static_cast<size_t>(h)]);
-        const float scale = static_cast<float>(1.0 / std::sqrt(double(K)));
+        f.per_head = Buffer<float>(static_cast<int>(H));
+        for (int h = 0; h < H; h++) f.per_head(h) = static_cast<float>(gamma[static_cast<size_t>(h)]);
+        f.scale = static_cast<float>(1.0 / std::sqrt(double(K)));
         auto view = [](Buffer<float> &b, Shape s) { return Tensor::view(b.data(), s); };
-        const Tensor s0 = view(in.bound[3], {B, H, K, V});
-        test::ReferenceResult ref = test::reference_retention(view(in.bound[0], {B, 1, H, K}), view(in.bound[1], {B, 1, H, K}),
-                                                              view(in.bound[2], {B, 1, H, V}), gamma, scale, &s0);
-        in.make_sets(timing.input_sets, rng);
+        const Tensor s0 = view(f.in.bound[3], {B, H, K, V});
+        test::ReferenceResult ref = test::reference_retention(view(f.in.bound[0], {B, 1, H, K}),
+                                                              view(f.in.bound[1], {B, 1, H, K}),
+                                                              view(f.in.bound[2], {B, 1, H, V}), gamma, f.scale, &s0);
+        f.expected = {ref.o, ref.final_state};
+        f.in.make_sets(TimingOptions{}.input_sets, rng);
+        return f;
+    });
+    p.prepare = [fixture] { fixture(); };
+    p.run = [=](const Candidate &c, bool autoschedule, const TimingOptions &timing) {
+        const Fixture &f = fixture();
+        Inputs in = f.in.copy();
         auto g = retnet_gen::RetentionDecodeStep::create(Halide::GeneratorContext(t));
         g->set_generator_param_values(generator_params({}, c, autoschedule));
-        g->apply(in.bound[0], in.bound[1], in.bound[2], decay, scale, in.bound[3]);
+        g->apply(in.bound[0], in.bound[1], in.bound[2], f.per_head, f.scale, in.bound[3]);
         return compile_check_time(g->get_pipeline(), t, autoschedule, in,
                                   {Buffer<float>(int(V), int(H), int(B)), Buffer<float>(int(V), int(K), int(H), int(B))},
-                                  {ref.o, ref.final_state}, timing);
+                                  f.expected, timing);
     };
     return p;
 }

@@ -16,13 +16,15 @@ namespace retnet::tune {
 struct TimingOptions {
     int warmup = 1;
     int repeats = 7;
-    int input_sets = 3;  // inputs rotated between timed calls, caches flushed
+    int input_sets = 3;  // inputs rotated between timed calls, caches flushed (at most the 3 made)
 };
 
 struct Problem {
     std::string kernel, generator, bucket, shape;
     std::map<std::string, int> fixed;  // generator params that define the kernel
     SearchSpace space;
+    // Makes the inputs and the float64 reference (once); call before forking candidates' children.
+    std::function<void()> prepare;
     // Compiles and runs one candidate (or Halide's Adams2019 autoscheduler's schedule when
     // `autoschedule`): the time, or why it was discarded. Call in a child process (isolate.h).
     std::function<Evaluation(const Candidate &, bool autoschedule, const TimingOptions &)> run;

@@ -99,6 +99,7 @@ void run_tune(const TuneOptions &o) {
     for (Problem &p : problems(o.kernel, o.target)) {
         if (!o.shapes.empty() && std::find(o.shapes.begin(), o.shapes.end(), p.bucket) == o.shapes.end()) continue;
         fmt::print("{} [{}] {}: {} candidates in the space\n", p.kernel, p.bucket, p.shape, p.space.size());
+        p.prepare();  // inputs and reference, shared by every candidate's child
         Journal journal(o.journal_dir, p, target);
         const size_t resumed = journal.known.size();
         if (resumed) fmt::print("  resuming: {} candidates already measured\n", resumed);

@@ -18,6 +18,13 @@ const DeviceKernels &kernels_for(const char *fn, Device device) {
                             device_name(device), device_name(device)));
 }
 
+void check_rank(const Tensor &t, const std::string &role, int rank, const char *dims) {
+    if (!t.defined()) throw Error(fmt::format("{}: expected a tensor [{}], got an undefined tensor", role, dims));
+    if (t.rank() != rank) {
+        throw Error(fmt::format("{}: expected {} dimensions [{}], got shape {}", role, rank, dims, shape_string(t.shape())));
+    }
+}
+
 void check_same_device(const char *fn, std::initializer_list<std::pair<const char *, const Tensor *>> tensors) {
     const auto &[first_name, first] = *tensors.begin();
     for (const auto &[name, tensor] : tensors) {

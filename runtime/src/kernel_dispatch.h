@@ -35,6 +35,9 @@ Tensor cached(std::map<Key, Tensor> &cache, const Key &key, size_t bound, Make &
 // The kernels built for `device`, after checking the device can run them; errors name `fn`.
 const DeviceKernels &kernels_for(const char *fn, Device device);
 
+// Throws unless `t` is defined with `rank` dimensions; `role` and `dims` ("B, T, H, K") name it.
+void check_rank(const Tensor &t, const std::string &role, int rank, const char *dims);
+
 // Every tensor of one call must live on the first one's device.
 void check_same_device(const char *fn, std::initializer_list<std::pair<const char *, const Tensor *>> tensors);
 

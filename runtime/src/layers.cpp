@@ -11,6 +11,7 @@
 
 namespace retnet {
 
+using detail::check_rank;
 using detail::check_same_device;
 using detail::KernelBuffer;
 using detail::kernels_for;
@@ -21,13 +22,6 @@ namespace {
 // Up to this many rows the matrix-vector kernels win: the tiled ones would compute a whole tile
 // of rows (8) for each, and both read the weights once.
 constexpr int64_t kGemvMaxRows = 4;
-
-void check_rank(const Tensor &t, const std::string &role, int rank, const char *dims) {
-    if (!t.defined()) throw Error(fmt::format("{}: expected a tensor [{}], got an undefined tensor", role, dims));
-    if (t.rank() != rank) {
-        throw Error(fmt::format("{}: expected {} dimensions [{}], got shape {}", role, rank, dims, shape_string(t.shape())));
-    }
-}
 
 void check_weight(const char *fn, const LinearWeight &w, int64_t in_features, const std::string &against) {
     if (!w.packed.defined()) throw Error(fmt::format("{}: weight {}: not loaded", fn, w.name));

@@ -15,6 +15,7 @@
 namespace retnet {
 
 using detail::cached;
+using detail::check_rank;
 using detail::check_same_device;
 using detail::kernels_for;
 using detail::KernelBuffer;
@@ -59,13 +60,6 @@ namespace {
 struct Dims {
     int64_t B, T, H, K, V;
 };
-
-void check_rank(const Tensor &t, const std::string &role, int rank, const char *dims) {
-    if (!t.defined()) throw Error(fmt::format("{}: expected a tensor [{}], got an undefined tensor", role, dims));
-    if (t.rank() != rank) {
-        throw Error(fmt::format("{}: expected {} dimensions [{}], got shape {}", role, rank, dims, shape_string(t.shape())));
-    }
-}
 
 void check_extent(int64_t value, int64_t lo, int64_t hi, const std::string &what) {
     if (value < lo || value > hi) {
