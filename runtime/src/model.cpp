@@ -109,6 +109,10 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
     const float eps = static_cast<float>(c.layernorm_eps);
     const float alpha = static_cast<float>(c.residual_alpha());
     const bool step = form == Form::recurrent;
+    if (!all_logits && T > 1 && M >= (int64_t(1) << 24)) {  // last rows are gathered by float32 row ids
+        throw Error(fmt::format("Model::forward: {} x {} tokens: last-position logits need fewer than 2^24 tokens "
+                                "per call (ask for all logits, or split the batch)", B, T));
+    }
 
     Tensor ids = Tensor::empty({M});
     for (int64_t i = 0; i < M; i++) ids.data()[i] = static_cast<float>(tokens[static_cast<size_t>(i)]);
@@ -170,11 +174,12 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
     Tensor rows = h;
     int64_t kept = T;
     if (!all_logits && T > 1) {
-        Tensor host = h.to(Device::cpu), last = Tensor::empty({B, d});
-        for (int64_t b = 0; b < B; b++) {
-            std::copy(host.data() + ((b + 1) * T - 1) * d, host.data() + (b + 1) * T * d, last.data() + b * d);
-        }
-        rows = dev == Device::cpu ? last : last.to(dev);
+        // Each sequence's last row, gathered where h lives by the embedding kernel (a row gather),
+        // rather than copying every hidden state to the host.
+        Tensor last_rows = Tensor::empty({B});
+        for (int64_t b = 0; b < B; b++) last_rows.data()[b] = static_cast<float>((b + 1) * T - 1);
+        rows = Tensor::empty({B, d}, dev);
+        embedding(dev == Device::cpu ? last_rows : last_rows.to(dev), h, 1.0f, rows);
         kept = 1;
     }
     Tensor normed = Tensor::empty({B * kept, d}, dev), logits = Tensor::empty({B * kept, c.vocab_size}, dev);
