@@ -12,6 +12,7 @@
 #include "HalideRuntime.h"
 #include "retnet/error.h"
 #include "retnet/retention.h"
+#include "random_tensor.h"
 #include "timing.h"
 #include "work_counts.h"
 
@@ -49,14 +50,6 @@ struct Row {
     Timing timing;
     WorkCount work;
 };
-
-// Random inputs in [-1, 1) made on the host, then moved to `device` (outside the timed region).
-Tensor random_tensor(const Shape &shape, Device device, std::mt19937 &rng) {
-    Tensor t = Tensor::empty(shape);
-    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-    for (int64_t i = 0; i < t.numel(); i++) t.data()[i] = uniform(rng);
-    return device == Device::cpu ? t : t.to(device);
-}
 
 // The default decay for the first 48 heads; beyond that (where 1 - 2^(-5-h) rounds to 1) the
 // bench cycles through them again: the decay values do not change the work.

@@ -17,6 +17,7 @@
 
 #include "gpu_sweep_table.h"
 #include "halide_bridge.h"
+#include "random_tensor.h"
 #include "retnet/error.h"
 #include "retnet/layers.h"
 #include "retnet/retention.h"
@@ -25,13 +26,6 @@
 
 namespace retnet::tune {
 namespace {
-
-Tensor random_tensor(const Shape &shape, std::mt19937 &rng) {
-    Tensor t = Tensor::empty(shape);
-    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    for (int64_t i = 0; i < t.numel(); i++) t.data()[i] = u(rng);
-    return t;
-}
 
 double relative_error(const Tensor &a, const Tensor &b) {
     Tensor x = a.to(Device::cpu), y = b.device() == Device::cpu ? b : b.to(Device::cpu);
@@ -93,14 +87,14 @@ int main(int argc, char **argv) {
         std::mt19937 rng(5);
         // linear at the bench-model's prefill shape: 2048 rows, d = 768.
         const int64_t M = 2048, K = 768, N = 768;
-        Tensor x = random_tensor({M, K}, rng), w = random_tensor({N, K}, rng);
+        Tensor x = apps::random_tensor({M, K}, Device::cpu, rng), w = apps::random_tensor({N, K}, Device::cpu, rng);
         Tensor y_cpu = Tensor::empty({M, N});
         linear(x, LinearWeight::pack(w, Device::cpu, "w"), y_cpu);
         LinearWeight wg = LinearWeight::pack(w, Device::cuda, "w");
         Tensor xg = x.to(Device::cuda), yg = Tensor::empty({M, N}, Device::cuda);
         // chunkwise at ANCHORS.md's B4 T2048 H16 K = V = 128.
         const int64_t B = 4, T = 2048, H = 16, D = 128;
-        Tensor q = random_tensor({B, T, H, D}, rng), k = random_tensor({B, T, H, D}, rng), v = random_tensor({B, T, H, D}, rng);
+        Tensor q = apps::random_tensor({B, T, H, D}, Device::cpu, rng), k = apps::random_tensor({B, T, H, D}, Device::cpu, rng), v = apps::random_tensor({B, T, H, D}, Device::cpu, rng);
         Tensor o_cpu = Tensor::empty({B, T, H, D});
         retention_chunkwise(q, k, v, o_cpu, 64);
         Tensor qg = q.to(Device::cuda), kg = k.to(Device::cuda), vg = v.to(Device::cuda);
