@@ -89,6 +89,27 @@ Row bench_decode_step(int64_t B, int64_t H, Device device, const BenchOptions &o
     return {"decode_step", B, 1, H, K, V, 0, timing, decode_step_work(B, H, K, V)};
 }
 
+// On a GPU, the per-step time of kQueued steps issued back to back with one synchronisation at the
+// end: beside the synchronised step above it separates the host's cost of issuing a step (this
+// runtime, Halide's and the driver's) from the round trip of waiting for each one.
+Row bench_decode_queued(int64_t B, int64_t H, Device device, const BenchOptions &opt, std::mt19937 &rng) {
+    constexpr int kQueued = 32;
+    const int64_t K = opt.decode_key_dim, V = opt.decode_value_dim;
+    Tensor q = random_tensor({B, H, K}, device, rng), k = random_tensor({B, H, K}, device, rng);
+    Tensor v = random_tensor({B, H, V}, device, rng);
+    Tensor state = random_tensor({B, H, K, V}, device, rng), o = Tensor::empty({B, H, V}, device);
+    const RetentionOptions options = bench_options(H);
+    Timing timing = time_call(
+        [&] {
+            for (int i = 0; i < kQueued; i++) retention_decode_step(q, k, v, state, o, options);
+            o.synchronize();
+        },
+        opt.timing);
+    timing.median_ms /= kQueued;
+    timing.min_ms /= kQueued;
+    return {"decode_queue", B, 1, H, K, V, 0, timing, decode_step_work(B, H, K, V)};
+}
+
 void print_table(const std::vector<Row> &rows) {
     fmt::print("{:<12} {:>4} {:>6} {:>4} {:>4} {:>4} {:>4} {:>11} {:>9} {:>8}\n", "kernel", "B", "T", "H", "K", "V", "C",
                "ms (median)", "GFLOP/s", "GB/s");
@@ -173,7 +194,10 @@ void run_bench(BenchOptions opt, const CLI::App &cmd) {
         }
     }
     for (int64_t H : opt.decode_heads) {
-        for (int64_t B : opt.decode_batches) rows.push_back(bench_decode_step(B, H, device, opt, rng));
+        for (int64_t B : opt.decode_batches) {
+            rows.push_back(bench_decode_step(B, H, device, opt, rng));
+            if (gpu) rows.push_back(bench_decode_queued(B, H, device, opt, rng));
+        }
     }
     print_table(rows);
     if (!opt.csv_path.empty()) {

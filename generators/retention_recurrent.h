@@ -15,6 +15,9 @@ namespace retnet_gen {
 
 class RetentionDecodeStep : public Generator<RetentionDecodeStep> {
 public:
+    // 0: any key dimension. Otherwise the kernel accepts only this K, and a GPU thread can hold
+    // its whole state column in registers (one pass over the state instead of two).
+    GeneratorParam<int> key_dim{"key_dim", 0, 0, 256};
     RETNET_DECODE_STEP_CPU_SCHEDULE_PARAMS
     RETNET_DECODE_STEP_GPU_SCHEDULE_PARAMS
 
@@ -29,19 +32,36 @@ public:
 
     void generate() {
         Var vd("vd"), kd("kd"), h("h"), b("b");
-        RDom over_keys(0, q.dim(0).extent(), "over_keys");
+        const int fixed_keys = key_dim;
+        if (fixed_keys > 0) {
+            q.dim(0).set_bounds(0, fixed_keys);
+            k.dim(0).set_bounds(0, fixed_keys);
+            state.dim(1).set_bounds(0, fixed_keys);
+        }
+        Expr key_count = fixed_keys > 0 ? Expr(fixed_keys) : q.dim(0).extent();
+        RDom over_keys(0, key_count, "over_keys");
         // Each state element is read, then written, at the same place: safe in place.
-        auto updated = [&](Expr row) { return decay(h) * state(vd, row, h, b) + k(row, h, b) * v(vd, h, b); };
-        state_out(vd, kd, h, b) = updated(kd);
-        // The read-out recomputes the updated element from the input state rather than reading
-        // state_out, so the two outputs are independent and a schedule may fuse them into one
-        // pass (the read-out must then run before the in-place update).
+        Func updated("updated_state");
+        updated(vd, kd, h, b) = decay(h) * state(vd, kd, h, b) + k(kd, h, b) * v(vd, h, b);
+        state_out(vd, kd, h, b) = updated(vd, kd, h, b);
+        // Both outputs read `updated`, so a schedule may compute each state element once and
+        // both read it out and store it: one pass over the state. The read-out recomputes it
+        // from the input state where it is inlined, and must then run before an in-place update.
         Func readout("readout");
         readout(vd, h, b) = 0.0f;
-        readout(vd, h, b) += q(over_keys, h, b) * updated(over_keys);
+        readout(vd, h, b) += q(over_keys, h, b) * updated(vd, over_keys, h, b);
         o(vd, h, b) = scale * readout(vd, h, b);
+        if (fixed_keys > 0) {
+            state_out.dim(1).set_bounds(0, fixed_keys);
+            // The outputs' shapes tied to the inputs' (the runtime checks them anyway), so that
+            // bounds inference sees o and state_out cover the same (head, batch) per fused
+            // iteration and the state column gets a constant-size, per-thread allocation.
+            Expr H = q.dim(1).extent(), B = q.dim(2).extent(), V = v.dim(0).extent();
+            o.dim(0).set_bounds(0, V).dim(1).set_bounds(0, H).dim(2).set_bounds(0, B);
+            state_out.dim(0).set_bounds(0, V).dim(2).set_bounds(0, H).dim(3).set_bounds(0, B);
+        }
 
-        DecodeStepFuncs funcs{o, state_out, readout};
+        DecodeStepFuncs funcs{o, state_out, readout, updated};
         DecodeStepVars vars{vd, kd, h, b, over_keys};
         if (auto_schedule) {  // Adams2019, for comparison: B1 H16 K = V = 128
             q.set_estimates({{0, 128}, {0, 16}, {0, 1}});
@@ -52,7 +72,7 @@ public:
             o.set_estimates({{0, 128}, {0, 16}, {0, 1}});
             state_out.set_estimates({{0, 128}, {0, 128}, {0, 16}, {0, 1}});
         } else if (get_target().has_gpu_feature()) {
-            schedule_retention_decode_step_gpu(funcs, vars, decode_step_gpu_params(*this));
+            schedule_retention_decode_step_gpu(funcs, vars, fixed_keys);
         } else {
             schedule_retention_decode_step_cpu(funcs, vars, decode_step_cpu_params(*this), get_target());
         }

@@ -49,6 +49,8 @@ TEST_P(DecodeStepOnDevice, MatchesReference) {
     expect_steps_match_reference(device(), 64, 2, 2, 16, 8);
     expect_steps_match_reference(device(), 1, 3, 1, 1, 1);
     expect_steps_match_reference(device(), 1, 3, 1, 256, 512);
+    expect_steps_match_reference(device(), 3, 3, 4, 128, 96);   // the K = 128 kernel, 3 column blocks
+    expect_steps_match_reference(device(), 2, 3, 2, 128, 130);  // K = 128 but V not a multiple of 32
 }
 
 INSTANTIATE_TEST_SUITE_P(Retention, DecodeStepOnDevice, ::testing::ValuesIn(all_devices()), device_test_name);

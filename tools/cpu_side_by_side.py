@@ -106,6 +106,9 @@ def main():
                                     '--decode-batches', '1', '--decode-heads', '16'])
     ours += run_retnet(args.retnet, ['--forms', 'chunkwise', '-T', '256', '--decode-batches', '8',
                                      '--decode-heads', '16', '--decode-value-dim', '256'])
+    # A state far beyond the caches (B256 H16: 268 MB against a 32 MB L3): the copy-bandwidth row.
+    ours += run_retnet(args.retnet, ['--forms', 'chunkwise', '-T', '256', '--decode-batches', '256',
+                                     '--decode-heads', '16'])
 
     print('| kernel | B T H K V | ours ms | ours GFLOP/s (credited) | % of sgemm | PyTorch ms | PyTorch / ours |')
     print('|---|---|---|---|---|---|---|')

@@ -258,7 +258,10 @@ void retention_decode_step(const Tensor &q, const Tensor &k, const Tensor &v, Te
     KernelBuffer hq(q, f + ": q"), hk(k, f + ": k"), hv(v, f + ": v"), hs(state, f + ": state"), ho(o, f + ": o");
     KernelBuffer hs_out(state, f + ": state");
     DecayArgument gamma(decay.gamma, q.device());
-    auto step = detail::tuned_or(q.device(), "retention_decode_step", decode_bucket(B), kernels.decode_step);
+    // The K = 128 kernel's GPU schedule tiles V by 32 columns without a tail.
+    const bool k128 = K == 128 && V % 32 == 0;
+    auto step = detail::tuned_or(q.device(), "retention_decode_step", decode_bucket(B),
+                                 k128 ? kernels.decode_step_k128 : kernels.decode_step);
     run_kernel(fn, [&] { return step(hq, hk, hv, gamma, decay.scale, hs, ho, hs_out); });
 }
 

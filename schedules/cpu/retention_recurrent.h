@@ -37,7 +37,7 @@ RecurrentCpuParams recurrent_cpu_params(const G &g) {
 }
 
 struct DecodeStepFuncs {
-    Func o, state_out, readout;
+    Func o, state_out, readout, updated;
 };
 struct DecodeStepVars {
     Var vd, kd, h, b;

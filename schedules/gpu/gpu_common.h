@@ -40,11 +40,15 @@ inline void schedule_gpu_score_tile(ScoreTile &s, int tile_len, int rows, int va
         .gpu_threads(jt, it);
     s.scores_raw.compute_at(s.scores, jt).bound_extent(s.j, score_cols).bound_extent(s.i, rows).unroll(s.j).unroll(s.i);
     s.scores_raw.update().reorder(s.j, s.i, s.over_keys).unroll(s.j).unroll(s.i);
+    // A block transposes a (value_threads keys x 16 features) patch (blocks of value_threads
+    // threads alone ran at 19% occupancy: measured 0.16 ms for 32 MB on the H200).
+    Var ko("ko"), ki("ki");
     s.k_transposed.compute_root()
         .split(s.j, jt, jc, value_threads, TailStrategy::GuardWithIf)
-        .reorder(jc, s.kd, jt, s.tile_dim, s.h, s.b);
-    gpu_blocks_over_heads(s.k_transposed, s.kd, s.tile_dim, s.h, s.b);
-    s.k_transposed.gpu_threads(jc);
+        .split(s.kd, ko, ki, 16, TailStrategy::GuardWithIf)
+        .reorder(jc, ki, jt, ko, s.tile_dim, s.h, s.b);
+    gpu_blocks_over_heads(s.k_transposed, ko, s.tile_dim, s.h, s.b);
+    s.k_transposed.gpu_threads(jc, ki);
 }
 
 // A K x V state output, one thread per element.

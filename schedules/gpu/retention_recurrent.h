@@ -1,7 +1,7 @@
 // GPU schedules of the recurrent form: the decode step and the multi-token scan.
 //
-// Decode step: one kernel updates the state (a thread per value column, a block per key block and
-// head: coalesced along V), a second reads it out (a thread per value column looping over K).
+// Decode step: one kernel, a thread per value column of a (head, batch) reads out and updates its
+// state column (below).
 // Scan: a thread per value column of a head walks the tokens and state rows in order.
 #pragma once
 
@@ -18,31 +18,46 @@ namespace retnet_gen {
     /* threads along V per block */                                         \
     RETNET_TUNABLE("retention_recurrent", "gpu", gpu_value_threads);
 
-struct DecodeStepGpuParams {};
 struct RecurrentGpuParams {
     int value_threads;
 };
-template<typename G>
-DecodeStepGpuParams decode_step_gpu_params(const G &) {
-    return {};
-}
 template<typename G>
 RecurrentGpuParams recurrent_gpu_params(const G &g) {
     return {g.gpu_value_threads};
 }
 
-inline void schedule_retention_decode_step_gpu(DecodeStepFuncs &f, DecodeStepVars &x, const DecodeStepGpuParams &p) {
-    // One kernel, a block per (head, batch) and a thread per value column (V <= 512 fits a block,
-    // so no split and no tail: Halide 14's loop partitioning fails on a guarded split here). Each
-    // thread first reads its column of the state for the output, then (fused with compute_with)
-    // rereads it from cache and writes the update in place: device memory sees the state read
-    // once and written once.
-    (void)p;
-    Var hb("hb");
-    f.state_out.reorder(x.kd, x.vd, x.h, x.b).fuse(x.h, x.b, hb).gpu_blocks(hb).gpu_threads(x.vd);
-    f.o.reorder(x.vd, x.h, x.b).fuse(x.h, x.b, hb).gpu_blocks(hb).gpu_threads(x.vd);
-    f.state_out.compute_with(f.o, x.vd);  // o's loop body runs first within each thread
-    f.readout.compute_at(f.o, x.vd);
+// One kernel, a thread per value column of a (head, batch).
+//  - K fixed at build time (key_dim > 0): each thread computes its updated state column once into
+//    registers (all K loads independent, in flight together), reads it out and stores it: one
+//    read and one write of the state. Blocks of 32 columns: at small batches a head's columns
+//    spread over several SMs (a block per head kept 16 of the H200's 132 SMs busy at B1 H16).
+//  - any K: a block per (head, batch) (V <= 512 fits one; Halide 14's loop partitioning fails
+//    on a guarded split of V here). Each thread first reads its column for the output, then
+//    (fused with compute_with) rereads it and writes the update in place; the reread hits cache
+//    only while the blocks resident on an SM fit in L1.
+// Blocks span (h, b) as grid dimensions, not a fused index: each block's head and batch are then
+// plain block ids, and bounds inference gives the per-thread column an exact, constant-size
+// footprint (with a fused index it did not, and the column went to device memory).
+inline void schedule_retention_decode_step_gpu(DecodeStepFuncs &f, DecodeStepVars &x, int fixed_keys) {
+    Var vo("vo"), vi("vi");
+    if (fixed_keys > 0) {
+        const int columns = 32;  // the runtime uses this kernel only where 32 divides V
+        const TailStrategy guard = TailStrategy::GuardWithIf;
+        f.state_out.reorder(x.kd, x.vd, x.h, x.b).split(x.vd, vo, vi, columns, guard).gpu_blocks(vo, x.h, x.b).gpu_threads(vi);
+        f.o.split(x.vd, vo, vi, columns, guard).reorder(vi, vo, x.h, x.b).gpu_blocks(vo, x.h, x.b).gpu_threads(vi);
+        f.state_out.compute_with(f.o, vi);  // o's loop body runs first within each thread
+        // One column per thread, in registers (bound_extent: the guarded split would otherwise
+        // give a symbolic footprint, which Halide places in device memory).
+        f.readout.compute_at(f.o, vi).bound_extent(x.vd, 1);
+        f.updated.compute_at(f.o, vi).bound_extent(x.vd, 1).unroll(x.kd);
+        f.readout.update().unroll(x.over_keys);
+        f.state_out.unroll(x.kd);
+    } else {
+        f.state_out.reorder(x.kd, x.vd, x.h, x.b).gpu_blocks(x.h, x.b).gpu_threads(x.vd);
+        f.o.reorder(x.vd, x.h, x.b).gpu_blocks(x.h, x.b).gpu_threads(x.vd);
+        f.state_out.compute_with(f.o, x.vd);
+        f.readout.compute_at(f.o, x.vd);
+    }
 }
 
 inline void schedule_retention_recurrent_gpu(RecurrentFuncs &f, RecurrentVars &x, const RecurrentGpuParams &p) {
