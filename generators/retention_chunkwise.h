@@ -96,6 +96,10 @@ public:
         out_chunk(vd, t, h, b) += q_decayed(over_keys, t, h, b) * state_before(vd, over_keys, t_chunk, h, b);
 
         o(vd, h, t, b) = out_chunk(vd, t, h, b);
+        // Outputs start at token 0 (the runtime's buffers always do): a register tile's rows then
+        // provably share one chunk (t / C), so its value loads are shared by its rows instead of
+        // repeated for each (measured in the PTX: 40 loads per 32 FMAs before, 12 after).
+        o.dim(2).set_min(0);
         final_state(vd, kd, h, b) = state_before(vd, kd, num_chunks, h, b);
 
         ChunkwiseFuncs funcs{o,           final_state,  out_chunk, q_decayed, scores, scores_raw, k_transposed,

@@ -75,6 +75,7 @@ public:
             has_initial_state, (scale * decay_at(query + 1, h)) * from_initial_state(vd, i, qt, h, b), 0.0f);
         out_tile(vd, i, qt, h, b) += tile_product(vd, i, key_tiles, qt, h, b);
         o(vd, h, t, b) = out_tile(vd, t % B, t / B, h, b);
+        o.dim(2).set_min(0);  // outputs start at token 0, as in retention_chunkwise
 
         RDom over_time(0, seq_len, "over_time");
         Func state_sum("state_sum");
