@@ -72,7 +72,7 @@ public:
             o.set_estimates({{0, 128}, {0, 16}, {0, 1}});
             state_out.set_estimates({{0, 128}, {0, 128}, {0, 16}, {0, 1}});
         } else if (get_target().has_gpu_feature()) {
-            schedule_retention_decode_step_gpu(funcs, vars, fixed_keys);
+            schedule_retention_decode_step_gpu(funcs, vars, fixed_keys, gpu_columns);
         } else {
             schedule_retention_decode_step_cpu(funcs, vars, decode_step_cpu_params(*this), get_target());
         }

@@ -235,6 +235,21 @@ void retention_recurrent(const Tensor &q, const Tensor &k, const Tensor &v, Tens
                       [](const detail::DeviceKernels &kernels) { return kernels.recurrent; });
 }
 
+namespace {
+
+// The K = 128 kernels: blocks of 32 value columns (32 must divide V) for up to kNarrowHeads
+// (batch x head) pairs, where more, smaller blocks reach more SMs; a block per (head, batch) for
+// more, where V <= 128 (a thread per column, 255 registers each, must fit one SM); other shapes
+// take the kernel for any K.
+detail::DecodeStepKernel decode_step_kernel(const detail::DeviceKernels &kernels, int64_t heads, int64_t K, int64_t V) {
+    constexpr int64_t kNarrowHeads = 256;
+    if (K == 128 && V <= 128 && heads > kNarrowHeads) return kernels.decode_step_k128;
+    if (K == 128 && V % 32 == 0) return kernels.decode_step_k128_narrow;
+    return kernels.decode_step;
+}
+
+}  // namespace
+
 void retention_decode_step(const Tensor &q, const Tensor &k, const Tensor &v, Tensor &state, Tensor &o,
                            const RetentionOptions &options) {
     const char *fn = "retention_decode_step";
@@ -258,10 +273,7 @@ void retention_decode_step(const Tensor &q, const Tensor &k, const Tensor &v, Te
     KernelBuffer hq(q, f + ": q"), hk(k, f + ": k"), hv(v, f + ": v"), hs(state, f + ": state"), ho(o, f + ": o");
     KernelBuffer hs_out(state, f + ": state");
     DecayArgument gamma(decay.gamma, q.device());
-    // The K = 128 kernel's GPU schedule tiles V by 32 columns without a tail.
-    const bool k128 = K == 128 && V % 32 == 0;
-    auto step = detail::tuned_or(q.device(), "retention_decode_step", decode_bucket(B),
-                                 k128 ? kernels.decode_step_k128 : kernels.decode_step);
+    auto step = detail::tuned_or(q.device(), "retention_decode_step", decode_bucket(B), decode_step_kernel(kernels, B * H, K, V));
     run_kernel(fn, [&] { return step(hq, hk, hv, gamma, decay.scale, hs, ho, hs_out); });
 }
 

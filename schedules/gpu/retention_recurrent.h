@@ -10,9 +10,10 @@
 
 namespace retnet_gen {
 
-// The fused decode step has no tunable parameter on GPUs: a block per (head, batch), a thread per
-// value column (V <= 512 fits one block).
-#define RETNET_DECODE_STEP_GPU_SCHEDULE_PARAMS
+// The decode step's one GPU parameter: value columns per block of the fixed-K kernel (narrow blocks
+// spread a small batch over more SMs; wide ones run a large batch faster; the runtime holds both).
+#define RETNET_DECODE_STEP_GPU_SCHEDULE_PARAMS \
+    RETNET_TUNABLE("retention_decode_step", "gpu", gpu_columns);
 
 #define RETNET_RECURRENT_GPU_SCHEDULE_PARAMS                              \
     /* threads along V per block */                                         \
@@ -29,8 +30,10 @@ RecurrentGpuParams recurrent_gpu_params(const G &g) {
 // One kernel, a thread per value column of a (head, batch).
 //  - K fixed at build time (key_dim > 0): each thread computes its updated state column once into
 //    registers (all K loads independent, in flight together), reads it out and stores it: one
-//    read and one write of the state. Blocks of 32 columns: at small batches a head's columns
-//    spread over several SMs (a block per head kept 16 of the H200's 132 SMs busy at B1 H16).
+//    read and one write of the state. Blocks of `columns` columns (32 spread a small batch over
+//    more SMs: B1 H16 on the H200 14.6 µs a step against 17.6 with a block per head), or with
+//    columns = 0 a block per (head, batch) (B256 H32: 313 µs against 339 with 32 columns; V <= 128
+//    only, or the block's registers overflow the SM's).
 //  - any K: a block per (head, batch) (V <= 512 fits one; Halide 14's loop partitioning fails
 //    on a guarded split of V here). Each thread first reads its column for the output, then
 //    (fused with compute_with) rereads it and writes the update in place; the reread hits cache
@@ -38,25 +41,27 @@ RecurrentGpuParams recurrent_gpu_params(const G &g) {
 // Blocks span (h, b) as grid dimensions, not a fused index: each block's head and batch are then
 // plain block ids, and bounds inference gives the per-thread column an exact, constant-size
 // footprint (with a fused index it did not, and the column went to device memory).
-inline void schedule_retention_decode_step_gpu(DecodeStepFuncs &f, DecodeStepVars &x, int fixed_keys) {
+inline void schedule_retention_decode_step_gpu(DecodeStepFuncs &f, DecodeStepVars &x, int fixed_keys, int columns) {
     Var vo("vo"), vi("vi");
-    if (fixed_keys > 0) {
-        const int columns = 32;  // the runtime uses this kernel only where 32 divides V
-        const TailStrategy guard = TailStrategy::GuardWithIf;
-        f.state_out.reorder(x.kd, x.vd, x.h, x.b).split(x.vd, vo, vi, columns, guard).gpu_blocks(vo, x.h, x.b).gpu_threads(vi);
-        f.o.split(x.vd, vo, vi, columns, guard).reorder(vi, vo, x.h, x.b).gpu_blocks(vo, x.h, x.b).gpu_threads(vi);
+    if (fixed_keys > 0 && columns > 0) {
+        // RoundUp: no per-row guards; exact because the runtime guarantees the division, and a
+        // buffer that broke it would fail Halide's bounds check.
+        const TailStrategy exact = TailStrategy::RoundUp;
+        f.state_out.reorder(x.kd, x.vd, x.h, x.b).split(x.vd, vo, vi, columns, exact).gpu_blocks(vo, x.h, x.b).gpu_threads(vi);
+        f.o.split(x.vd, vo, vi, columns, exact).reorder(vi, vo, x.h, x.b).gpu_blocks(vo, x.h, x.b).gpu_threads(vi);
         f.state_out.compute_with(f.o, vi);  // o's loop body runs first within each thread
-        // One column per thread, in registers (bound_extent: the guarded split would otherwise
-        // give a symbolic footprint, which Halide places in device memory).
-        f.readout.compute_at(f.o, vi).bound_extent(x.vd, 1);
-        f.updated.compute_at(f.o, vi).bound_extent(x.vd, 1).unroll(x.kd);
-        f.readout.update().unroll(x.over_keys);
-        f.state_out.unroll(x.kd);
+        f.readout.compute_at(f.o, vi);
+        f.updated.compute_at(f.o, vi).unroll(x.kd);  // the column, in registers
     } else {
         f.state_out.reorder(x.kd, x.vd, x.h, x.b).gpu_blocks(x.h, x.b).gpu_threads(x.vd);
         f.o.reorder(x.vd, x.h, x.b).gpu_blocks(x.h, x.b).gpu_threads(x.vd);
         f.state_out.compute_with(f.o, x.vd);
         f.readout.compute_at(f.o, x.vd);
+        if (fixed_keys > 0) f.updated.compute_at(f.o, x.vd).unroll(x.kd);
+    }
+    if (fixed_keys > 0) {
+        f.readout.update().unroll(x.over_keys);
+        f.state_out.unroll(x.kd);
     }
 }
 
