@@ -1,13 +1,15 @@
 // GPU schedule of retention_chunkwise (CUDA and OpenCL).
 //
-// Three kernels, as fla's chunked retention does it:
-//  1. the scan over chunks: one thread per state element (vd, kd) of a head walks the chunks in
-//     order, accumulating each chunk's C-term contribution in a register, and stores the state
-//     entering every chunk;
+// The kernels, as fla's chunked retention does it:
+//  1. the state entering every chunk: by default every chunk's K^T (V * zeta) contribution is
+//     computed in parallel (a block per state tile, chunk and head, register tiles), then a scan
+//     kernel walks the chunks, decaying and adding (gpu_parallel_chunk_states = 0: each scan
+//     thread computes the contributions itself as it walks);
 //  2. the outputs: one block per (V tile, chunk, head); the chunk's C x C decayed scores are
-//     computed once into shared memory, then each thread accumulates `rows` outputs of one value
-//     column in registers (scores x V, then q x the state entering the chunk);
-//  3. the final state, a copy of the scan's last entry.
+//     computed once into shared memory, then each thread accumulates a rows x cols register tile
+//     of outputs (scores x V, then q x the state entering the chunk);
+//  3. the final state, a copy of the scan's last entry;
+// plus the keys transposed once (for coalesced score loads) and the decay powers as a table.
 #pragma once
 
 #include "gpu_common.h"
