@@ -35,7 +35,10 @@ inline const std::vector<TuningSpace> &tuning_spaces() {
         {"retention_chunkwise", "cpu",
          {{"tile_vectors", 2, {1, 2, 3, 4}},
           {"tile_rows", 8, {1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16}},
-          {"row_blocks", 1, {1, 2, 4, 8}}}},
+          {"row_blocks", 1, {1, 2, 4, 8}},
+          // 1: a task per (batch, head), its scan and outputs in cache (T8192: 46.5 -> 34.4 ms;
+          // B x H = 1 then runs on one core: 0.9-1.2 -> 1.25 ms at T2048); 0: a task per chunk
+          {"head_tasks", 1, {0, 1}}}},
         {"retention_parallel", "cpu",
          {{"tile_vectors", 2, {1, 2, 3, 4}}, {"tile_rows", 8, {1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16}}}},
         {"retention_decode_step", "cpu", {{"key_unroll", 4, {1, 2, 4, 8, 16}}}},

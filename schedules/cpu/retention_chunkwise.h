@@ -1,9 +1,10 @@
 // CPU schedule of retention_chunkwise.
 //
-// Work split: the scan over chunks runs first, one (batch, head) per task, and stores the state
-// entering every chunk (as fla's chunk_fwd_h does: (T/C + 1) K V floats per head); then every
-// (chunk, head, batch) is an independent task computing its C x V block of outputs. Every
-// inner product is register-blocked (matmul_tile.h).
+// Work split (head_tasks = 1, the default): a task per (batch, head) runs the head's scan over
+// chunks, storing the state entering every chunk (as fla's chunk_fwd_h does: (T/C + 1) K V floats),
+// then the head's chunks' outputs, C x V each, while its states and inputs are in cache.
+// head_tasks = 0: the scan covers every head first, then every (chunk, head, batch) is a task.
+// Every inner product is register-blocked (matmul_tile.h).
 #pragma once
 
 #include "matmul_tile.h"
@@ -19,15 +20,17 @@ namespace retnet_gen {
     RETNET_TUNABLE("retention_chunkwise", "cpu", tile_vectors);                               \
     RETNET_TUNABLE("retention_chunkwise", "cpu", tile_rows);                                  \
     /* split each chunk's outputs into this many row blocks per task (more, smaller tasks) */ \
-    RETNET_TUNABLE("retention_chunkwise", "cpu", row_blocks);
+    RETNET_TUNABLE("retention_chunkwise", "cpu", row_blocks);                                 \
+    /* 1: a task per (batch, head) runs its scan, then its chunks' outputs, in cache */       \
+    RETNET_TUNABLE("retention_chunkwise", "cpu", head_tasks);
 
 struct ChunkwiseCpuParams {
-    int vector_width, tile_vectors, tile_rows, row_blocks;
+    int vector_width, tile_vectors, tile_rows, row_blocks, head_tasks;
 };
 
 template<typename G>
 ChunkwiseCpuParams chunkwise_cpu_params(const G &g) {
-    return {g.vector_width, g.tile_vectors, g.tile_rows, g.row_blocks};
+    return {g.vector_width, g.tile_vectors, g.tile_rows, g.row_blocks, g.head_tasks};
 }
 
 struct ChunkwiseFuncs {
@@ -52,54 +55,65 @@ inline void schedule_retention_chunkwise_cpu(ChunkwiseFuncs &f, ChunkwiseVars &x
 
     f.decay.compute_root();
 
-    // 1. The scan over chunks: one (b, h) per task; each chunk's K x V contribution is
-    //    accumulated in registers, tile by tile, right where the scan consumes it.
-    f.state_before.compute_root().vectorize(x.vd, tile.vector_width, TailStrategy::GuardWithIf)
-        .fuse(x.h, x.b, task).parallel(task);
+    // With head_tasks, one task per (b, h) runs the head's scan and then its chunks' outputs, so
+    // the head's states (T/C K V floats) and inputs are reread from cache rather than memory (at
+    // T 8192 the states of 8 heads are 32 MB and q, k, v 64 MB, beyond this machine's L3). h and b
+    // stay separate parallel loops, not a fused index: bounds inference then gives each task
+    // exactly its own head (with a fused index it computed every head's scan in every task).
+    const bool per_head = p.head_tasks != 0;
+    const LoopLevel chunk_level = per_head ? LoopLevel(f.o, x.c) : LoopLevel(f.o, task);
     Stage scan = f.state_before.update();
-    scan.reorder(x.vd, x.kd, x.scan, x.h, x.b)
-        .fuse(x.h, x.b, task)
-        .parallel(task)
-        .tile(x.vd, x.kd, vo, io, vi, ii, tile.cols, tile.rows, TailStrategy::GuardWithIf)
+    if (per_head) {
+        f.state_before.compute_at(f.o, x.h).vectorize(x.vd, tile.vector_width, TailStrategy::GuardWithIf);
+        scan.reorder(x.vd, x.kd, x.scan, x.h, x.b);
+    } else {
+        f.state_before.compute_root().vectorize(x.vd, tile.vector_width, TailStrategy::GuardWithIf)
+            .fuse(x.h, x.b, task).parallel(task);
+        scan.reorder(x.vd, x.kd, x.scan, x.h, x.b).fuse(x.h, x.b, task).parallel(task);
+    }
+    scan.tile(x.vd, x.kd, vo, io, vi, ii, tile.cols, tile.rows, TailStrategy::GuardWithIf)
         .vectorize(vi, tile.vector_width)
         .unroll(ii);
     f.v_decayed.compute_at(f.state_before, x.scan).vectorize(x.vd, tile.vector_width,
                                                            TailStrategy::GuardWithIf);
     schedule_register_tile(f.chunk_state, x.vd, x.kd, LoopLevel(f.state_before, vo), tile,
                            {x.over_chunk});
-    // Inputs are staged once per chunk into dense scratch, so that the inner products never see
-    // the clamps and end-of-sequence selects of the padded reads.
     stage_input(f.k_padded.in(f.chunk_state), LoopLevel(f.state_before, x.scan), tile.vector_width);
 
-    // 2. Outputs: every (chunk, head, batch) is a task.
-    f.o.split(x.t, x.c, x.i, C, TailStrategy::GuardWithIf)
-        .reorder(x.vd, x.i, x.c, x.h, x.b)
-        .fuse(x.c, x.h, task)
-        .fuse(task, x.b, task)
-        .parallel(task)
-        .tile(x.vd, x.i, vo, io, vi, ii, tile.cols, tile.rows, TailStrategy::GuardWithIf)
+    f.o.split(x.t, x.c, x.i, C, TailStrategy::GuardWithIf).reorder(x.vd, x.i, x.c, x.h, x.b);
+    if (per_head) {
+        f.o.parallel(x.h).parallel(x.b);
+    } else {
+        f.o.fuse(x.c, x.h, task).fuse(task, x.b, task).parallel(task);
+    }
+    f.o.tile(x.vd, x.i, vo, io, vi, ii, tile.cols, tile.rows, TailStrategy::GuardWithIf)
         .vectorize(vi, tile.vector_width)
         .unroll(ii);
-    if (p.row_blocks > 1) {
+    if (p.row_blocks > 1 && !per_head) {
         f.o.split(io, rb, io, std::max(1, C / tile.rows / p.row_blocks)).reorder(vi, ii, vo, io, rb, task)
             .fuse(rb, task, task);
     }
-    stage_input(f.k_padded.in(f.k_transposed), LoopLevel(f.o, task), tile.vector_width);
-    f.k_transposed.compute_at(f.o, task).vectorize(x.j, key_tile.vector_width);
-    stage_input(f.q_padded, LoopLevel(f.o, task), tile.vector_width);  // read by scores and q_decayed
-    stage_input(f.v_padded.in(f.out_chunk), LoopLevel(f.o, task), tile.vector_width);
-    f.scores.compute_at(f.o, task)
+    stage_input(f.k_padded.in(f.k_transposed), chunk_level, tile.vector_width);
+    f.k_transposed.compute_at(chunk_level).vectorize(x.j, key_tile.vector_width);
+    stage_input(f.q_padded, chunk_level, tile.vector_width);
+    stage_input(f.v_padded.in(f.out_chunk), chunk_level, tile.vector_width);
+    f.scores.compute_at(chunk_level)
         .tile(x.j, x.i, vo, io, vi, ii, key_tile.cols, key_tile.rows)
         .vectorize(vi, key_tile.vector_width)
         .unroll(ii);
     schedule_register_tile(f.scores_raw, x.j, x.i, LoopLevel(f.scores, vo), key_tile,
                            {x.over_keys});
     schedule_register_tile(f.out_chunk, x.vd, x.t, LoopLevel(f.o, vo), tile, {x.over_chunk, x.over_keys});
-    f.q_decayed.compute_at(f.o, task).vectorize(x.kd, tile.vector_width, TailStrategy::GuardWithIf);
+    f.q_decayed.compute_at(chunk_level).vectorize(x.kd, tile.vector_width, TailStrategy::GuardWithIf);
 
     // 3. The final state is a copy of the scan's last entry.
-    f.final_state.vectorize(x.vd, tile.vector_width, TailStrategy::GuardWithIf)
-        .fuse(x.h, x.b, task).parallel(task);
+    f.final_state.vectorize(x.vd, tile.vector_width, TailStrategy::GuardWithIf);
+    if (per_head) {
+        // The states live inside o's task: the final state is copied out there too.
+        f.final_state.parallel(x.h).parallel(x.b).compute_with(f.o, x.h);
+    } else {
+        f.final_state.fuse(x.h, x.b, task).parallel(task);
+    }
 }
 
 }  // namespace retnet_gen
