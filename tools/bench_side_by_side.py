@@ -44,8 +44,7 @@ def main():
         run_cuda(args)
     else:
         import cpu_side_by_side
-        sys.argv = [sys.argv[0], '--retnet', args.retnet]
-        cpu_side_by_side.main()
+        cpu_side_by_side.main(args.retnet)
 
 
 if __name__ == '__main__':

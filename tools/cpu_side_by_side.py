@@ -95,19 +95,20 @@ def run_retnet(binary, args):
     return rows
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--retnet', default='build/apps/retnet')
-    args = parser.parse_args()
+def main(retnet=None):
+    if retnet is None:
+        parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+        parser.add_argument('--retnet', default='build/apps/retnet')
+        retnet = parser.parse_args().retnet
     torch.set_num_threads(THREADS)
     sgemm, copy = ceilings()
     print(f'Ceilings (this run): OpenBLAS sgemm 2048^3 {sgemm:.0f} GFLOP/s, copy {copy:.1f} GB/s, {THREADS} threads\n')
-    ours = run_retnet(args.retnet, ['--forms', 'chunkwise', 'parallel', '-T', '256', '2048', '8192',
+    ours = run_retnet(retnet, ['--forms', 'chunkwise', 'parallel', '-T', '256', '2048', '8192',
                                     '--decode-batches', '1', '--decode-heads', '16'])
-    ours += run_retnet(args.retnet, ['--forms', 'chunkwise', '-T', '256', '--decode-batches', '8',
+    ours += run_retnet(retnet, ['--forms', 'chunkwise', '-T', '256', '--decode-batches', '8',
                                      '--decode-heads', '16', '--decode-value-dim', '256'])
     # A state far beyond the caches (B256 H16: 268 MB against a 32 MB L3): the copy-bandwidth row.
-    ours += run_retnet(args.retnet, ['--forms', 'chunkwise', '-T', '256', '--decode-batches', '256',
+    ours += run_retnet(retnet, ['--forms', 'chunkwise', '-T', '256', '--decode-batches', '256',
                                      '--decode-heads', '16'])
 
     print('| kernel | B T H K V | ours ms | ours GFLOP/s (credited) | % of sgemm | PyTorch ms | PyTorch / ours |')

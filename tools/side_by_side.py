@@ -78,7 +78,7 @@ def main(bench_csv=None, anchors_csv=None):
         if not mine:
             continue
         best = min(mine)
-        print(f"| {' '.join(map(str, shape))} | {float(a['ms']):.3f} | {par if par is None else f'{par:.3f}'} "
+        print(f"| {' '.join(map(str, shape))} | {float(a['ms']):.3f} | {'–' if par is None else f'{par:.3f}'} "
               f"| {best[0]:.3f} ({best[1]}) | {best[0] / float(a['ms']):.1f}× slower |")
 
 if __name__ == '__main__':
