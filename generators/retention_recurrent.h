@@ -43,6 +43,13 @@ public:
         // Each state element is read, then written, at the same place: safe in place.
         Func updated("updated_state");
         updated(vd, kd, h, b) = decay(h) * state(vd, kd, h, b) + k(kd, h, b) * v(vd, h, b);
+        DecodeStepVars vars{vd, kd, h, b, over_keys};
+        if (!auto_schedule && !get_target().has_gpu_feature()) {
+            define_one_pass(updated, vars);
+            tie_output_bounds(key_count);
+            schedule_retention_decode_step_cpu(o, state_out, vars, decode_step_cpu_params(*this), get_target());
+            return;
+        }
         state_out(vd, kd, h, b) = updated(vd, kd, h, b);
         // Both outputs read `updated`, so a schedule may compute each state element once and
         // both read it out and store it: one pass over the state. The read-out recomputes it
@@ -51,18 +58,8 @@ public:
         readout(vd, h, b) = 0.0f;
         readout(vd, h, b) += q(over_keys, h, b) * updated(vd, over_keys, h, b);
         o(vd, h, b) = scale * readout(vd, h, b);
-        if (fixed_keys > 0) {
-            state_out.dim(1).set_bounds(0, fixed_keys);
-            // The outputs' shapes tied to the inputs' (the runtime checks them anyway), so that
-            // bounds inference sees o and state_out cover the same (head, batch) per fused
-            // iteration and the state column gets a constant-size, per-thread allocation.
-            Expr H = q.dim(1).extent(), B = q.dim(2).extent(), V = v.dim(0).extent();
-            o.dim(0).set_bounds(0, V).dim(1).set_bounds(0, H).dim(2).set_bounds(0, B);
-            state_out.dim(0).set_bounds(0, V).dim(2).set_bounds(0, H).dim(3).set_bounds(0, B);
-        }
-
+        tie_output_bounds(key_count);
         DecodeStepFuncs funcs{o, state_out, readout, updated};
-        DecodeStepVars vars{vd, kd, h, b, over_keys};
         if (auto_schedule) {  // Adams2019, for comparison: B1 H16 K = V = 128
             q.set_estimates({{0, 128}, {0, 16}, {0, 1}});
             k.set_estimates({{0, 128}, {0, 16}, {0, 1}});
@@ -71,11 +68,39 @@ public:
             state.set_estimates({{0, 128}, {0, 128}, {0, 16}, {0, 1}});
             o.set_estimates({{0, 128}, {0, 16}, {0, 1}});
             state_out.set_estimates({{0, 128}, {0, 128}, {0, 16}, {0, 1}});
-        } else if (get_target().has_gpu_feature()) {
-            schedule_retention_decode_step_gpu(funcs, vars, fixed_keys, gpu_columns);
         } else {
-            schedule_retention_decode_step_cpu(funcs, vars, decode_step_cpu_params(*this), get_target());
+            schedule_retention_decode_step_gpu(funcs, vars, fixed_keys, gpu_columns);
         }
+    }
+
+private:
+    // The outputs' shapes tied to the inputs' (the runtime checks them anyway, and passes
+    // buffers that start at 0), so that bounds inference sees o and state_out cover the same
+    // (head, batch) per fused iteration: a GPU thread's state column then gets a constant-size
+    // allocation, and on the CPU both stages index the state alike, so the compiler can load
+    // each state row once for both.
+    void tie_output_bounds(Expr key_count) {
+        Expr H = q.dim(1).extent(), B = q.dim(2).extent(), V = v.dim(0).extent();
+        o.dim(0).set_bounds(0, V).dim(1).set_bounds(0, H).dim(2).set_bounds(0, B);
+        state_out.dim(0).set_bounds(0, V).dim(1).set_bounds(0, key_count).dim(2).set_bounds(0, H).dim(3).set_bounds(0, B);
+    }
+
+    // The CPU's form: both outputs are updates over the same keys, so that a schedule can fuse
+    // them row by row (compute_with needs matching loops): each state row is loaded once, its
+    // update stored in place and added into the read-out while still in registers. The read-out
+    // runs first in each fused row, which keeps the in-place update safe.
+    void define_one_pass(Func updated, const DecodeStepVars &x) {
+        o(x.vd, x.h, x.b) = 0.0f;
+        o(x.vd, x.h, x.b) += (scale * q(x.over_keys, x.h, x.b)) * updated(x.vd, x.over_keys, x.h, x.b);
+        // No pure step: the update writes every row [0, K), which the runtime checks is the
+        // state's whole key extent.
+        state_out(x.vd, x.kd, x.h, x.b) = undef<float>();
+        // compute_with fuses loops only of the same kind, and the read-out's key loop is a
+        // reduction (ordered); the self-reference below, in a branch never taken (keys start at
+        // 0), makes Halide treat this key loop as ordered too. It costs nothing after lowering.
+        Expr row = x.over_keys;
+        state_out(x.vd, row, x.h, x.b) =
+            select(row >= 0, updated(x.vd, row, x.h, x.b), state_out(x.vd, max(row - 1, 0), x.h, x.b));
     }
 };
 

@@ -41,7 +41,10 @@ inline const std::vector<TuningSpace> &tuning_spaces() {
           {"head_tasks", 1, {0, 1}}}},
         {"retention_parallel", "cpu",
          {{"tile_vectors", 2, {1, 2, 3, 4}}, {"tile_rows", 8, {1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16}}}},
-        {"retention_decode_step", "cpu", {{"key_unroll", 4, {1, 2, 4, 8, 16}}}},
+        {"retention_decode_step", "cpu",
+         {{"key_unroll", 4, {1, 2, 4, 8, 16}},
+          // read-out accumulators held in registers while walking the rows (one pass)
+          {"value_vectors", 4, {1, 2, 4, 8}}}},
         // The row-wise kernels (norms, rotation, embedding) share one schedule.
         {"rows", "cpu", {{"rows_per_task", 8, {1, 2, 4, 8, 16, 32, 64}}}},
         // GPU families (cuda, opencl): swept ahead of time (RETNET_GPU_SWEEP, retnet-gpu-sweep),

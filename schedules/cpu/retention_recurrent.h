@@ -15,21 +15,23 @@ namespace retnet_gen {
     /* floats per SIMD vector; 0 = the target's natural width */       \
     GeneratorParam<int> vector_width{"vector_width", 0, 0, 32};        \
     /* state rows (keys) updated per unrolled step */                  \
-    RETNET_TUNABLE("retention_decode_step", "cpu", key_unroll);
+    RETNET_TUNABLE("retention_decode_step", "cpu", key_unroll);        \
+    /* SIMD vectors of value columns read out in registers per walk */ \
+    RETNET_TUNABLE("retention_decode_step", "cpu", value_vectors);
 
 #define RETNET_RECURRENT_CPU_SCHEDULE_PARAMS                            \
     /* floats per SIMD vector; 0 = the target's natural width */       \
     GeneratorParam<int> vector_width{"vector_width", 0, 0, 32};
 
 struct DecodeStepCpuParams {
-    int vector_width, key_unroll;
+    int vector_width, key_unroll, value_vectors;
 };
 struct RecurrentCpuParams {
     int vector_width;
 };
 template<typename G>
 DecodeStepCpuParams decode_step_cpu_params(const G &g) {
-    return {g.vector_width, g.key_unroll};
+    return {g.vector_width, g.key_unroll, g.value_vectors};
 }
 template<typename G>
 RecurrentCpuParams recurrent_cpu_params(const G &g) {
@@ -55,23 +57,30 @@ inline int cpu_vector_width(const Target &target, int param) {
     return param > 0 ? param : target.natural_vector_size<float>();
 }
 
-inline void schedule_retention_decode_step_cpu(DecodeStepFuncs &f, DecodeStepVars &x,
+// One pass over the state (the generator's CPU form: o and state_out are both updates over the
+// keys). One (b, h) per task; within it, blocks of `value_vectors` SIMD vectors of value
+// columns, and for each block a walk down the key rows: each row segment is loaded once,
+// updated and stored in place, and added into the block's read-out, which stays in registers.
+// The read-out's row runs first (compute_with), so the in-place store follows the load.
+inline void schedule_retention_decode_step_cpu(Func o, Func state_out, const DecodeStepVars &x,
                                                const DecodeStepCpuParams &p, const Target &target) {
     const int vec = cpu_vector_width(target, p.vector_width);
-    Var task("task"), ko("ko"), ki("ki");
-    // One (b, h) per task. Within it, the read-out o[:, h] = s * sum_k q[k] S'[k, :] runs first
-    // (reading the input state), then the in-place update, fused into the same task with
-    // compute_with: the update rereads the head's state from cache, and the order that in-place
-    // aliasing needs is explicit rather than left to Halide.
-    f.o.fuse(x.h, x.b, task).parallel(task).vectorize(x.vd, vec, TailStrategy::GuardWithIf);
-    f.readout.compute_at(f.o, task).vectorize(x.vd, vec, TailStrategy::GuardWithIf);
-    f.readout.update().reorder(x.vd, x.over_keys).vectorize(x.vd, vec, TailStrategy::GuardWithIf);
-    f.state_out.fuse(x.h, x.b, task)
-        .parallel(task)
-        .split(x.kd, ko, ki, p.key_unroll, TailStrategy::GuardWithIf)
-        .vectorize(x.vd, vec, TailStrategy::GuardWithIf)
-        .unroll(ki);
-    f.state_out.compute_with(f.o, task);
+    const TailStrategy guard = TailStrategy::GuardWithIf;
+    Var task("task"), vo("vo"), vi("vi"), vv("vv");
+    RVar ko("ko"), ki("ki");
+    o.vectorize(x.vd, vec, guard);  // zeroing the read-out: a few vectors, not worth a thread
+    for (Stage s : {o.update(), state_out.update()}) {
+        s.split(x.vd, vo, vi, vec * p.value_vectors, guard)
+            .split(vi, vv, vi, vec, guard)
+            .split(x.over_keys, ko, ki, p.key_unroll, guard)
+            .reorder(vi, vv, ki, ko, vo, x.h, x.b)
+            .fuse(x.h, x.b, task)
+            .parallel(task)
+            .vectorize(vi)
+            .unroll(vv)
+            .unroll(ki);
+    }
+    state_out.update().compute_with(o.update(), ko);
 }
 
 inline void schedule_retention_recurrent_cpu(RecurrentFuncs &f, RecurrentVars &x,
