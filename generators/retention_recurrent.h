@@ -18,6 +18,9 @@ public:
     // 0: any key dimension. Otherwise the kernel accepts only this K, and a GPU thread can hold
     // its whole state column in registers (one pass over the state instead of two).
     GeneratorParam<int> key_dim{"key_dim", 0, 0, 256};
+    // 0: any value dimension. Otherwise only this V, and with K fixed too every offset inside a
+    // head's state is a constant: no per-row address arithmetic or kernel arguments for it.
+    GeneratorParam<int> value_dim{"value_dim", 0, 0, 512};
     RETNET_DECODE_STEP_CPU_SCHEDULE_PARAMS
     RETNET_DECODE_STEP_GPU_SCHEDULE_PARAMS
 
@@ -38,6 +41,11 @@ public:
             k.dim(0).set_bounds(0, fixed_keys);
             state.dim(1).set_bounds(0, fixed_keys);
         }
+        if (value_dim > 0) {
+            v.dim(0).set_bounds(0, value_dim);
+            state.dim(0).set_bounds(0, value_dim);
+        }
+        require_dense_layout();
         Expr key_count = fixed_keys > 0 ? Expr(fixed_keys) : q.dim(0).extent();
         RDom over_keys(0, key_count, "over_keys");
         // Each state element is read, then written, at the same place: safe in place.
@@ -74,15 +82,34 @@ public:
     }
 
 private:
-    // The outputs' shapes tied to the inputs' (the runtime checks them anyway, and passes
-    // buffers that start at 0), so that bounds inference sees o and state_out cover the same
+    // The runtime passes dense tensors that start at 0; saying so lets the compiler fold fixed
+    // extents into constant offsets.
+    void require_dense_layout() {
+        for (auto *in : {&q, &k, &v}) {
+            in->dim(0).set_min(0).set_stride(1);
+            in->dim(1).set_min(0).set_stride(in->dim(0).extent());
+            in->dim(2).set_min(0).set_stride(in->dim(0).extent() * in->dim(1).extent());
+        }
+        state.dim(0).set_min(0).set_stride(1);
+        for (int d = 1; d < 4; d++) {
+            state.dim(d).set_min(0).set_stride(state.dim(d - 1).stride() * state.dim(d - 1).extent());
+        }
+    }
+
+    // The outputs' shapes tied to the inputs', dense (the runtime checks the shapes anyway, and
+    // passes dense buffers that start at 0), so that bounds inference sees o and state_out cover the same
     // (head, batch) per fused iteration: a GPU thread's state column then gets a constant-size
     // allocation, and on the CPU both stages index the state alike, so the compiler can load
     // each state row once for both.
     void tie_output_bounds(Expr key_count) {
         Expr H = q.dim(1).extent(), B = q.dim(2).extent(), V = v.dim(0).extent();
-        o.dim(0).set_bounds(0, V).dim(1).set_bounds(0, H).dim(2).set_bounds(0, B);
-        state_out.dim(0).set_bounds(0, V).dim(1).set_bounds(0, key_count).dim(2).set_bounds(0, H).dim(3).set_bounds(0, B);
+        o.dim(0).set_bounds(0, V).set_stride(1);
+        o.dim(1).set_bounds(0, H).set_stride(V);
+        o.dim(2).set_bounds(0, B).set_stride(V * H);
+        state_out.dim(0).set_bounds(0, V).set_stride(1);
+        state_out.dim(1).set_bounds(0, key_count).set_stride(V);
+        state_out.dim(2).set_bounds(0, H).set_stride(V * key_count);
+        state_out.dim(3).set_bounds(0, B).set_stride(V * key_count * H);
     }
 
     // The CPU's form: both outputs are updates over the same keys, so that a schedule can fuse

@@ -5,13 +5,16 @@
 #include <vector>
 
 #include "HalideRuntime.h"
+#include "label.h"
 #include "retnet/device.h"
 #include "retnet/tensor.h"
 
 namespace retnet::detail {
 
-// Halide's dimensions for a row-major shape (innermost first); throws beyond 32-bit indexing.
-std::vector<halide_dimension_t> halide_dims(const Shape &shape, const std::string &role);
+// Halide's dimensions for a row-major shape (innermost first) into `dims` (shape.size() of them);
+// throws beyond 32-bit indexing.
+void fill_halide_dims(const Shape &shape, Label role, halide_dimension_t *dims);
+std::vector<halide_dimension_t> halide_dims(const Shape &shape, Label role);
 
 // The Halide device interface of a GPU device; throws if this build has no kernels for it.
 const halide_device_interface_t *device_interface(Device device);

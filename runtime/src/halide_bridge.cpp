@@ -46,25 +46,34 @@ void throw_if_failed(int status, const char *kernel) {
     throw Error(fmt::format("{}: kernel failed (Halide status {}): {}", kernel, status, message));
 }
 
-std::vector<halide_dimension_t> halide_dims(const Shape &shape, const std::string &role) {
+void fill_halide_dims(const Shape &shape, Label role, halide_dimension_t *dims) {
     const int rank = static_cast<int>(shape.size());
-    std::vector<halide_dimension_t> dims(static_cast<size_t>(rank));
     int64_t stride = 1;
     for (int i = 0; i < rank; i++) {
         int64_t extent = shape[static_cast<size_t>(rank - 1 - i)];
         if (extent > INT_MAX || stride * std::max<int64_t>(extent, 1) > INT_MAX) {
             throw Error(fmt::format("{}: tensor of shape {} has more than 2^31 elements, beyond the kernels' "
-                                    "32-bit indexing", role, shape_string(shape)));
+                                    "32-bit indexing", role.str(), shape_string(shape)));
         }
-        dims[static_cast<size_t>(i)] = halide_dimension_t(0, static_cast<int32_t>(extent), static_cast<int32_t>(stride));
+        dims[i] = halide_dimension_t(0, static_cast<int32_t>(extent), static_cast<int32_t>(stride));
         stride *= extent;
     }
+}
+
+std::vector<halide_dimension_t> halide_dims(const Shape &shape, Label role) {
+    std::vector<halide_dimension_t> dims(shape.size());
+    fill_halide_dims(shape, role, dims.data());
     return dims;
 }
 
-KernelBuffer::KernelBuffer(const Tensor &tensor, const std::string &role) {
+KernelBuffer::KernelBuffer(const Tensor &tensor, Label role) {
     buffer_.type = halide_type_of<float>();
-    dims_ = halide_dims(tensor.shape(), role);  // the tensor's own shape: reshaped views share memory
+    if (tensor.rank() > kMaxRank) {
+        throw Error(fmt::format("{}: expected at most {} dimensions for a kernel, got shape {}", role.str(), kMaxRank,
+                                shape_string(tensor.shape())));
+    }
+    // The tensor's own shape: reshaped views share memory.
+    fill_halide_dims(tensor.shape(), role, dims_.data());
     if (tensor.device() == Device::cpu) {
         // Inputs are never written; constness is the kernels' contract.
         buffer_.host = reinterpret_cast<uint8_t *>(const_cast<float *>(tensor.data()));
@@ -74,12 +83,12 @@ KernelBuffer::KernelBuffer(const Tensor &tensor, const std::string &role) {
         buffer_.device_interface = allocation->buffer.device_interface;
         device_memory_is_tensors_ = true;
     }
-    buffer_.dimensions = static_cast<int>(dims_.size());
+    buffer_.dimensions = tensor.rank();
     buffer_.dim = dims_.data();
 }
 
 KernelBuffer::KernelBuffer(std::vector<float> &values) {
-    dims_ = {halide_dimension_t(0, static_cast<int32_t>(values.size()), 1)};
+    dims_[0] = halide_dimension_t(0, static_cast<int32_t>(values.size()), 1);
     buffer_.type = halide_type_of<float>();
     buffer_.host = reinterpret_cast<uint8_t *>(values.data());
     buffer_.flags = halide_buffer_flag_host_dirty;

@@ -3,11 +3,13 @@
 // Halide reported.
 #pragma once
 
+#include <array>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "HalideRuntime.h"
+#include "label.h"
 #include "retnet/tensor.h"
 
 namespace retnet::detail {
@@ -17,7 +19,7 @@ namespace retnet::detail {
 // vectors) has that device copy freed with the view.
 class KernelBuffer {
 public:
-    KernelBuffer(const Tensor &tensor, const std::string &role);
+    KernelBuffer(const Tensor &tensor, Label role);
     explicit KernelBuffer(std::vector<float> &values);  // a small host vector
     ~KernelBuffer();
     KernelBuffer(const KernelBuffer &) = delete;
@@ -26,8 +28,10 @@ public:
     operator halide_buffer_t *() { return &buffer_; }
 
 private:
+    static constexpr int kMaxRank = 4;  // the kernels' largest: [B, T, H, K]
+
     halide_buffer_t buffer_{};
-    std::vector<halide_dimension_t> dims_;
+    std::array<halide_dimension_t, kMaxRank> dims_{};  // no allocation per call
     bool device_memory_is_tensors_ = false;
 };
 

@@ -18,10 +18,11 @@ const DeviceKernels &kernels_for(const char *fn, Device device) {
                             device_name(device), device_name(device)));
 }
 
-void check_rank(const Tensor &t, const std::string &role, int rank, const char *dims) {
-    if (!t.defined()) throw Error(fmt::format("{}: expected a tensor [{}], got an undefined tensor", role, dims));
+void check_rank(const Tensor &t, Label role, int rank, const char *dims) {
+    if (!t.defined()) throw Error(fmt::format("{}: expected a tensor [{}], got an undefined tensor", role.str(), dims));
     if (t.rank() != rank) {
-        throw Error(fmt::format("{}: expected {} dimensions [{}], got shape {}", role, rank, dims, shape_string(t.shape())));
+        throw Error(fmt::format("{}: expected {} dimensions [{}], got shape {}", role.str(), rank, dims,
+                                shape_string(t.shape())));
     }
 }
 

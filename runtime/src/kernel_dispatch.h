@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "kernel_table.h"
+#include "label.h"
 #include "retnet/tensor.h"
 
 namespace retnet::detail {
@@ -36,7 +37,12 @@ Tensor cached(std::map<Key, Tensor> &cache, const Key &key, size_t bound, Make &
 const DeviceKernels &kernels_for(const char *fn, Device device);
 
 // Throws unless `t` is defined with `rank` dimensions; `role` and `dims` ("B, T, H, K") name it.
-void check_rank(const Tensor &t, const std::string &role, int rank, const char *dims);
+void check_rank(const Tensor &t, Label role, int rank, const char *dims);
+
+// Throws unless `tensor` is defined, f32 and exactly `expected`; `role` names it
+// ("retention_chunkwise: k") and `dims` names the dimensions ("B, T, H, K").
+void check_tensor(const Tensor &tensor, Label role, std::initializer_list<int64_t> expected, Label dims);
+void check_tensor(const Tensor &tensor, Label role, const Shape &expected, Label dims);
 
 // Every tensor of one call must live on the first one's device.
 void check_same_device(const char *fn, std::initializer_list<std::pair<const char *, const Tensor *>> tensors);

@@ -12,6 +12,7 @@
 namespace retnet {
 
 using detail::check_rank;
+using detail::check_tensor;
 using detail::check_same_device;
 using detail::KernelBuffer;
 using detail::kernels_for;

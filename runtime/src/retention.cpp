@@ -16,18 +16,24 @@ namespace retnet {
 
 using detail::cached;
 using detail::check_rank;
+using detail::check_tensor;
 using detail::check_same_device;
 using detail::kernels_for;
 using detail::KernelBuffer;
+using detail::Label;
 using detail::leaked;
 using detail::run_kernel;
 
 constexpr int64_t kMaxKeyDim = 256;    // K
 constexpr int64_t kMaxValueDim = 512;  // V: RetNet often uses V = 2K
 
+namespace {
+double default_head_decay(int64_t head) { return 1.0 - std::ldexp(1.0, static_cast<int>(-5 - head)); }
+}  // namespace
+
 std::vector<double> default_decay(int64_t heads) {
     std::vector<double> decay(static_cast<size_t>(heads));
-    for (int64_t h = 0; h < heads; h++) decay[static_cast<size_t>(h)] = 1.0 - std::ldexp(1.0, static_cast<int>(-5 - h));
+    for (int64_t h = 0; h < heads; h++) decay[static_cast<size_t>(h)] = default_head_decay(h);
     return decay;
 }
 
@@ -61,51 +67,54 @@ struct Dims {
     int64_t B, T, H, K, V;
 };
 
-void check_extent(int64_t value, int64_t lo, int64_t hi, const std::string &what) {
+void check_extent(int64_t value, int64_t lo, int64_t hi, Label what) {
     if (value < lo || value > hi) {
-        throw Error(fmt::format("{}: expected {} to {}, got {}", what, lo, hi, value));
+        throw Error(fmt::format("{}: expected {} to {}, got {}", what.str(), lo, hi, value));
     }
 }
 
 Dims check_sequence_inputs(const char *fn, const Tensor &q, const Tensor &k, const Tensor &v) {
-    const std::string f = fn;
-    check_rank(q, f + ": q", 4, "B, T, H, K");
-    check_rank(v, f + ": v", 4, "B, T, H, V");
+    check_rank(q, Label(fn, "q"), 4, "B, T, H, K");
+    check_rank(v, Label(fn, "v"), 4, "B, T, H, V");
     Dims d{q.dim(0), q.dim(1), q.dim(2), q.dim(3), v.dim(3)};
-    check_extent(d.B, 1, INT32_MAX, f + ": batch size B (q dimension 0)");
-    check_extent(d.T, 1, INT32_MAX, f + ": sequence length T (q dimension 1)");
-    check_extent(d.H, 1, INT32_MAX, f + ": head count H (q dimension 2)");
-    check_extent(d.K, 1, kMaxKeyDim, f + ": key dimension K (q dimension 3)");
-    check_tensor(k, f + ": k", {d.B, d.T, d.H, d.K}, "B, T, H, K as in q");
+    check_extent(d.B, 1, INT32_MAX, Label(fn, "batch size B (q dimension 0)"));
+    check_extent(d.T, 1, INT32_MAX, Label(fn, "sequence length T (q dimension 1)"));
+    check_extent(d.H, 1, INT32_MAX, Label(fn, "head count H (q dimension 2)"));
+    check_extent(d.K, 1, kMaxKeyDim, Label(fn, "key dimension K (q dimension 3)"));
+    check_tensor(k, Label(fn, "k"), {d.B, d.T, d.H, d.K}, "B, T, H, K as in q");
     if (v.dim(0) != d.B || v.dim(1) != d.T || v.dim(2) != d.H) {
-        throw Error(fmt::format("{}: v: expected shape [{}, {}, {}, V] (B, T, H as in q), got {}", f, d.B, d.T, d.H,
+        throw Error(fmt::format("{}: v: expected shape [{}, {}, {}, V] (B, T, H as in q), got {}", fn, d.B, d.T, d.H,
                                 shape_string(v.shape())));
     }
-    check_extent(d.V, 1, kMaxValueDim, f + ": value dimension V (v dimension 3)");
-    check_tensor(v, f + ": v", {d.B, d.T, d.H, d.V}, "B, T, H, V");
+    check_extent(d.V, 1, kMaxValueDim, Label(fn, "value dimension V (v dimension 3)"));
+    check_tensor(v, Label(fn, "v"), {d.B, d.T, d.H, d.V}, "B, T, H, V");
     return d;
 }
 
-// Per-head gamma (validated) and the scale, resolved against their defaults.
+// Which per-head decay a kernel takes: gamma itself (the recurrent kernels) or its log (the
+// parallel and chunkwise kernels, from log in double).
+enum class DecayForm { gamma, log_gamma };
+
+// Per-head decay (validated) in the kernel's form, and the scale, resolved against their defaults.
 struct Decay {
-    std::vector<float> gamma;      // for the recurrent kernels
-    std::vector<float> log_gamma;  // for the parallel and chunkwise kernels, from log in double
+    std::vector<float> values;
     float scale;
 };
 
-Decay resolve_decay(const char *fn, const RetentionOptions &options, int64_t H, int64_t K) {
-    std::vector<double> gamma = options.decay.empty() ? default_decay(H) : options.decay;
-    if (static_cast<int64_t>(gamma.size()) != H) {
-        throw Error(fmt::format("{}: decay: expected {} values (one per head, H = {}), got {}", fn, H, H, gamma.size()));
+Decay resolve_decay(const char *fn, const RetentionOptions &options, int64_t H, int64_t K, DecayForm form) {
+    const bool given = !options.decay.empty();
+    if (given && static_cast<int64_t>(options.decay.size()) != H) {
+        throw Error(fmt::format("{}: decay: expected {} values (one per head, H = {}), got {}", fn, H, H,
+                                options.decay.size()));
     }
     Decay d;
-    for (size_t h = 0; h < gamma.size(); h++) {
-        double g = gamma[h];
+    d.values.resize(static_cast<size_t>(H));
+    for (int64_t h = 0; h < H; h++) {
+        double g = given ? options.decay[static_cast<size_t>(h)] : default_head_decay(h);
         if (!std::isfinite(g) || g <= 0.0 || g >= 1.0) {
             throw Error(fmt::format("{}: decay[{}]: expected a finite value in (0, 1), got {}", fn, h, g));
         }
-        d.gamma.push_back(static_cast<float>(g));
-        d.log_gamma.push_back(static_cast<float>(std::log(g)));
+        d.values[static_cast<size_t>(h)] = static_cast<float>(form == DecayForm::gamma ? g : std::log(g));
     }
     double scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(K)));
     if (!std::isfinite(scale)) throw Error(fmt::format("{}: scale: expected a finite value, got {}", fn, scale));
@@ -140,14 +149,14 @@ States prepare_states(const char *fn, const Dims &d, Device device, const Tensor
     const Shape state_shape{d.B, d.H, d.K, d.V};
     States s;
     if (initial_state) {
-        check_tensor(*initial_state, std::string(fn) + ": initial_state", state_shape, "B, H, K, V");
+        check_tensor(*initial_state, Label(fn, "initial_state"), state_shape, "B, H, K, V");
         s.initial = *initial_state;
         s.has_initial = true;
     } else {
         s.initial = cached_zero_state(state_shape, device);
     }
     if (final_state) {
-        check_tensor(*final_state, std::string(fn) + ": final_state", state_shape, "B, H, K, V");
+        check_tensor(*final_state, Label(fn, "final_state"), state_shape, "B, H, K, V");
         s.final_out = *final_state;
     } else {
         s.final_out = scratch_state(state_shape, device);
@@ -185,17 +194,16 @@ void run_sequence_form(const char *fn, const std::string &tuned_name, const Tens
                        const RetentionOptions &options, const Tensor *initial_state, Tensor *final_state,
                        bool recurrent_decay, Pick &&pick) {
     Dims d = check_sequence_inputs(fn, q, k, v);
-    check_tensor(o, std::string(fn) + ": o", {d.B, d.T, d.H, d.V}, "B, T, H, V");
+    check_tensor(o, Label(fn, "o"), {d.B, d.T, d.H, d.V}, "B, T, H, V");
     check_same_device(fn, {{"q", &q}, {"k", &k}, {"v", &v}, {"o", &o}, {"initial_state", initial_state},
                            {"final_state", final_state}});
-    Decay decay = resolve_decay(fn, options, d.H, d.K);
+    Decay decay = resolve_decay(fn, options, d.H, d.K, recurrent_decay ? DecayForm::gamma : DecayForm::log_gamma);
     const detail::DeviceKernels &kernels = kernels_for(fn, q.device());
     detail::SequenceKernel kernel = detail::tuned_or(q.device(), tuned_name, sequence_bucket(d.T), pick(kernels));
     States states = prepare_states(fn, d, q.device(), initial_state, final_state);
-    const std::string f = fn;
-    KernelBuffer hq(q, f + ": q"), hk(k, f + ": k"), hv(v, f + ": v"), ho(o, f + ": o");
-    KernelBuffer hs0(states.initial, f + ": initial_state"), hsf(states.final_out, f + ": final_state");
-    DecayArgument hdecay(recurrent_decay ? decay.gamma : decay.log_gamma, q.device());
+    KernelBuffer hq(q, Label(fn, "q")), hk(k, Label(fn, "k")), hv(v, Label(fn, "v")), ho(o, Label(fn, "o"));
+    KernelBuffer hs0(states.initial, Label(fn, "initial_state")), hsf(states.final_out, Label(fn, "final_state"));
+    DecayArgument hdecay(decay.values, q.device());
     run_kernel(fn, [&] { return kernel(hq, hk, hv, hdecay, decay.scale, states.has_initial, hs0, ho, hsf); });
 }
 
@@ -237,42 +245,40 @@ void retention_recurrent(const Tensor &q, const Tensor &k, const Tensor &v, Tens
 
 namespace {
 
-// The K = 128 kernels: blocks of 32 value columns (32 must divide V) for up to kNarrowHeads
-// (batch x head) pairs, where more, smaller blocks reach more SMs; a block per (head, batch) for
-// more, where V <= 128 (a thread per column, 255 registers each, must fit one SM); other shapes
-// take the kernel for any K.
+// The K = V = 128 kernels: blocks of 32 value columns for up to kNarrowHeads (batch x head) pairs,
+// where more, smaller blocks reach more SMs; a block per (head, batch) for more. Other shapes take
+// the kernel for any K and V.
 detail::DecodeStepKernel decode_step_kernel(const detail::DeviceKernels &kernels, int64_t heads, int64_t K, int64_t V) {
     constexpr int64_t kNarrowHeads = 256;
-    if (K == 128 && V <= 128 && heads > kNarrowHeads) return kernels.decode_step_k128;
-    if (K == 128 && V % 32 == 0) return kernels.decode_step_k128_narrow;
-    return kernels.decode_step;
+    if (K != 128 || V != 128) return kernels.decode_step;
+    return heads > kNarrowHeads ? kernels.decode_step_kv128 : kernels.decode_step_kv128_narrow;
 }
 
 }  // namespace
 
 void retention_decode_step(const Tensor &q, const Tensor &k, const Tensor &v, Tensor &state, Tensor &o,
                            const RetentionOptions &options) {
+    // Called once per token and layer: no strings are built here unless a check fails.
     const char *fn = "retention_decode_step";
-    const std::string f = fn;
-    check_rank(q, f + ": q", 3, "B, H, K");
-    check_rank(v, f + ": v", 3, "B, H, V");
+    check_rank(q, Label(fn, "q"), 3, "B, H, K");
+    check_rank(v, Label(fn, "v"), 3, "B, H, V");
     const int64_t B = q.dim(0), H = q.dim(1), K = q.dim(2), V = v.dim(2);
-    check_extent(B, 1, INT32_MAX, f + ": batch size B (q dimension 0)");
-    check_extent(H, 1, INT32_MAX, f + ": head count H (q dimension 1)");
-    check_extent(K, 1, kMaxKeyDim, f + ": key dimension K (q dimension 2)");
-    check_tensor(k, f + ": k", {B, H, K}, "B, H, K as in q");
+    check_extent(B, 1, INT32_MAX, Label(fn, "batch size B (q dimension 0)"));
+    check_extent(H, 1, INT32_MAX, Label(fn, "head count H (q dimension 1)"));
+    check_extent(K, 1, kMaxKeyDim, Label(fn, "key dimension K (q dimension 2)"));
+    check_tensor(k, Label(fn, "k"), {B, H, K}, "B, H, K as in q");
     if (v.dim(0) != B || v.dim(1) != H) {
-        throw Error(fmt::format("{}: v: expected shape [{}, {}, V] (B, H as in q), got {}", f, B, H, shape_string(v.shape())));
+        throw Error(fmt::format("{}: v: expected shape [{}, {}, V] (B, H as in q), got {}", fn, B, H, shape_string(v.shape())));
     }
-    check_extent(V, 1, kMaxValueDim, f + ": value dimension V (v dimension 2)");
-    check_tensor(state, f + ": state", {B, H, K, V}, "B, H, K, V");
-    check_tensor(o, f + ": o", {B, H, V}, "B, H, V");
+    check_extent(V, 1, kMaxValueDim, Label(fn, "value dimension V (v dimension 2)"));
+    check_tensor(state, Label(fn, "state"), {B, H, K, V}, "B, H, K, V");
+    check_tensor(o, Label(fn, "o"), {B, H, V}, "B, H, V");
     check_same_device(fn, {{"q", &q}, {"k", &k}, {"v", &v}, {"state", &state}, {"o", &o}});
-    Decay decay = resolve_decay(fn, options, H, K);
+    Decay decay = resolve_decay(fn, options, H, K, DecayForm::gamma);
     const detail::DeviceKernels &kernels = kernels_for(fn, q.device());
-    KernelBuffer hq(q, f + ": q"), hk(k, f + ": k"), hv(v, f + ": v"), hs(state, f + ": state"), ho(o, f + ": o");
-    KernelBuffer hs_out(state, f + ": state");
-    DecayArgument gamma(decay.gamma, q.device());
+    KernelBuffer hq(q, Label(fn, "q")), hk(k, Label(fn, "k")), hv(v, Label(fn, "v")), hs(state, Label(fn, "state"));
+    KernelBuffer ho(o, Label(fn, "o")), hs_out(state, Label(fn, "state"));
+    DecayArgument gamma(decay.values, q.device());
     auto step = detail::tuned_or(q.device(), "retention_decode_step", decode_bucket(B), decode_step_kernel(kernels, B * H, K, V));
     run_kernel(fn, [&] { return step(hq, hk, hv, gamma, decay.scale, hs, ho, hs_out); });
 }

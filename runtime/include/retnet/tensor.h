@@ -67,9 +67,4 @@ private:
     Device device_ = Device::cpu;
 };
 
-// Throws retnet::Error unless `tensor` is defined, f32 and exactly `expected`; `role` names it
-// ("retention_chunkwise: k") and `dims` names the dimensions ("B, T, H, K").
-void check_tensor(const Tensor &tensor, const std::string &role, const Shape &expected,
-                  const std::string &dims);
-
 }  // namespace retnet
