@@ -77,7 +77,7 @@ public:
             o.set_estimates({{0, 128}, {0, 16}, {0, 1}});
             state_out.set_estimates({{0, 128}, {0, 128}, {0, 16}, {0, 1}});
         } else {
-            schedule_retention_decode_step_gpu(funcs, vars, fixed_keys, gpu_columns);
+            schedule_retention_decode_step_gpu(funcs, vars, fixed_keys, gpu_columns, gpu_row_groups);
         }
     }
 

@@ -13,7 +13,8 @@ namespace retnet_gen {
 // The decode step's one GPU parameter: value columns per block of the fixed-K kernel (narrow blocks
 // spread a small batch over more SMs; wide ones run a large batch faster; the runtime holds both).
 #define RETNET_DECODE_STEP_GPU_SCHEDULE_PARAMS \
-    RETNET_TUNABLE("retention_decode_step", "gpu", gpu_columns);
+    RETNET_TUNABLE("retention_decode_step", "gpu", gpu_columns);           \
+    RETNET_TUNABLE("retention_decode_step", "gpu", gpu_row_groups);
 
 #define RETNET_RECURRENT_GPU_SCHEDULE_PARAMS                              \
     /* threads along V per block */                                         \
@@ -42,8 +43,34 @@ RecurrentGpuParams recurrent_gpu_params(const G &g) {
 // Blocks span (h, b) as grid dimensions, not a fused index: each block's head and batch are then
 // plain block ids, and bounds inference gives the per-thread column an exact, constant-size
 // footprint (with a fused index it did not, and the column went to device memory).
-inline void schedule_retention_decode_step_gpu(DecodeStepFuncs &f, DecodeStepVars &x, int fixed_keys, int columns) {
+inline void schedule_retention_decode_step_gpu(DecodeStepFuncs &f, DecodeStepVars &x, int fixed_keys, int columns,
+                                               int row_groups) {
     Var vo("vo"), vi("vi");
+    if (fixed_keys > 0 && columns > 0 && row_groups > 1) {
+        // Each column's rows split over `row_groups` threads, so that a small batch has that many
+        // times more warps in flight and each thread's chain of loads and FMAs is that much
+        // shorter. In each block: the threads' partial read-outs (into shared memory), their sum,
+        // then (fused at the block, after a barrier) the same threads update their rows in place,
+        // rereading them from L1.
+        const TailStrategy exact = TailStrategy::RoundUp;
+        const int rows = fixed_keys / row_groups;
+        Var g("g"), u("u"), ri("ri");
+        RVar kg("kg"), kr("kr");
+        f.readout.update().split(x.over_keys, kg, kr, rows, TailStrategy::GuardWithIf);  // exact: rows divides K
+        Func partial = f.readout.update().rfactor(kg, u);
+        f.o.split(x.vd, vo, vi, columns, exact).reorder(vi, vo, x.h, x.b).gpu_blocks(vo, x.h, x.b).gpu_threads(vi);
+        partial.compute_at(f.o, vo).gpu_threads(x.vd, u);
+        partial.update().reorder(kr, x.vd, u).gpu_threads(x.vd, u).unroll(kr);
+        f.readout.compute_at(f.o, vi).update().unroll(kg);
+        f.state_out.split(x.vd, vo, vi, columns, exact)
+            .split(x.kd, g, ri, rows, exact)
+            .reorder(ri, vi, g, vo, x.h, x.b)
+            .gpu_blocks(vo, x.h, x.b)
+            .gpu_threads(vi, g)
+            .unroll(ri);
+        f.state_out.compute_with(f.o, vo);
+        return;
+    }
     if (fixed_keys > 0 && columns > 0) {
         // RoundUp: no per-row guards; exact because the runtime guarantees the division, and a
         // buffer that broke it would fail Halide's bounds check.
