@@ -90,12 +90,33 @@ public:
         // One accumulator for both terms: inside the chunk (scores x V), and from earlier chunks
         // through the state entering this one.
         Func out_chunk("out_chunk");
-        out_chunk(vd, t, h, b) = 0.0f;
-        out_chunk(vd, t, h, b) +=
-            scores(over_chunk, t_offset, t_chunk, h, b) * vz(vd, h, t_chunk * C + over_chunk, b);
-        out_chunk(vd, t, h, b) += q_decayed(over_keys, t, h, b) * state_before(vd, over_keys, t_chunk, h, b);
-
-        o(vd, h, t, b) = out_chunk(vd, t, h, b);
+        const bool cpu = !auto_schedule && !get_target().has_gpu_feature();
+        const int R = std::min<int>(tile_rows, C);  // the CPU register tile's rows
+        Var row("row"), block("block");
+        RDom causal(0, C, "causal");
+        if (cpu && C % R == 0) {
+            // On the CPU, rows in blocks of the register tile's height, the block an index of its
+            // own: the causal bound (keys up to the block's last row) then depends on the block
+            // alone, so Halide shortens the reduction loop of a whole register tile instead of
+            // guarding each row, and the masked half of each chunk's scores x V is skipped.
+            // block counts R-row blocks from token 0; C % R == 0, so none straddles two chunks.
+            const int blocks_per_chunk = C / R;
+            Expr block_chunk = block / blocks_per_chunk, first_row = (block % blocks_per_chunk) * R;
+            causal.where(causal < first_row + R);
+            out_chunk(vd, row, block, h, b) = 0.0f;
+            out_chunk(vd, row, block, h, b) += scores(causal, first_row + row, block_chunk, h, b) *
+                                               vz(vd, h, block_chunk * C + causal, b);
+            out_chunk(vd, row, block, h, b) += q_decayed(over_keys, block * R + row, h, b) *
+                                               state_before(vd, over_keys, block_chunk, h, b);
+            // t / R and t % R are exact over a tile of R rows starting at a multiple of R.
+            o(vd, h, t, b) = out_chunk(vd, t % R, t / R, h, b);
+        } else {
+            out_chunk(vd, t, h, b) = 0.0f;
+            out_chunk(vd, t, h, b) +=
+                scores(over_chunk, t_offset, t_chunk, h, b) * vz(vd, h, t_chunk * C + over_chunk, b);
+            out_chunk(vd, t, h, b) += q_decayed(over_keys, t, h, b) * state_before(vd, over_keys, t_chunk, h, b);
+            o(vd, h, t, b) = out_chunk(vd, t, h, b);
+        }
         // Outputs start at token 0 (the runtime's buffers always do): a register tile's rows then
         // provably share one chunk (t / C), so its value loads are shared by its rows instead of
         // repeated for each (measured in the PTX: 40 loads per 32 FMAs before, 12 after).
@@ -104,7 +125,7 @@ public:
 
         ChunkwiseFuncs funcs{o,           final_state,  out_chunk, q_decayed, scores, scores_raw, k_transposed,
                              v_decayed,   chunk_state,  state_before, decay,  qz,     kz,         vz};
-        ChunkwiseVars vars{vd, kd, i, j, c, h, b, t, over_chunk, over_keys, scan};
+        ChunkwiseVars vars{vd, kd, i, j, c, h, b, t, over_chunk, over_keys, scan, row, causal};
         if (auto_schedule) {
             set_retention_estimates(*this);
         } else if (get_target().has_gpu_feature()) {

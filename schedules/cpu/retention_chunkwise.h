@@ -42,6 +42,10 @@ struct ChunkwiseFuncs {
 struct ChunkwiseVars {
     Var vd, kd, i, j, c, h, b, t;
     RDom over_chunk, over_keys, scan;
+    // The CPU's row-blocked out_chunk(vd, row, block, h, b) (the generator's choice: when its
+    // dimensionality is 5) and its causal reduction over the chunk's keys.
+    Var row;
+    RDom causal;
 };
 
 inline void schedule_retention_chunkwise_cpu(ChunkwiseFuncs &f, ChunkwiseVars &x, int C,
@@ -103,7 +107,11 @@ inline void schedule_retention_chunkwise_cpu(ChunkwiseFuncs &f, ChunkwiseVars &x
         .unroll(ii);
     schedule_register_tile(f.scores_raw, x.j, x.i, LoopLevel(f.scores, vo), key_tile,
                            {x.over_keys});
-    schedule_register_tile(f.out_chunk, x.vd, x.t, LoopLevel(f.o, vo), tile, {x.over_chunk, x.over_keys});
+    if (f.out_chunk.dimensions() == 5) {
+        schedule_register_tile(f.out_chunk, x.vd, x.row, LoopLevel(f.o, vo), tile, {x.causal, x.over_keys});
+    } else {
+        schedule_register_tile(f.out_chunk, x.vd, x.t, LoopLevel(f.o, vo), tile, {x.over_chunk, x.over_keys});
+    }
     f.q_decayed.compute_at(chunk_level).vectorize(x.kd, tile.vector_width, TailStrategy::GuardWithIf);
 
     // 3. The final state is a copy of the scan's last entry.
