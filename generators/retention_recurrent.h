@@ -97,10 +97,10 @@ private:
     }
 
     // The outputs' shapes tied to the inputs', dense (the runtime checks the shapes anyway, and
-    // passes dense buffers that start at 0), so that bounds inference sees o and state_out cover the same
-    // (head, batch) per fused iteration: a GPU thread's state column then gets a constant-size
-    // allocation, and on the CPU both stages index the state alike, so the compiler can load
-    // each state row once for both.
+    // passes dense buffers that start at 0), so that bounds inference sees o and state_out cover
+    // the same (head, batch) per fused iteration: a GPU thread's state column then gets a
+    // constant-size allocation, and on the CPU both stages index the state alike, so the compiler
+    // can load each state row once for both.
     void tie_output_bounds(Expr key_count) {
         Expr H = q.dim(1).extent(), B = q.dim(2).extent(), V = v.dim(0).extent();
         o.dim(0).set_bounds(0, V).set_stride(1);
