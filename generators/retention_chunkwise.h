@@ -14,22 +14,12 @@
 
 namespace retnet_gen {
 
-class RetentionChunkwise : public Generator<RetentionChunkwise> {
+class RetentionChunkwise : public SequenceFormGenerator<RetentionChunkwise> {
 public:
     // The chunk length is part of the algorithm's shape (tiles are compile-time constants).
     GeneratorParam<int> chunk{"chunk", 64, 16, 512};
     RETNET_CHUNKWISE_CPU_SCHEDULE_PARAMS
     RETNET_CHUNKWISE_GPU_SCHEDULE_PARAMS
-
-    Input<Buffer<float, 4>> q{"q"};              // (k, h, t, b)
-    Input<Buffer<float, 4>> k{"k"};              // (k, h, t, b)
-    Input<Buffer<float, 4>> v{"v"};              // (v, h, t, b)
-    Input<Buffer<float, 1>> log_decay{"log_decay"};  // (h)
-    Input<float> scale{"scale"};
-    Input<bool> has_initial_state{"has_initial_state"};
-    Input<Buffer<float, 4>> initial_state{"initial_state"};  // (v, k, h, b)
-    Output<Buffer<float, 4>> o{"o"};                         // (v, h, t, b)
-    Output<Buffer<float, 4>> final_state{"final_state"};     // (v, k, h, b)
 
     void generate() {
         const int C = chunk;

@@ -44,6 +44,24 @@ inline Func decay_powers(const Func &log_decay, const std::string &name) {
     return powers;
 }
 
+// The signature shared by the parallel and chunkwise forms (the runtime calls either through one
+// function type): q, k, v, log(gamma) per head, the scale, an optional initial state; the outputs
+// and the final state. Each form's generator derives from this with itself as T.
+template<typename T>
+class SequenceFormGenerator : public Generator<T> {
+public:
+    // (Input and Output, the names derived generators use, are not visible in a template base.)
+    GeneratorInput<Buffer<float, 4>> q{"q"};                  // (k, h, t, b)
+    GeneratorInput<Buffer<float, 4>> k{"k"};                  // (k, h, t, b)
+    GeneratorInput<Buffer<float, 4>> v{"v"};                  // (v, h, t, b)
+    GeneratorInput<Buffer<float, 1>> log_decay{"log_decay"};  // (h)
+    GeneratorInput<float> scale{"scale"};
+    GeneratorInput<bool> has_initial_state{"has_initial_state"};
+    GeneratorInput<Buffer<float, 4>> initial_state{"initial_state"};  // (v, k, h, b)
+    GeneratorOutput<Buffer<float, 4>> o{"o"};                         // (v, h, t, b)
+    GeneratorOutput<Buffer<float, 4>> final_state{"final_state"};     // (v, k, h, b)
+};
+
 // Estimates for Halide's autoschedulers (the Adams2019 comparison of `retnet tune`): the CPU bench
 // shape B1 T2048 H8 K64 V128. Manual schedules ignore them.
 template<typename G>

@@ -12,22 +12,12 @@
 
 namespace retnet_gen {
 
-class RetentionParallel : public Generator<RetentionParallel> {
+class RetentionParallel : public SequenceFormGenerator<RetentionParallel> {
 public:
     // Queries and keys per tile: part of the algorithm's shape (a compile-time constant).
     GeneratorParam<int> tile{"tile", 64, 16, 512};
     RETNET_PARALLEL_CPU_SCHEDULE_PARAMS
     RETNET_PARALLEL_GPU_SCHEDULE_PARAMS
-
-    Input<Buffer<float, 4>> q{"q"};                  // (k, h, t, b)
-    Input<Buffer<float, 4>> k{"k"};                  // (k, h, t, b)
-    Input<Buffer<float, 4>> v{"v"};                  // (v, h, t, b)
-    Input<Buffer<float, 1>> log_decay{"log_decay"};  // (h)
-    Input<float> scale{"scale"};
-    Input<bool> has_initial_state{"has_initial_state"};
-    Input<Buffer<float, 4>> initial_state{"initial_state"};  // (v, k, h, b)
-    Output<Buffer<float, 4>> o{"o"};                         // (v, h, t, b)
-    Output<Buffer<float, 4>> final_state{"final_state"};     // (v, k, h, b)
 
     void generate() {
         const int B = tile;
