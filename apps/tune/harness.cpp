@@ -225,6 +225,28 @@ Problem linear_problem(const Halide::Target &t, int64_t M, int64_t K, int64_t N)
     return p;
 }
 
+// How a retention kernel takes the per-head decay: gamma (the decode step) or log(gamma).
+enum class DecayInput { gamma, log_gamma };
+
+// The default per-head decay in the kernel's form, the scale, and the float64 reference outputs
+// (o, then the final state) for a fixture whose bound inputs are q, k, v and the initial state of
+// T tokens (T = 1: the decode step, whose buffers have no T dimension but the same memory layout).
+void set_retention_reference(Fixture &f, int64_t B, int64_t T, int64_t H, int64_t K, int64_t V, DecayInput form) {
+    const std::vector<double> gamma = default_decay(H);
+    f.per_head = Buffer<float>(static_cast<int>(H));
+    for (int h = 0; h < H; h++) {
+        const double g = gamma[static_cast<size_t>(h)];
+        f.per_head(h) = static_cast<float>(form == DecayInput::gamma ? g : std::log(g));
+    }
+    f.scale = static_cast<float>(1.0 / std::sqrt(double(K)));
+    auto view = [](Buffer<float> &b, Shape s) { return Tensor::view(b.data(), s); };
+    const Tensor s0 = view(f.in.bound[3], {B, H, K, V});
+    test::ReferenceResult ref = test::reference_retention(view(f.in.bound[0], {B, T, H, K}),
+                                                          view(f.in.bound[1], {B, T, H, K}),
+                                                          view(f.in.bound[2], {B, T, H, V}), gamma, f.scale, &s0);
+    f.expected = {ref.o, ref.final_state};
+}
+
 // The sequence forms on B T H K V with a random initial state; `generator` is
 // retention_chunkwise (chunk 64) or retention_parallel.
 template<typename Gen>
@@ -243,16 +265,7 @@ Problem sequence_problem(const Halide::Target &t, const std::string &kernel, con
         f.in.bound = {Buffer<float>(int(K), int(H), int(T), int(B)), Buffer<float>(int(K), int(H), int(T), int(B)),
                       Buffer<float>(int(V), int(H), int(T), int(B)), Buffer<float>(int(V), int(K), int(H), int(B))};
         for (Buffer<float> &b : f.in.bound) fill_random(b, rng);
-        const std::vector<double> gamma = default_decay(H);
-        f.per_head = Buffer<float>(static_cast<int>(H));
-        for (int h = 0; h < H; h++) f.per_head(h) = static_cast<float>(std::log(gamma[static_cast<size_t>(h)]));
-        f.scale = static_cast<float>(1.0 / std::sqrt(double(K)));
-        auto view = [](Buffer<float> &b, Shape s) { return Tensor::view(b.data(), s); };
-        const Tensor s0 = view(f.in.bound[3], {B, H, K, V});
-        test::ReferenceResult ref = test::reference_retention(view(f.in.bound[0], {B, T, H, K}),
-                                                              view(f.in.bound[1], {B, T, H, K}),
-                                                              view(f.in.bound[2], {B, T, H, V}), gamma, f.scale, &s0);
-        f.expected = {ref.o, ref.final_state};
+        set_retention_reference(f, B, T, H, K, V, DecayInput::log_gamma);
         f.in.make_sets(TimingOptions{}.input_sets, rng);
         return f;
     });
@@ -284,16 +297,7 @@ Problem decode_problem(const Halide::Target &t, int64_t B, int64_t H, int64_t K,
         f.in.bound = {Buffer<float>(int(K), int(H), int(B)), Buffer<float>(int(K), int(H), int(B)),
                       Buffer<float>(int(V), int(H), int(B)), Buffer<float>(int(V), int(K), int(H), int(B))};
         for (Buffer<float> &b : f.in.bound) fill_random(b, rng);
-        const std::vector<double> gamma = default_decay(H);
-        f.per_head = Buffer<float>(static_cast<int>(H));
-        for (int h = 0; h < H; h++) f.per_head(h) = static_cast<float>(gamma[static_cast<size_t>(h)]);
-        f.scale = static_cast<float>(1.0 / std::sqrt(double(K)));
-        auto view = [](Buffer<float> &b, Shape s) { return Tensor::view(b.data(), s); };
-        const Tensor s0 = view(f.in.bound[3], {B, H, K, V});
-        test::ReferenceResult ref = test::reference_retention(view(f.in.bound[0], {B, 1, H, K}),
-                                                              view(f.in.bound[1], {B, 1, H, K}),
-                                                              view(f.in.bound[2], {B, 1, H, V}), gamma, f.scale, &s0);
-        f.expected = {ref.o, ref.final_state};
+        set_retention_reference(f, B, 1, H, K, V, DecayInput::gamma);
         f.in.make_sets(TimingOptions{}.input_sets, rng);
         return f;
     });
