@@ -84,7 +84,8 @@ public:
         const int R = std::min<int>(tile_rows, C);  // the CPU register tile's rows
         Var row("row"), block("block");
         RDom causal(0, C, "causal");
-        if (cpu && C % R == 0) {
+        const bool row_blocks = cpu && C % R == 0;
+        if (row_blocks) {
             // On the CPU, rows in blocks of the register tile's height, the block an index of its
             // own: the causal bound (keys up to the block's last row) then depends on the block
             // alone, so Halide shortens the reduction loop of a whole register tile instead of
@@ -115,7 +116,7 @@ public:
 
         ChunkwiseFuncs funcs{o,           final_state,  out_chunk, q_decayed, scores, scores_raw, k_transposed,
                              v_decayed,   chunk_state,  state_before, decay,  qz,     kz,         vz};
-        ChunkwiseVars vars{vd, kd, i, j, c, h, b, t, over_chunk, over_keys, scan, row, causal};
+        ChunkwiseVars vars{vd, kd, i, j, c, h, b, t, over_chunk, over_keys, scan, row_blocks ? R : 0, row, causal};
         if (auto_schedule) {
             set_retention_estimates(*this);
         } else if (get_target().has_gpu_feature()) {

@@ -42,8 +42,9 @@ struct ChunkwiseFuncs {
 struct ChunkwiseVars {
     Var vd, kd, i, j, c, h, b, t;
     RDom over_chunk, over_keys, scan;
-    // The CPU's row-blocked out_chunk(vd, row, block, h, b) (the generator's choice: when its
-    // dimensionality is 5) and its causal reduction over the chunk's keys.
+    // When the generator chose the CPU's row-blocked out_chunk(vd, row, block, h, b): the rows per
+    // block (0 otherwise), the row variable and the causal reduction over the chunk's keys.
+    int block_rows;
     Var row;
     RDom causal;
 };
@@ -107,7 +108,7 @@ inline void schedule_retention_chunkwise_cpu(ChunkwiseFuncs &f, ChunkwiseVars &x
         .unroll(ii);
     schedule_register_tile(f.scores_raw, x.j, x.i, LoopLevel(f.scores, vo), key_tile,
                            {x.over_keys});
-    if (f.out_chunk.dimensions() == 5) {
+    if (x.block_rows > 0) {
         schedule_register_tile(f.out_chunk, x.vd, x.row, LoopLevel(f.o, vo), tile, {x.causal, x.over_keys});
     } else {
         schedule_register_tile(f.out_chunk, x.vd, x.t, LoopLevel(f.o, vo), tile, {x.over_chunk, x.over_keys});
