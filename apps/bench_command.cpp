@@ -78,36 +78,27 @@ Row bench_sequence_form(Form form, const SequenceShape &s, Device device, const 
             sequence_work(B, T, H, K, V, opt.chunk)};
 }
 
-Row bench_decode_step(int64_t B, int64_t H, Device device, const BenchOptions &opt, std::mt19937 &rng) {
+// The decode step, `steps` calls issued back to back, then one synchronisation; the per-step time
+// is reported. steps = 1 is the synchronised step ("decode_step"). On a GPU, kQueuedSteps
+// ("decode_queue") separates the host's cost of issuing a step (this runtime, Halide's and the
+// driver's) from the round trip of waiting for each one.
+constexpr int kQueuedSteps = 32;
+Row bench_decode(int64_t B, int64_t H, Device device, const BenchOptions &opt, std::mt19937 &rng, int steps) {
     const int64_t K = opt.decode_key_dim, V = opt.decode_value_dim;
     Tensor q = random_tensor({B, H, K}, device, rng), k = random_tensor({B, H, K}, device, rng);
     Tensor v = random_tensor({B, H, V}, device, rng);
     // A state decays by gamma each step: random values stay finite over many repeats.
     Tensor state = random_tensor({B, H, K, V}, device, rng), o = Tensor::empty({B, H, V}, device);
     const RetentionOptions options = bench_options(H);
-    Timing timing = time_call([&] { retention_decode_step(q, k, v, state, o, options); o.synchronize(); }, opt.timing);
-    return {"decode_step", B, 1, H, K, V, 0, timing, decode_step_work(B, H, K, V)};
-}
-
-// On a GPU, the per-step time of kQueued steps issued back to back with one synchronisation at the
-// end: beside the synchronised step above it separates the host's cost of issuing a step (this
-// runtime, Halide's and the driver's) from the round trip of waiting for each one.
-Row bench_decode_queued(int64_t B, int64_t H, Device device, const BenchOptions &opt, std::mt19937 &rng) {
-    constexpr int kQueued = 32;
-    const int64_t K = opt.decode_key_dim, V = opt.decode_value_dim;
-    Tensor q = random_tensor({B, H, K}, device, rng), k = random_tensor({B, H, K}, device, rng);
-    Tensor v = random_tensor({B, H, V}, device, rng);
-    Tensor state = random_tensor({B, H, K, V}, device, rng), o = Tensor::empty({B, H, V}, device);
-    const RetentionOptions options = bench_options(H);
     Timing timing = time_call(
         [&] {
-            for (int i = 0; i < kQueued; i++) retention_decode_step(q, k, v, state, o, options);
+            for (int i = 0; i < steps; i++) retention_decode_step(q, k, v, state, o, options);
             o.synchronize();
         },
         opt.timing);
-    timing.median_ms /= kQueued;
-    timing.min_ms /= kQueued;
-    return {"decode_queue", B, 1, H, K, V, 0, timing, decode_step_work(B, H, K, V)};
+    timing.median_ms /= steps;
+    timing.min_ms /= steps;
+    return {steps == 1 ? "decode_step" : "decode_queue", B, 1, H, K, V, 0, timing, decode_step_work(B, H, K, V)};
 }
 
 void print_table(const std::vector<Row> &rows) {
@@ -195,8 +186,8 @@ void run_bench(BenchOptions opt, const CLI::App &cmd) {
     }
     for (int64_t H : opt.decode_heads) {
         for (int64_t B : opt.decode_batches) {
-            rows.push_back(bench_decode_step(B, H, device, opt, rng));
-            if (gpu) rows.push_back(bench_decode_queued(B, H, device, opt, rng));
+            rows.push_back(bench_decode(B, H, device, opt, rng, 1));
+            if (gpu) rows.push_back(bench_decode(B, H, device, opt, rng, kQueuedSteps));
         }
     }
     print_table(rows);

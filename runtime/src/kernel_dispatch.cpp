@@ -1,5 +1,7 @@
 #include "kernel_dispatch.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "retnet/error.h"
@@ -24,6 +26,36 @@ void check_rank(const Tensor &t, Label role, int rank, const char *dims) {
         throw Error(fmt::format("{}: expected {} dimensions [{}], got shape {}", role.str(), rank, dims,
                                 shape_string(t.shape())));
     }
+}
+
+namespace {
+
+// The check itself, over any sequence of expected extents; messages are built only on failure.
+template<typename Extents>
+void check_tensor_extents(const Tensor &tensor, Label role, const Extents &expected, Label dims) {
+    const bool right_shape = tensor.defined() && tensor.shape().size() == expected.size() &&
+                             std::equal(expected.begin(), expected.end(), tensor.shape().begin());
+    if (right_shape && tensor.dtype() == DType::f32) return;
+    const Shape shape(expected.begin(), expected.end());
+    if (!tensor.defined()) {
+        throw Error(fmt::format("{}: expected a tensor of shape {} ({}), got an undefined tensor", role.str(),
+                                shape_string(shape), dims.str()));
+    }
+    if (tensor.dtype() != DType::f32) {
+        throw Error(fmt::format("{}: expected dtype float32, got {}", role.str(), dtype_name(tensor.dtype())));
+    }
+    throw Error(fmt::format("{}: expected shape {} ({}), got {}", role.str(), shape_string(shape), dims.str(),
+                            shape_string(tensor.shape())));
+}
+
+}  // namespace
+
+void check_tensor(const Tensor &tensor, Label role, std::initializer_list<int64_t> expected, Label dims) {
+    check_tensor_extents(tensor, role, expected, dims);
+}
+
+void check_tensor(const Tensor &tensor, Label role, const Shape &expected, Label dims) {
+    check_tensor_extents(tensor, role, expected, dims);
 }
 
 void check_same_device(const char *fn, std::initializer_list<std::pair<const char *, const Tensor *>> tensors) {

@@ -120,36 +120,4 @@ void Tensor::synchronize() const {
     halide_device_sync(nullptr, &device_memory_->buffer);
 }
 
-namespace detail {
-namespace {
-
-// The check itself, over any sequence of expected extents; messages are built only on failure.
-template<typename Extents>
-void check_tensor_extents(const Tensor &tensor, Label role, const Extents &expected, Label dims) {
-    const bool right_shape = tensor.defined() && tensor.shape().size() == expected.size() &&
-                             std::equal(expected.begin(), expected.end(), tensor.shape().begin());
-    if (right_shape && tensor.dtype() == DType::f32) return;
-    const Shape shape(expected.begin(), expected.end());
-    if (!tensor.defined()) {
-        throw Error(fmt::format("{}: expected a tensor of shape {} ({}), got an undefined tensor", role.str(),
-                                shape_string(shape), dims.str()));
-    }
-    if (tensor.dtype() != DType::f32) {
-        throw Error(fmt::format("{}: expected dtype float32, got {}", role.str(), dtype_name(tensor.dtype())));
-    }
-    throw Error(fmt::format("{}: expected shape {} ({}), got {}", role.str(), shape_string(shape), dims.str(),
-                            shape_string(tensor.shape())));
-}
-
-}  // namespace
-
-void check_tensor(const Tensor &tensor, Label role, std::initializer_list<int64_t> expected, Label dims) {
-    check_tensor_extents(tensor, role, expected, dims);
-}
-
-void check_tensor(const Tensor &tensor, Label role, const Shape &expected, Label dims) {
-    check_tensor_extents(tensor, role, expected, dims);
-}
-
-}  // namespace detail
 }  // namespace retnet

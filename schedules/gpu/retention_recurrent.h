@@ -1,7 +1,7 @@
 // GPU schedules of the recurrent form: the decode step and the multi-token scan.
 //
-// Decode step: one kernel, a thread per value column of a (head, batch) reads out and updates its
-// state column (below).
+// Decode step: one kernel; a thread per value column of a (head, batch), or with K fixed and
+// narrow blocks a thread per group of a column's rows, reads out and updates its state (below).
 // Scan: a thread per value column of a head walks the tokens and state rows in order.
 #pragma once
 
