@@ -68,17 +68,15 @@ public:
         Func scores("scores");  // s * (q_i . k_j) * gamma^(i-j), zero above the diagonal
         // The causal mask multiplies the decay rather than guarding the product, so Halide keeps
         // every register tile of scores_raw a constant size.
-        Expr causal_decay = select(j <= i, scale * decay(clamp(i - j, 0, C), h), 0.0f);
-        scores(j, i, c, h, b) = causal_decay * scores_raw(j, i, c, h, b);
+        // As a C x C table per head (the paper's D, times s): the CPU reads it with dense vector
+        // loads; indexing the powers by i - j per lane was a clamped gather.
+        Func causal_decay("causal_decay");
+        causal_decay(j, i, h) = select(j <= i, scale * decay(clamp(i - j, 0, C), h), 0.0f);
+        scores(j, i, c, h, b) = causal_decay(j, i, h) * scores_raw(j, i, c, h, b);
 
-        // Indexed by absolute token t (not by chunk and offset) so that Halide bounds each
-        // register tile exactly: t % C has no tight interval bounds.
-        Expr t_chunk = t / C, t_offset = t % C;
-        Func q_decayed("q_decayed_from_chunk_start");  // s * gamma^(offset+1) * q_t
-        q_decayed(kd, t, h, b) = (scale * decay(t_offset + 1, h)) * qz(kd, h, t, b);
-
-        // One accumulator for both terms: inside the chunk (scores x V), and from earlier chunks
-        // through the state entering this one.
+        // One accumulator for both terms: from earlier chunks through the state entering this one
+        // (q_t S, then times s gamma^(offset+1): the row's decay applied once, not at every key),
+        // and inside the chunk (scores x V).
         Func out_chunk("out_chunk");
         const bool cpu = !auto_schedule && !get_target().has_gpu_feature();
         const int R = std::min<int>(tile_rows, C);  // the CPU register tile's rows
@@ -95,17 +93,22 @@ public:
             Expr block_chunk = block / blocks_per_chunk, first_row = (block % blocks_per_chunk) * R;
             causal.where(causal < first_row + R);
             out_chunk(vd, row, block, h, b) = 0.0f;
+            out_chunk(vd, row, block, h, b) += qz(over_keys, h, block * R + row, b) *
+                                               state_before(vd, over_keys, block_chunk, h, b);
+            out_chunk(vd, row, block, h, b) *= scale * decay(first_row + row + 1, h);
             out_chunk(vd, row, block, h, b) += scores(causal, first_row + row, block_chunk, h, b) *
                                                vz(vd, h, block_chunk * C + causal, b);
-            out_chunk(vd, row, block, h, b) += q_decayed(over_keys, block * R + row, h, b) *
-                                               state_before(vd, over_keys, block_chunk, h, b);
             // t / R and t % R are exact over a tile of R rows starting at a multiple of R.
             o(vd, h, t, b) = out_chunk(vd, t % R, t / R, h, b);
         } else {
+            // Indexed by absolute token t (not by chunk and offset) so that Halide bounds each
+            // register tile exactly: t % C has no tight interval bounds.
+            Expr t_chunk = t / C, t_offset = t % C;
             out_chunk(vd, t, h, b) = 0.0f;
+            out_chunk(vd, t, h, b) += qz(over_keys, h, t, b) * state_before(vd, over_keys, t_chunk, h, b);
+            out_chunk(vd, t, h, b) *= scale * decay(t_offset + 1, h);
             out_chunk(vd, t, h, b) +=
                 scores(over_chunk, t_offset, t_chunk, h, b) * vz(vd, h, t_chunk * C + over_chunk, b);
-            out_chunk(vd, t, h, b) += q_decayed(over_keys, t, h, b) * state_before(vd, over_keys, t_chunk, h, b);
             o(vd, h, t, b) = out_chunk(vd, t, h, b);
         }
         // Outputs start at token 0 (the runtime's buffers always do): a register tile's rows then
@@ -114,8 +117,8 @@ public:
         o.dim(2).set_min(0);
         final_state(vd, kd, h, b) = state_before(vd, kd, num_chunks, h, b);
 
-        ChunkwiseFuncs funcs{o,           final_state,  out_chunk, q_decayed, scores, scores_raw, k_transposed,
-                             v_decayed,   chunk_state,  state_before, decay,  qz,     kz,         vz};
+        ChunkwiseFuncs funcs{o,           final_state,  out_chunk, scores, scores_raw, k_transposed,
+                             v_decayed,   chunk_state,  state_before, decay,  qz,     kz,         vz, causal_decay};
         ChunkwiseVars vars{vd, kd, i, j, c, h, b, t, over_chunk, over_keys, scan, row_blocks ? R : 0, row, causal};
         if (auto_schedule) {
             set_retention_estimates(*this);

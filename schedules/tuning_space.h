@@ -55,10 +55,17 @@ inline const std::vector<TuningSpace> &tuning_spaces() {
           {"gpu_col_threads", 16, {8, 16, 32, 64}},
           {"gpu_row_threads", 16, {1, 2, 4, 8, 16}}}},
         {"retention_parallel", "gpu",
-         {{"gpu_value_threads", 32, {8, 16, 32, 64, 128}},
-          {"gpu_cols_per_thread", 2, {1, 2, 4, 8}},
+         // H200 sweep at B4 T2048 H16 K=V=128 (run 2 of 2026-11-29): 16 threads x 4 columns with
+         // the three switches below 7.40 ms; 32 x 2 without them 26.8 ms (14.6 in run 1, before
+         // the score tile's keys were vectorised), 32 x 2 with them 9.51 ms
+         {{"gpu_value_threads", 16, {8, 16, 32, 64, 128}},
+          {"gpu_cols_per_thread", 4, {1, 2, 4, 8}},
           {"gpu_rows_per_thread", 8, {1, 2, 4, 8, 16}},
-          {"gpu_key_threads", 8, {1, 2, 4, 8, 16, 32}}}},
+          {"gpu_key_threads", 8, {1, 2, 4, 8, 16, 32}},
+          // as in retention_chunkwise below (gpu_stage_inputs: the key tile's values)
+          {"gpu_unroll", 4, {1, 2, 4, 8}},
+          {"gpu_dense_queries", 1, {0, 1}},
+          {"gpu_stage_inputs", 1, {0, 1}}}},
         {"retention_recurrent", "gpu", {{"gpu_value_threads", 32, {8, 16, 32, 64, 128, 256}}}},
         {"rows", "gpu", {{"gpu_threads", 128, {32, 64, 128, 256, 512}}}},
         {"retention_decode_step", "gpu",
@@ -71,12 +78,24 @@ inline const std::vector<TuningSpace> &tuning_spaces() {
           {"gpu_cols_per_thread", 4, {1, 2, 4, 8}},
           {"gpu_rows_per_thread", 8, {1, 2, 4, 8, 16}},
           {"gpu_key_threads", 8, {1, 2, 4, 8, 16, 32}},
-          {"gpu_key_rows", 4, {1, 2, 4, 8, 16}},
+          // 8: 1.30 ms against 1.35 with 4 (H200 sweep, run 1 of 2026-11-29)
+          {"gpu_key_rows", 8, {1, 2, 4, 8, 16}},
           // 1: every chunk's K^T V contribution computed in parallel (a batched product) before
           // an elementwise scan; 0: each scan thread computes them in order as it walks the chunks
           {"gpu_parallel_chunk_states", 1, {0, 1}},
           // 1: the decay powers as a table computed once; 0: exp() at every use
-          {"gpu_decay_table", 1, {0, 1}}}},
+          {"gpu_decay_table", 1, {0, 1}},
+          // the register tiles' reduction loops unrolled by this factor (fewer loop and address
+          // instructions per FMA). H200 sweep, B4 T2048 H16 K=V=128 (run 1 of 2026-11-29): the
+          // three switches off 1.80 ms, all on 1.35 ms; unroll 8 1.45, dense queries off 1.60
+          {"gpu_unroll", 4, {1, 2, 4, 8}},
+          // 1: blocks stage their chunk's keys and values in shared memory (the inner loops then
+          // read them as 4-float vectors, without the end-of-sequence selects); 0: each thread
+          // reads them from device memory
+          {"gpu_stage_inputs", 1, {0, 1}},
+          // 1: the queries copied once into a dense, zero-padded buffer (a kernel of its own), so
+          // the score and state products load them without a clamp and a select per element
+          {"gpu_dense_queries", 1, {0, 1}}}},
     };
     return spaces;
 }

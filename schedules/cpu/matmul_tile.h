@@ -16,16 +16,24 @@ struct RegisterTile {
 };
 
 // Schedules `acc` (pure dims x, y first) at `at`, with x vectorised and y unrolled in every stage.
-// `reductions[u]` is the reduction variable of update u: it goes outside the tile, so that each
-// step of it is one rank-1 update of the accumulators held in registers.
+// `reductions` holds the reduction variable of each update that has one, in order: it goes
+// outside the tile, so that each step of it is one rank-1 update of the accumulators held in
+// registers. (An update without one, such as a scaling of the tile, is elementwise.)
 inline void schedule_register_tile(Func acc, const Var &x, const Var &y, const LoopLevel &at,
                                    const RegisterTile &tile, const std::vector<RVar> &reductions) {
     // A constant-size tile (even at the ragged edges, where the extra lanes are computed and
     // dropped) lives on the stack and is promoted to registers; a variable one goes to the heap.
     acc.compute_at(at).bound_extent(x, tile.cols).bound_extent(y, tile.rows);
     acc.vectorize(x, tile.vector_width).unroll(x).unroll(y);
+    size_t next_reduction = 0;
     for (int u = 0; u < acc.num_update_definitions(); u++) {
-        acc.update(u).reorder(x, y, reductions.at(u)).vectorize(x, tile.vector_width).unroll(x).unroll(y);
+        Stage update = acc.update(u);
+        if (acc.rvars(u).empty()) {
+            update.reorder(x, y);
+        } else {
+            update.reorder(x, y, reductions.at(next_reduction++));
+        }
+        update.vectorize(x, tile.vector_width).unroll(x).unroll(y);
     }
 }
 

@@ -34,9 +34,10 @@ ChunkwiseCpuParams chunkwise_cpu_params(const G &g) {
 }
 
 struct ChunkwiseFuncs {
-    Func o, final_state, out_chunk, q_decayed, scores, scores_raw, k_transposed, v_decayed,
+    Func o, final_state, out_chunk, scores, scores_raw, k_transposed, v_decayed,
         chunk_state, state_before, decay;
     Func q_padded, k_padded, v_padded;  // the inputs, read with zeros past the end
+    Func causal_decay;                  // (j, i, h): s gamma^(i-j) for j <= i, else 0
 };
 
 struct ChunkwiseVars {
@@ -59,6 +60,7 @@ inline void schedule_retention_chunkwise_cpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     Var task("task"), vo("vo"), vi("vi"), io("io"), ii("ii"), rb("rb");
 
     f.decay.compute_root();
+    f.causal_decay.compute_root().vectorize(f.causal_decay.args()[0], tile.vector_width, TailStrategy::GuardWithIf);
 
     // With head_tasks, one task per (b, h) runs the head's scan and then its chunks' outputs, so
     // the head's states (T/C K V floats) and inputs are reread from cache rather than memory (at
@@ -109,11 +111,10 @@ inline void schedule_retention_chunkwise_cpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     schedule_register_tile(f.scores_raw, x.j, x.i, LoopLevel(f.scores, vo), key_tile,
                            {x.over_keys});
     if (x.block_rows > 0) {
-        schedule_register_tile(f.out_chunk, x.vd, x.row, LoopLevel(f.o, vo), tile, {x.causal, x.over_keys});
+        schedule_register_tile(f.out_chunk, x.vd, x.row, LoopLevel(f.o, vo), tile, {x.over_keys, x.causal});
     } else {
-        schedule_register_tile(f.out_chunk, x.vd, x.t, LoopLevel(f.o, vo), tile, {x.over_chunk, x.over_keys});
+        schedule_register_tile(f.out_chunk, x.vd, x.t, LoopLevel(f.o, vo), tile, {x.over_keys, x.over_chunk});
     }
-    f.q_decayed.compute_at(chunk_level).vectorize(x.kd, tile.vector_width, TailStrategy::GuardWithIf);
 
     // 3. The final state is a copy of the scan's last entry.
     f.final_state.vectorize(x.vd, tile.vector_width, TailStrategy::GuardWithIf);

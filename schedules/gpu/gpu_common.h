@@ -18,6 +18,41 @@ inline void gpu_blocks_over_heads(Stage s, const VarOrRVar &x, const VarOrRVar &
     s.fuse(h, b, hb).gpu_blocks(x, y, hb);
 }
 
+// Unrolls a register tile's reduction loop by `factor` (its inner part), so that the compiler
+// folds the per-step address arithmetic into constant offsets.
+inline void unroll_reduction(Stage s, const RVar &r, int factor) {
+    if (factor <= 1) return;
+    RVar ro(r.name() + "_o"), ri(r.name() + "_i");
+    s.split(r, ro, ri, factor, TailStrategy::GuardWithIf).unroll(ri);
+}
+
+// Makes every consumer of `padded` (an input (a, h, t, b) read inline with a clamp and an
+// end-of-sequence select per element, zero_past_end) read one dense copy of it instead, computed
+// by a kernel of its own: the inner loops then load it with no clamp or select.
+inline void dense_padded_copy(Func padded) {
+    Func copy = padded.in();
+    const Var a = copy.args()[0], h = copy.args()[1], t = copy.args()[2], b = copy.args()[3];
+    Var ao("ao"), ai("ai"), to("to"), ti("ti");
+    copy.compute_root()
+        .split(a, ao, ai, 32, TailStrategy::GuardWithIf)
+        .split(t, to, ti, 8, TailStrategy::GuardWithIf)
+        .reorder(ai, ti, ao, to, h, b);
+    gpu_blocks_over_heads(copy, ao, to, h, b);
+    copy.gpu_threads(ai, ti);
+}
+
+// Computes `tile` (a chunk's or key tile's inputs) at the block loop `at`, into shared memory: the
+// block's threads, a grid of threads_x along its first dimension (coalesced) by threads_y along
+// `rows`, load it together, once, for every thread of the block to read.
+inline void stage_in_shared(Func tile, const Var &rows, const LoopLevel &at, int threads_x, int threads_y) {
+    Var xo("xo"), xi("xi"), yo("yo"), yi("yi");
+    tile.compute_at(at)
+        .split(tile.args()[0], xo, xi, threads_x, TailStrategy::GuardWithIf)
+        .split(rows, yo, yi, threads_y, TailStrategy::GuardWithIf)
+        .reorder(xi, yi, xo, yo)
+        .gpu_threads(xi, yi);
+}
+
 // The decayed score tile of a chunk or query tile, in shared memory: the block's threads each
 // compute a (keys x rows) register tile of scores(j, i) from scores_raw(j, i) = q_i . k_j, reading
 // keys from k_transposed, which is computed once into device memory with j innermost so that a
@@ -38,8 +73,10 @@ inline void schedule_gpu_score_tile(ScoreTile &s, int tile_len, int rows, int va
         .unroll(jc)
         .unroll(ic)
         .gpu_threads(jt, it);
-    s.scores_raw.compute_at(s.scores, jt).bound_extent(s.j, score_cols).bound_extent(s.i, rows).unroll(s.j).unroll(s.i);
-    s.scores_raw.update().reorder(s.j, s.i, s.over_keys).unroll(s.j).unroll(s.i);
+    // The keys vectorised: a thread's score_cols keys are adjacent in k_transposed, one vector
+    // load per step where the width allows.
+    s.scores_raw.compute_at(s.scores, jt).bound_extent(s.j, score_cols).bound_extent(s.i, rows).vectorize(s.j).unroll(s.i);
+    s.scores_raw.update().reorder(s.j, s.i, s.over_keys).vectorize(s.j).unroll(s.i);
     // A block transposes a (value_threads keys x 16 features) patch (blocks of value_threads
     // threads alone ran at 19% occupancy: measured 0.16 ms for 32 MB on the H200).
     Var ko("ko"), ki("ki");

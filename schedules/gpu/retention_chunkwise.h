@@ -28,16 +28,22 @@ namespace retnet_gen {
     RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_key_threads);                           \
     RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_key_rows);                              \
     RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_parallel_chunk_states);                 \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_decay_table);
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_decay_table);                           \
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_unroll);                                \
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_stage_inputs);                          \
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_dense_queries);
 
 struct ChunkwiseGpuParams {
-    int value_threads, cols_per_thread, rows_per_thread, key_threads, key_rows, parallel_chunk_states, decay_table;
+    int value_threads, cols_per_thread, rows_per_thread, key_threads, key_rows, parallel_chunk_states, decay_table,
+        unroll, stage_inputs, dense_queries;
 };
 
 template<typename G>
 ChunkwiseGpuParams chunkwise_gpu_params(const G &g) {
-    return {g.gpu_value_threads, g.gpu_cols_per_thread, g.gpu_rows_per_thread, g.gpu_key_threads,
-            g.gpu_key_rows,      g.gpu_parallel_chunk_states, g.gpu_decay_table};
+    return {g.gpu_value_threads, g.gpu_cols_per_thread,       g.gpu_rows_per_thread,
+            g.gpu_key_threads,   g.gpu_key_rows,              g.gpu_parallel_chunk_states,
+            g.gpu_decay_table,   g.gpu_unroll,                g.gpu_stage_inputs,
+            g.gpu_dense_queries};
 }
 
 // Every thread owns a register tile (cols x rows), so that each value it loads feeds several
@@ -90,11 +96,19 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
         gpu_blocks_over_heads(contribution, tile, x.c, x.h, x.b);
         contribution.gpu_threads(vi, ki);
         f.chunk_state.compute_at(contribution, vi);
+        if (p.stage_inputs) {
+            // The block's chunk of decayed values (C x value_tile) and keys (C x key_tile).
+            const LoopLevel block(contribution, tile);
+            stage_in_shared(f.v_decayed, x.j, block, p.value_threads, p.key_threads);
+            Func keys = f.k_padded.in(f.chunk_state);
+            stage_in_shared(keys, keys.args()[2], block, p.value_threads, p.key_threads);
+        }
     } else {
         f.chunk_state.compute_at(f.state_before, x.scan);
     }
     f.chunk_state.bound_extent(x.vd, cols).bound_extent(x.kd, p.key_rows).unroll(x.vd).unroll(x.kd);
     f.chunk_state.update().reorder(x.vd, x.kd, x.over_chunk).unroll(x.vd).unroll(x.kd);
+    unroll_reduction(f.chunk_state.update(), x.over_chunk, p.unroll);
     if (p.decay_table) {
         // gamma_h^d for d = 0..C, computed once per call instead of an exp() at every use.
         const Var d = f.decay.args()[0], head = f.decay.args()[1];
@@ -114,11 +128,22 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     gpu_blocks_over_heads(f.o, vo, x.c, x.h, x.b);
     f.o.gpu_threads(vi, io);
     f.out_chunk.compute_at(f.o, vi).bound_extent(x.vd, cols).bound_extent(x.t, rows).unroll(x.vd).unroll(x.t);
-    f.out_chunk.update(0).reorder(x.vd, x.t, x.over_chunk).unroll(x.vd).unroll(x.t);
-    f.out_chunk.update(1).reorder(x.vd, x.t, x.over_keys).unroll(x.vd).unroll(x.t);
+    // Updates: q x S over the keys, the rows' decay, scores x V over the chunk.
+    f.out_chunk.update(0).reorder(x.vd, x.t, x.over_keys).unroll(x.vd).unroll(x.t);
+    f.out_chunk.update(1).unroll(x.vd).unroll(x.t);
+    f.out_chunk.update(2).reorder(x.vd, x.t, x.over_chunk).unroll(x.vd).unroll(x.t);
+    unroll_reduction(f.out_chunk.update(0), x.over_keys, p.unroll);
+    unroll_reduction(f.out_chunk.update(2), x.over_chunk, p.unroll);
     f.scores.compute_at(f.o, vo);  // shared memory, computed by the block's threads
     ScoreTile score_tile{f.scores, f.scores_raw, f.k_transposed, x.j, x.i, x.kd, x.c, x.h, x.b, x.over_keys};
     schedule_gpu_score_tile(score_tile, C, rows, p.value_threads);
+    unroll_reduction(f.scores_raw.update(), x.over_keys, p.unroll);
+    if (p.dense_queries) dense_padded_copy(f.q_padded);  // T rounded up to whole chunks
+    if (p.stage_inputs) {
+        // The chunk's values (C x value_tile), next to the scores.
+        Func values = f.v_padded.in(f.out_chunk);
+        stage_in_shared(values, values.args()[2], LoopLevel(f.o, vo), p.value_threads, C / rows);
+    }
 
     // 3. The final state.
     schedule_gpu_state_output(f.final_state, x.vd, x.kd, x.h, x.b, p.value_threads, p.key_threads);

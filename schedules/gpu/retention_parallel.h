@@ -20,15 +20,21 @@ namespace retnet_gen {
     /* output rows per thread */                                                      \
     RETNET_TUNABLE("retention_parallel", "gpu", gpu_rows_per_thread);        \
     /* threads along K in the final-state kernel */                                   \
-    RETNET_TUNABLE("retention_parallel", "gpu", gpu_key_threads);
+    RETNET_TUNABLE("retention_parallel", "gpu", gpu_key_threads);                   \
+    /* reduction loops unrolled; queries read from a dense copy (retention_chunkwise's) */ \
+    RETNET_TUNABLE("retention_parallel", "gpu", gpu_unroll);                        \
+    RETNET_TUNABLE("retention_parallel", "gpu", gpu_dense_queries);                 \
+    RETNET_TUNABLE("retention_parallel", "gpu", gpu_stage_inputs);
 
 struct ParallelGpuParams {
-    int value_threads, cols_per_thread, rows_per_thread, key_threads;
+    int value_threads, cols_per_thread, rows_per_thread, key_threads, unroll, dense_queries, stage_inputs;
 };
 
 template<typename G>
 ParallelGpuParams parallel_gpu_params(const G &g) {
-    return {g.gpu_value_threads, g.gpu_cols_per_thread, g.gpu_rows_per_thread, g.gpu_key_threads};
+    return {g.gpu_value_threads, g.gpu_cols_per_thread, g.gpu_rows_per_thread,
+            g.gpu_key_threads,   g.gpu_unroll,          g.gpu_dense_queries,
+            g.gpu_stage_inputs};
 }
 
 inline void schedule_retention_parallel_gpu(ParallelFuncs &f, ParallelVars &x, int tile_len, const ParallelGpuParams &p) {
@@ -73,6 +79,18 @@ inline void schedule_retention_parallel_gpu(ParallelFuncs &f, ParallelVars &x, i
         .bound_extent(x.kt, 1);
     ScoreTile score_tile{f.scores, f.scores_raw, f.k_transposed, x.j, x.i, x.kd, x.kt, x.h, x.b, x.over_keys};
     schedule_gpu_score_tile(score_tile, tile_len, rows, p.value_threads);
+    unroll_reduction(f.scores_raw.update(), x.over_keys, p.unroll);
+    unroll_reduction(f.tile_product.update(), x.over_tile, p.unroll);
+    unroll_reduction(f.from_initial_state.update(), x.over_keys, p.unroll);
+    if (p.dense_queries) dense_padded_copy(f.q_padded);
+    if (p.stage_inputs) {
+        // The key tile's values (tile x value_tile), beside the scores, once per key tile; extents
+        // pinned as the scores' are.
+        Func values = f.v_padded.in(f.tile_product);
+        const Var va = values.args()[0], vt_ = values.args()[2];
+        values.bound_extent(va, value_tile).bound_extent(vt_, tile_len);
+        stage_in_shared(values, vt_, LoopLevel(f.out_tile, x.key_tiles), p.value_threads, tile_len / rows);
+    }
 
     // The final state: the sum over tokens split into key tiles, each tile's part computed by its
     // own block (rfactor) with a register tile per thread, then one thread per state element adds
