@@ -50,8 +50,10 @@ public:
 
         Func state_before("state_before_chunk");
         RDom scan(1, num_chunks, "scan");  // c = 1 .. num_chunks; num_chunks is the final state
-        state_before(vd, kd, c, h, b) =
-            select(has_initial_state, state_at(initial_state, vd, kd, h, b), 0.0f);
+        // No pure step: the initial state is written at c = 0 only, the scan writes the rest.
+        // (A pure step filled all T/C + 1 states of every head, which the scan then overwrote.)
+        state_before(vd, kd, c, h, b) = undef<float>();
+        state_before(vd, kd, 0, h, b) = select(has_initial_state, state_at(initial_state, vd, kd, h, b), 0.0f);
         state_before(vd, kd, scan, h, b) =
             decay(clamp(chunk_len(scan - 1), 0, C), h) * state_before(vd, kd, scan - 1, h, b) +
             chunk_state(vd, kd, scan - 1, h, b);

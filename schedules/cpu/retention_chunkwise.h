@@ -69,13 +69,14 @@ inline void schedule_retention_chunkwise_cpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     // exactly its own head (with a fused index it computed every head's scan in every task).
     const bool per_head = p.head_tasks != 0;
     const LoopLevel chunk_level = per_head ? LoopLevel(f.o, x.c) : LoopLevel(f.o, task);
-    Stage scan = f.state_before.update();
+    Stage initial = f.state_before.update(0), scan = f.state_before.update(1);
+    initial.vectorize(x.vd, tile.vector_width, TailStrategy::GuardWithIf);
     if (per_head) {
-        f.state_before.compute_at(f.o, x.h).vectorize(x.vd, tile.vector_width, TailStrategy::GuardWithIf);
+        f.state_before.compute_at(f.o, x.h);
         scan.reorder(x.vd, x.kd, x.scan, x.h, x.b);
     } else {
-        f.state_before.compute_root().vectorize(x.vd, tile.vector_width, TailStrategy::GuardWithIf)
-            .fuse(x.h, x.b, task).parallel(task);
+        f.state_before.compute_root();
+        initial.fuse(x.h, x.b, task).parallel(task);
         scan.reorder(x.vd, x.kd, x.scan, x.h, x.b).fuse(x.h, x.b, task).parallel(task);
     }
     scan.tile(x.vd, x.kd, vo, io, vi, ii, tile.cols, tile.rows, TailStrategy::GuardWithIf)

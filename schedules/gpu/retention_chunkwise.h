@@ -60,14 +60,15 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
 
     // 1. The scan over chunks: a thread per (key_rows x cols) block of a head's state walks the
     //    chunks in order; each chunk's contribution is accumulated in registers.
-    f.state_before.compute_root()
-        .split(x.vd, vo, vi, p.value_threads, guard)
+    f.state_before.compute_root();
+    Stage initial = f.state_before.update(0);  // the state entering chunk 0
+    initial.split(x.vd, vo, vi, p.value_threads, guard)
         .split(x.kd, ko, ki, p.key_threads, guard)
-        .reorder(x.c, vi, ki, vo, ko, x.h, x.b)
+        .reorder(vi, ki, vo, ko, x.h, x.b)
         .fuse(vo, ko, tile);
-    gpu_blocks_over_heads(f.state_before, tile, x.h, x.b);
-    f.state_before.gpu_threads(vi, ki);
-    Stage scan = f.state_before.update();
+    gpu_blocks_over_heads(initial, tile, x.h, x.b);
+    initial.gpu_threads(vi, ki);
+    Stage scan = f.state_before.update(1);
     scan.split(x.vd, vo, vt, value_tile, guard)
         .split(vt, vi, vc, cols)
         .split(x.kd, ko, kt, key_tile, guard)

@@ -114,6 +114,7 @@ inline void schedule_retention_parallel_gpu(ParallelFuncs &f, ParallelVars &x, i
     parts_out.gpu_threads(vi2, ki);
     parts.compute_at(parts_out, vi2).bound_extent(x.vd, cols).bound_extent(x.kd, key_rows).unroll(x.vd).unroll(x.kd);
     parts.update().reorder(x.vd, x.kd, in_tile).unroll(x.vd).unroll(x.kd);
+    unroll_reduction(parts.update(), in_tile, p.unroll);
     schedule_gpu_state_output(f.final_state, x.vd, x.kd, x.h, x.b, p.value_threads, p.key_threads);
     f.state_sum.compute_at(f.final_state, Var("vi"));  // one thread per state element, summing the parts
 }
