@@ -8,6 +8,7 @@
 #pragma once
 
 #include "matmul_tile.h"
+#include "retention_stages.h"
 #include "tuning_space.h"
 
 namespace retnet_gen {
@@ -32,23 +33,6 @@ template<typename G>
 ChunkwiseCpuParams chunkwise_cpu_params(const G &g) {
     return {g.vector_width, g.tile_vectors, g.tile_rows, g.row_blocks, g.head_tasks};
 }
-
-struct ChunkwiseFuncs {
-    Func o, final_state, out_chunk, scores, scores_raw, k_transposed, v_decayed,
-        chunk_state, state_before, decay;
-    Func q_padded, k_padded, v_padded;  // the inputs, read with zeros past the end
-    Func causal_decay;                  // (j, i, h): s gamma^(i-j) for j <= i, else 0
-};
-
-struct ChunkwiseVars {
-    Var vd, kd, i, j, c, h, b, t;
-    RDom over_chunk, over_keys, scan;
-    // When the generator chose the CPU's row-blocked out_chunk(vd, row, block, h, b): the rows per
-    // block (0 otherwise), the row variable and the causal reduction over the chunk's keys.
-    int block_rows;
-    Var row;
-    RDom causal;
-};
 
 inline void schedule_retention_chunkwise_cpu(ChunkwiseFuncs &f, ChunkwiseVars &x, int C,
                                              const ChunkwiseCpuParams &p,

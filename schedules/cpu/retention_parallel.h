@@ -7,6 +7,7 @@
 #pragma once
 
 #include "matmul_tile.h"
+#include "retention_stages.h"
 #include "tuning_space.h"
 
 namespace retnet_gen {
@@ -27,17 +28,6 @@ template<typename G>
 ParallelCpuParams parallel_cpu_params(const G &g) {
     return {g.vector_width, g.tile_vectors, g.tile_rows};
 }
-
-struct ParallelFuncs {
-    Func o, final_state, out_tile, tile_product, scores, scores_raw, k_transposed,
-        from_initial_state, state_sum, decay;
-    Func q_padded, k_padded, v_padded;  // the inputs, read with zeros past the end
-};
-
-struct ParallelVars {
-    Var vd, kd, i, j, qt, kt, h, b, t;
-    RDom over_keys, over_tile, key_tiles, over_time;
-};
 
 inline void schedule_retention_parallel_cpu(ParallelFuncs &f, ParallelVars &x, int tile_len,
                                             const Expr &has_initial_state, const ParallelCpuParams &p,

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "matmul_tile.h"
+#include "retention_stages.h"
 #include "tuning_space.h"
 
 namespace retnet_gen {
@@ -37,21 +38,6 @@ template<typename G>
 RecurrentCpuParams recurrent_cpu_params(const G &g) {
     return {g.vector_width};
 }
-
-struct DecodeStepFuncs {
-    Func o, state_out, readout, updated;
-};
-struct DecodeStepVars {
-    Var vd, kd, h, b;
-    RDom over_keys;
-};
-struct RecurrentFuncs {
-    Func o, final_state, scan_rows;
-};
-struct RecurrentVars {
-    Var vd, row, kd, h, b, t;
-    RDom step;
-};
 
 inline int cpu_vector_width(const Target &target, int param) {
     return param > 0 ? param : target.natural_vector_size<float>();

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "gpu_common.h"
+#include "retention_stages.h"
 #include "tuning_space.h"
 
 namespace retnet_gen {
