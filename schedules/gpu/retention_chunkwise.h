@@ -2,14 +2,16 @@
 //
 // The kernels, as fla's chunked retention does it:
 //  1. the state entering every chunk: by default every chunk's K^T (V * zeta) contribution is
-//     computed in parallel (a block per state tile, chunk and head, register tiles), then a scan
-//     kernel walks the chunks, decaying and adding (gpu_parallel_chunk_states = 0: each scan
-//     thread computes the contributions itself as it walks);
-//  2. the outputs: one block per (V tile, chunk, head); the chunk's C x C decayed scores are
-//     computed once into shared memory, then each thread accumulates a rows x cols register tile
-//     of outputs (scores x V, then q x the state entering the chunk);
+//     computed in parallel (a block per state tile, chunk and head, register tiles, the chunk's
+//     keys and values staged in shared memory), then a scan kernel walks the chunks, decaying and
+//     adding (gpu_parallel_chunk_states = 0: each scan thread computes the contributions itself
+//     as it walks);
+//  2. the outputs: one block per (V tile, chunk, head); the chunk's C x C decayed scores and its
+//     values go to shared memory once, then each thread accumulates a rows x cols register tile of
+//     outputs (q x the state entering the chunk, times the rows' decay, then scores x V);
 //  3. the final state, a copy of the scan's last entry;
-// plus the keys transposed once (for coalesced score loads) and the decay powers as a table.
+// plus the keys transposed once (for coalesced score loads), the queries as one dense copy, and
+// the decay powers as a table.
 #pragma once
 
 #include "gpu_common.h"
@@ -54,13 +56,28 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     const int rows = std::min(p.rows_per_thread, C);
     const int cols = p.cols_per_thread;
     const int value_tile = p.value_threads * cols;
-    const int key_tile = p.key_threads * p.key_rows;
     Var vo("vo"), vt("vt"), vi("vi"), vc("vc"), ko("ko"), kt("kt"), ki("ki"), kr("kr"), io("io"), ii("ii"),
         tile("tile");
     const TailStrategy guard = TailStrategy::GuardWithIf;
 
-    // 1. The scan over chunks: a thread per (key_rows x cols) block of a head's state walks the
-    //    chunks in order; each chunk's contribution is accumulated in registers.
+    // A thread per (rows_per_thread x cols) block of a head's state, the blocks of threads tiling
+    // it (value_tile x key_threads * rows_per_thread); `serial` is the loop each thread walks
+    // inside its block (the scan's chunks, or none).
+    auto state_tiles = [&](Stage s, int rows_per_thread, std::vector<VarOrRVar> serial) {
+        std::vector<VarOrRVar> order{vc, kr};
+        order.insert(order.end(), serial.begin(), serial.end());
+        order.insert(order.end(), {vi, ki, vo, ko});
+        s.split(x.vd, vo, vt, value_tile, guard)
+            .split(vt, vi, vc, cols)
+            .split(x.kd, ko, kt, p.key_threads * rows_per_thread, guard)
+            .split(kt, ki, kr, rows_per_thread)
+            .reorder(order)
+            .unroll(vc)
+            .unroll(kr)
+            .fuse(vo, ko, tile);
+    };
+
+    // 1. The scan over chunks: each thread walks the chunks in order for its block of the state.
     f.state_before.compute_root();
     Stage initial = f.state_before.update(0);  // the state entering chunk 0
     initial.split(x.vd, vo, vi, p.value_threads, guard)
@@ -73,15 +90,7 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     // With the contributions computed beforehand the scan only decays and adds: one state row a
     // thread gives it key_rows times the blocks (ncu, B4 T2048 H16 with key_rows 8 and 16 key
     // threads: 128 blocks, 12% occupancy, 193 us).
-    const int scan_rows = p.parallel_chunk_states ? 1 : p.key_rows;
-    scan.split(x.vd, vo, vt, value_tile, guard)
-        .split(vt, vi, vc, cols)
-        .split(x.kd, ko, kt, p.key_threads * scan_rows, guard)
-        .split(kt, ki, kr, scan_rows)
-        .reorder(vc, kr, x.scan, vi, ki, vo, ko, x.h, x.b)
-        .unroll(vc)
-        .unroll(kr)
-        .fuse(vo, ko, tile);
+    state_tiles(scan, p.parallel_chunk_states ? 1 : p.key_rows, {x.scan});
     gpu_blocks_over_heads(scan, tile, x.h, x.b);
     scan.gpu_threads(vi, ki);
     if (p.parallel_chunk_states) {
@@ -90,15 +99,8 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
         // H200: the walk ran at 24% occupancy and took a third of the kernel time). The scan
         // above then only decays and adds, reading each contribution once.
         Func contribution = f.chunk_state.in(f.state_before);
-        contribution.compute_root()
-            .split(x.vd, vo, vt, value_tile, guard)
-            .split(vt, vi, vc, cols)
-            .split(x.kd, ko, kt, key_tile, guard)
-            .split(kt, ki, kr, p.key_rows)
-            .reorder(vc, kr, vi, ki, vo, ko, x.c, x.h, x.b)
-            .unroll(vc)
-            .unroll(kr)
-            .fuse(vo, ko, tile);
+        contribution.compute_root();
+        state_tiles(contribution, p.key_rows, {});
         gpu_blocks_over_heads(contribution, tile, x.c, x.h, x.b);
         contribution.gpu_threads(vi, ki);
         f.chunk_state.compute_at(contribution, vi);

@@ -1,10 +1,10 @@
 // GPU schedule of retention_parallel (CUDA and OpenCL).
 //
 // One block per (V tile, query tile, head). The block keeps its query tile's outputs in shared
-// memory and walks the key tiles up to the diagonal: for each, the tile x tile decayed scores go to
-// shared memory, then every thread adds `rows` outputs of one value column (held in registers
-// over the key tile) into the shared accumulator. The final state is a separate kernel, one thread
-// per state element, serial over the sequence.
+// memory and walks the key tiles up to the diagonal: for each, the tile x tile decayed scores and
+// the key tile's values go to shared memory, then every thread adds its rows x cols register tile
+// of outputs into the shared accumulator. The final state: each key tile's part by a block of its
+// own (rfactor), then a thread per state element adds the parts.
 #pragma once
 
 #include "gpu_common.h"
