@@ -108,6 +108,19 @@ TEST_P(EveryForm, SeveralChunksWithPartialLastOne) {
     expect_matches_reference(GetParam(), {1, 600, 2, 32, 40}, true);
 }
 
+TEST_P(EveryForm, LongSequenceInTokenBlocks) {
+    // On the CPU the chunkwise form runs a long sequence as blocks of at least 256 tokens, each
+    // starting from the state the one before ended with (retention.cpp: cpu_chunkwise_token_block).
+    // K = V = 256: 256-token blocks (512 at C = 512), so 520 tokens are two or three blocks at every
+    // chunk length, the last block and its last chunk partial; K = 128, V = 256: 256-token blocks
+    // up to C = 128. (The other forms and the GPUs run whole sequences; other tests cover them.)
+    if (GetParam().device != Device::cpu || GetParam().form != Form::chunkwise) {
+        GTEST_SKIP() << "token blocks are the CPU chunkwise form's";
+    }
+    expect_matches_reference(GetParam(), {1, 520, 1, 256, 256}, true);
+    expect_matches_reference(GetParam(), {2, 300, 1, 128, 256}, false);
+}
+
 TEST_P(EveryForm, CustomDecayAndScale) {
     RetentionOptions options;
     options.decay = {0.5, 0.9, 0.999};

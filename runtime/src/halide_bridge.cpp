@@ -1,5 +1,6 @@
 #include "halide_bridge.h"
 
+#include <algorithm>
 #include <climits>
 #include <mutex>
 
@@ -98,6 +99,22 @@ KernelBuffer::KernelBuffer(std::vector<float> &values) {
 
 KernelBuffer::~KernelBuffer() {
     if (!device_memory_is_tensors_ && buffer_.device) halide_device_free(nullptr, &buffer_);
+}
+
+HostBufferSlice::HostBufferSlice(halide_buffer_t *whole, int dim, int64_t first, int64_t count) {
+    if (whole->host == nullptr || whole->dimensions > kMaxRank || dim < 0 || dim >= whole->dimensions ||
+        first < 0 || count < 0 || first + count > whole->dim[dim].extent) {
+        throw Error(fmt::format("HostBufferSlice: elements [{}, {}) of dimension {} are not inside a host buffer of "
+                                "{} dimensions", first, first + count, dim, whole->dimensions));
+    }
+    buffer_ = *whole;
+    std::copy(whole->dim, whole->dim + whole->dimensions, dims_.begin());
+    buffer_.dim = dims_.data();
+    buffer_.device = 0;
+    buffer_.device_interface = nullptr;
+    buffer_.host += first * dims_[dim].stride * static_cast<int64_t>(whole->type.bytes());
+    dims_[dim].min = 0;
+    dims_[dim].extent = static_cast<int32_t>(count);
 }
 
 }  // namespace retnet::detail

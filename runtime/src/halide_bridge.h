@@ -35,6 +35,24 @@ private:
     bool device_memory_is_tensors_ = false;
 };
 
+// Part of a host buffer: elements [first, first + count) along dimension `dim`, indexed from 0
+// there (the kernels' outputs start at index 0). A view with its own copy of the dimensions; the
+// memory stays the whole buffer's.
+class HostBufferSlice {
+public:
+    HostBufferSlice(halide_buffer_t *whole, int dim, int64_t first, int64_t count);
+    HostBufferSlice(const HostBufferSlice &) = delete;
+    HostBufferSlice &operator=(const HostBufferSlice &) = delete;
+
+    operator halide_buffer_t *() { return &buffer_; }
+
+private:
+    static constexpr int kMaxRank = 4;
+
+    halide_buffer_t buffer_{};
+    std::array<halide_dimension_t, kMaxRank> dims_{};
+};
+
 // Routes Halide's error handler into the runtime (once) and clears this thread's last message;
 // called before every kernel and driver call.
 void begin_kernel_call();
