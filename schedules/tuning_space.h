@@ -69,9 +69,9 @@ inline const std::vector<TuningSpace> &tuning_spaces() {
         {"retention_recurrent", "gpu", {{"gpu_value_threads", 32, {8, 16, 32, 64, 128, 256}}}},
         {"rows", "gpu", {{"gpu_threads", 128, {32, 64, 128, 256, 512}}}},
         {"retention_decode_step", "gpu",
-         {{"gpu_columns", 0, {0, 32, 64, 128}},
+         {{"gpu_columns", 0, {0, 16, 32, 64, 128}},
           // K fixed, narrow blocks: each column's rows split over this many threads
-          {"gpu_row_groups", 4, {1, 2, 4, 8}}}},
+          {"gpu_row_groups", 4, {1, 2, 4, 8, 16}}}},
         {"retention_chunkwise", "gpu",
          // value_threads 16: 2.69 ms against 4.19 with 32 at B4 T2048 H16 K=V=128 (H200 sweep)
          {{"gpu_value_threads", 16, {8, 16, 32, 64, 128}},

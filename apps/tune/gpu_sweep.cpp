@@ -1,5 +1,6 @@
 // retnet-gpu-sweep: times the CUDA schedule variants built with -DRETNET_GPU_SWEEP=ON at the bench
-// shapes on the GPU machine, checks each against the CPU kernels (themselves checked against
+// shapes on the GPU machine (the sequence forms at one shape per tuning bucket, the decode step's
+// narrow kernel at B1 H16), checks each against the CPU kernels (themselves checked against
 // float64 by the tests), and writes the fastest per kernel to a tuning database
 // (schedules/tuned/cuda.json), which the next build turns into the tuned CUDA variants. The GPU
 // machine has no Halide compiler, so the candidates are compiled here ahead of time instead of
@@ -11,6 +12,7 @@
 #include <functional>
 #include <random>
 #include <sstream>
+#include <tuple>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -69,6 +71,57 @@ struct Measured {
     double error;
 };
 
+// One sequence shape: its inputs on the GPU and, as the expected output, the CPU chunkwise
+// kernel's (which the tests check against float64).
+struct SequenceCase {
+    int64_t B, T, H, K, V;
+    Tensor q, k, v, o, state, zero_state, decay, expected;
+    float scale;
+
+    std::string shape() const { return fmt::format("B{} T{} H{} K{} V{}", B, T, H, K, V); }
+};
+
+SequenceCase sequence_case(int64_t B, int64_t T, int64_t H, int64_t K, int64_t V, std::mt19937 &rng) {
+    SequenceCase c{B, T, H, K, V};
+    Tensor q = apps::random_tensor({B, T, H, K}, Device::cpu, rng), k = apps::random_tensor({B, T, H, K}, Device::cpu, rng);
+    Tensor v = apps::random_tensor({B, T, H, V}, Device::cpu, rng);
+    c.expected = Tensor::empty({B, T, H, V});
+    retention_chunkwise(q, k, v, c.expected, 64);
+    c.q = q.to(Device::cuda), c.k = k.to(Device::cuda), c.v = v.to(Device::cuda);
+    c.o = Tensor::empty({B, T, H, V}, Device::cuda), c.state = Tensor::empty({B, H, K, V}, Device::cuda);
+    c.zero_state = Tensor::zeros({B, H, K, V}, Device::cuda);
+    std::vector<float> log_gamma;
+    for (double g : default_decay(H)) log_gamma.push_back(static_cast<float>(std::log(g)));
+    c.decay = Tensor::view(log_gamma.data(), {H}).to(Device::cuda);
+    c.scale = static_cast<float>(1.0 / std::sqrt(double(K)));
+    return c;
+}
+
+// The decode step at B1 H16 K = V = 128 from a random state; expected: the CPU kernel's output
+// and updated state.
+struct DecodeCase {
+    Tensor q, k, v, o, state, initial_state, gamma, expected_o, expected_state;
+    float scale;
+};
+
+DecodeCase decode_case(std::mt19937 &rng) {
+    const int64_t B = 1, H = 16, D = 128;
+    DecodeCase c;
+    Tensor q = apps::random_tensor({B, H, D}, Device::cpu, rng), k = apps::random_tensor({B, H, D}, Device::cpu, rng);
+    Tensor v = apps::random_tensor({B, H, D}, Device::cpu, rng);
+    c.initial_state = apps::random_tensor({B, H, D, D}, Device::cpu, rng);
+    c.expected_state = c.initial_state.to(Device::cpu);
+    c.expected_o = Tensor::empty({B, H, D});
+    retention_decode_step(q, k, v, c.expected_state, c.expected_o);
+    c.q = q.to(Device::cuda), c.k = k.to(Device::cuda), c.v = v.to(Device::cuda);
+    c.o = Tensor::empty({B, H, D}, Device::cuda);
+    std::vector<float> gamma;
+    for (double g : default_decay(H)) gamma.push_back(static_cast<float>(g));
+    c.gamma = Tensor::view(gamma.data(), {H}).to(Device::cuda);
+    c.scale = static_cast<float>(1.0 / std::sqrt(double(D)));
+    return c;
+}
+
 }  // namespace
 }  // namespace retnet::tune
 
@@ -92,75 +145,90 @@ int main(int argc, char **argv) {
         linear(x, LinearWeight::pack(w, Device::cpu, "w"), y_cpu);
         LinearWeight wg = LinearWeight::pack(w, Device::cuda, "w");
         Tensor xg = x.to(Device::cuda), yg = Tensor::empty({M, N}, Device::cuda);
-        // chunkwise at ANCHORS.md's B4 T2048 H16 K = V = 128.
-        const int64_t B = 4, T = 2048, H = 16, D = 128;
-        Tensor q = apps::random_tensor({B, T, H, D}, Device::cpu, rng), k = apps::random_tensor({B, T, H, D}, Device::cpu, rng), v = apps::random_tensor({B, T, H, D}, Device::cpu, rng);
-        Tensor o_cpu = Tensor::empty({B, T, H, D});
-        retention_chunkwise(q, k, v, o_cpu, 64);
-        Tensor qg = q.to(Device::cuda), kg = k.to(Device::cuda), vg = v.to(Device::cuda);
-        Tensor og = Tensor::empty({B, T, H, D}, Device::cuda), sg = Tensor::empty({B, H, D, D}, Device::cuda);
-        Tensor s0 = Tensor::zeros({B, H, D, D}, Device::cuda);
-        std::vector<float> log_gamma;
-        for (double g : default_decay(H)) log_gamma.push_back(static_cast<float>(std::log(g)));
-        Tensor decay = Tensor::view(log_gamma.data(), {H}).to(Device::cuda);
-        const float scale = static_cast<float>(1.0 / std::sqrt(double(D)));
+        // The sequence forms at one ANCHORS.md shape per tuning bucket: T > 1024 (B4 T2048 H16
+        // K = V = 128) and T <= 1024 (B8 T1024 H8 K = V = 64).
+        const std::vector<SequenceCase> sequences{sequence_case(4, 2048, 16, 128, 128, rng),
+                                                  sequence_case(8, 1024, 8, 64, 64, rng)};
+        DecodeCase decode = decode_case(rng);
 
-        std::map<std::string, std::vector<Measured>> results;
+        // Results per (kernel, bucket, shape); each list starts with the kernel's default schedule.
+        struct Key {
+            std::string kernel, bucket, shape;
+            bool operator<(const Key &o) const { return std::tie(kernel, bucket, shape) < std::tie(o.kernel, o.bucket, o.shape); }
+        };
+        std::map<Key, std::vector<Measured>> results;
+        auto report = [&](const detail::SweepVariant &s, const Key &key, double ms, double err) {
+            fmt::print("{:<28} {:<22} {:<90} {:9.4f} ms  error {:.2e}{}\n", s.library, key.shape, s.params, ms, err,
+                       err <= 1e-5 ? "" : "  DISCARDED (wrong result)");
+            if (err <= 1e-5) results[key].push_back({&s, ms, err});
+        };
         for (const detail::SweepVariant &s : detail::sweep_variants()) {
-            double ms = 0, err = 0;
             try {
-                if (std::string(s.kernel) == "linear") {
+                const std::string kernel = s.kernel;
+                if (kernel == "linear") {
                     auto fn = reinterpret_cast<detail::LinearKernel>(s.entry);
                     detail::KernelBuffer hx(xg, "x"), hw(wg.packed, "w"), hy(yg, "y");
                     auto call = [&] { detail::run_kernel(s.library, [&] { return fn(hx, hw, hy); }); };
                     call();
-                    err = relative_error(yg, y_cpu);
-                    ms = median_ms(call, yg, repeats);
+                    const double err = relative_error(yg, y_cpu);
+                    report(s, {kernel, linear_bucket(M), fmt::format("M{} K{} N{}", M, K, N)}, median_ms(call, yg, repeats), err);
+                } else if (kernel == "retention_decode_step_kv128_narrow") {
+                    auto fn = reinterpret_cast<detail::DecodeStepKernel>(s.entry);
+                    Tensor state = decode.initial_state.to(Device::cuda);
+                    detail::KernelBuffer hq(decode.q, "q"), hk(decode.k, "k"), hv(decode.v, "v"), hg(decode.gamma, "gamma"),
+                        hs(state, "state"), hs_out(state, "state"), ho(decode.o, "o");
+                    auto call = [&] {
+                        detail::run_kernel(s.library, [&] { return fn(hq, hk, hv, hg, decode.scale, hs, ho, hs_out); });
+                    };
+                    call();  // one step from the initial state: checked; then timed, step after step
+                    const double err = std::max(relative_error(decode.o, decode.expected_o),
+                                                relative_error(state, decode.expected_state));
+                    report(s, {kernel, decode_bucket(1), "B1 H16 K128 V128"}, median_ms(call, decode.o, 10 * repeats), err);
                 } else {
                     auto fn = reinterpret_cast<detail::SequenceKernel>(s.entry);
-                    detail::KernelBuffer hq(qg, "q"), hk(kg, "k"), hv(vg, "v"), hd(decay, "decay"), hs0(s0, "s0"),
-                        ho(og, "o"), hs(sg, "state");
-                    auto call = [&] {
-                        detail::run_kernel(s.library, [&] { return fn(hq, hk, hv, hd, scale, false, hs0, ho, hs); });
-                    };
-                    call();
-                    err = relative_error(og, o_cpu);
-                    ms = median_ms(call, og, repeats);
+                    for (const SequenceCase &c : sequences) {
+                        detail::KernelBuffer hq(c.q, "q"), hk(c.k, "k"), hv(c.v, "v"), hd(c.decay, "decay"),
+                            hs0(c.zero_state, "s0"), ho(c.o, "o"), hs(c.state, "state");
+                        auto call = [&] {
+                            detail::run_kernel(s.library, [&] { return fn(hq, hk, hv, hd, c.scale, false, hs0, ho, hs); });
+                        };
+                        call();
+                        const double err = relative_error(c.o, c.expected);
+                        report(s, {kernel, sequence_bucket(c.T), c.shape()}, median_ms(call, c.o, repeats), err);
+                    }
                 }
             } catch (const Error &e) {
                 fmt::print("{} ({}): failed: {}\n", s.library, s.params, e.what());
-                continue;
             }
-            fmt::print("{:<28} {:<90} {:9.3f} ms  error {:.2e}{}\n", s.library, s.params, ms, err,
-                       err <= 1e-5 ? "" : "  DISCARDED (wrong result)");
-            if (err <= 1e-5) results[s.kernel].push_back({&s, ms, err});
         }
         std::vector<TuningRecord> db = read_tuning_db(db_path);
         std::time_t now = std::time(nullptr);
         char date[32];
         std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
         fmt::print("\n| kernel | shape | default ms | best ms | best parameters |\n|---|---|---|---|---|\n");
-        for (auto &[kernel, measured] : results) {
+        for (auto &[key, measured] : results) {
             const Measured &first = measured.front();  // the default schedule comes first in each list
             const Measured &best = *std::min_element(measured.begin(), measured.end(),
                                                      [](const Measured &a, const Measured &b) { return a.ms < b.ms; });
-            const bool is_linear = kernel == "linear";
             const bool keep_default = !(best.ms < 0.98 * first.ms);
             const Measured &chosen = keep_default ? first : best;
+            fmt::print("| {} | {} | {:.4f} | {:.4f} | {} {} |\n", key.kernel, key.shape, first.ms, chosen.ms,
+                       chosen.variant->fixed, chosen.variant->params);
+            // The decode step's narrow kernel is picked by a shape rule, not by tuned records.
+            if (key.kernel == "retention_decode_step_kv128_narrow") continue;
             TuningRecord r;
-            r.kernel = kernel;
+            r.kernel = key.kernel;
             r.generator = chosen.variant->generator;
             r.fixed = parse_params(chosen.variant->fixed);
             r.target = std::string(RETNET_CUDA_TARGET_STRING) + " on " + device_name_text;
-            r.bucket = is_linear ? linear_bucket(M) : sequence_bucket(T);
-            r.shape = is_linear ? fmt::format("M{} K{} N{}", M, K, N) : fmt::format("B{} T{} H{} K{} V{}", B, T, H, D, D);
+            r.bucket = key.bucket;
+            r.shape = key.shape;
             r.params = parse_params(chosen.variant->params);
             r.time_ms = chosen.ms;
             r.default_ms = first.ms;
             r.date = date;
-            r.tool_version = "retnet-gpu-sweep 1";
+            r.tool_version = "retnet-gpu-sweep 2";
             upsert(db, r);
-            fmt::print("| {} | {} | {:.3f} | {:.3f} | {} |\n", kernel, r.shape, first.ms, chosen.ms, chosen.variant->params);
         }
         write_tuning_db(db_path, db);
         fmt::print("\nwrote {}\n", db_path);
