@@ -39,6 +39,7 @@ struct BenchOptions {
     std::vector<int64_t> decode_heads{16};
     int64_t decode_key_dim = 128, decode_value_dim = 128;
     bool full = false;
+    bool no_decode = false, decode_only = false;  // one kind of row (side-by-side scripts time a row at a time)
     int threads = 0;
     TimingPolicy timing;
     std::string csv_path;
@@ -137,6 +138,9 @@ void run_bench(BenchOptions opt, const CLI::App &cmd) {
         opt.parallel_max_t = 16384;
         if (!gpu) opt.decode_batches = {1, 2, 4, 8, 16, 32, 64};
     }
+    if (opt.no_decode && opt.decode_only) throw Error("--no-decode and --decode-only: expected at most one, got both");
+    if (opt.decode_only) opt.forms.clear();
+    if (opt.no_decode) opt.decode_heads.clear();
     std::vector<Form> forms;
     for (const std::string &name : opt.forms) {
         Form f = parse_form(name);
@@ -216,6 +220,8 @@ void add_bench_command(CLI::App &app) {
     cmd->add_option("--decode-key-dim", opt->decode_key_dim, "K of the decode step")->capture_default_str();
     cmd->add_option("--decode-value-dim", opt->decode_value_dim, "V of the decode step")->capture_default_str();
     cmd->add_flag("--full", opt->full, "T from 256 to 16384 for every form, decode B from 1 to 64");
+    cmd->add_flag("--no-decode", opt->no_decode, "time the sequence forms only");
+    cmd->add_flag("--decode-only", opt->decode_only, "time the decode step only");
     cmd->add_option("--threads", opt->threads, "worker threads (default: Halide's, one per core)")->check(CLI::Range(0, 1024));
     cmd->add_option("--warmup", opt->timing.warmup, "untimed calls before timing")->capture_default_str()->check(CLI::Range(0, 1000));
     cmd->add_option("--repeats", opt->timing.min_repeats, "minimum timed calls (the median is reported)")->capture_default_str()->check(CLI::Range(1, 100000));

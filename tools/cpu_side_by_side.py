@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """CPU side by side, in one run: `retnet bench` against PyTorch (Debian's python3-torch, SEMANTICS.md's
 formulas written plainly) and the machine's ceilings (OpenBLAS sgemm 2048^3 through NumPy, a 256 MB
-copy), on the shapes of ../shared/docs/ANCHORS.md. Prints a Markdown table with ratios; a benchmark,
-not a test.
+copy), on the shapes of ../shared/docs/ANCHORS.md, each row timed in rounds that alternate between
+the two. Prints a Markdown table with ratios; a benchmark, not a test.
 
 Run with Debian's interpreter (apt-get install python3-torch python3-numpy libopenblas0-pthread: without
 OpenBLAS, NumPy and PyTorch fall back to the reference BLAS, ~4 GFLOP/s), from the repository root,
@@ -23,7 +23,7 @@ import torch
 THREADS = 2
 
 
-def time_ms(fn, warmup=1, repeats=5, min_seconds=0.5):
+def time_samples_ms(fn, warmup=1, repeats=5, min_seconds=0.5):
     for _ in range(warmup):
         fn()
     samples, start = [], time.perf_counter()
@@ -31,7 +31,11 @@ def time_ms(fn, warmup=1, repeats=5, min_seconds=0.5):
         t0 = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(samples)
+    return samples
+
+
+def time_ms(fn, **kwargs):
+    return statistics.median(time_samples_ms(fn, **kwargs))
 
 
 def gammas(H):
@@ -95,6 +99,38 @@ def run_retnet(binary, args):
     return rows
 
 
+# The rows: (kernel, B, T, H, K, V); the decode step's T is 1.
+CASES = [('chunkwise', 1, 2048, 8, 64, 128), ('chunkwise', 1, 8192, 8, 64, 128),
+         ('parallel', 1, 256, 8, 64, 128), ('parallel', 1, 2048, 8, 64, 128),
+         ('decode_step', 1, 1, 16, 128, 128), ('decode_step', 8, 1, 16, 128, 256),
+         # A state far beyond the caches (B256 H16: 268 MB against a 32 MB L3): the copy-bandwidth row.
+         ('decode_step', 256, 1, 16, 128, 128)]
+# Each row is timed in alternating rounds (ours, then PyTorch's, ROUNDS times): this VM has slow
+# phases of tens of seconds (±25%), and timing all of ours before all of PyTorch's let a phase
+# land on one side only.
+ROUNDS = 5
+
+
+def retnet_args(kernel, B, T, H, K, V):
+    if kernel == 'decode_step':
+        return ['--decode-only', '--decode-batches', str(B), '--decode-heads', str(H), '--decode-key-dim', str(K),
+                '--decode-value-dim', str(V)]
+    return ['--no-decode', '--forms', kernel, '-T', str(T), '-B', str(B), '-H', str(H), '-K', str(K), '-V', str(V),
+            '--parallel-max-t', str(T)]
+
+
+def torch_call(kernel, B, T, H, K, V):
+    if kernel == 'decode_step':
+        q, k = torch.rand(B, H, K) - 0.5, torch.rand(B, H, K) - 0.5
+        v, S = torch.rand(B, H, V) - 0.5, torch.rand(B, H, K, V) - 0.5
+        g = gammas(H).float()
+        return lambda: torch_step(q, k, v, S, g)
+    q, k = torch.rand(B, H, T, K) - 0.5, torch.rand(B, H, T, K) - 0.5
+    v = torch.rand(B, H, T, V) - 0.5
+    fn = torch_chunkwise if kernel == 'chunkwise' else torch_parallel
+    return lambda: fn(q, k, v)
+
+
 def main(retnet=None):
     if retnet is None:
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -102,41 +138,37 @@ def main(retnet=None):
         retnet = parser.parse_args().retnet
     torch.set_num_threads(THREADS)
     sgemm, copy = ceilings()
-    print(f'Ceilings (this run): OpenBLAS sgemm 2048^3 {sgemm:.0f} GFLOP/s, copy {copy:.1f} GB/s, {THREADS} threads\n')
-    ours = run_retnet(retnet, ['--forms', 'chunkwise', 'parallel', '-T', '256', '2048', '8192',
-                                    '--decode-batches', '1', '--decode-heads', '16'])
-    ours += run_retnet(retnet, ['--forms', 'chunkwise', '-T', '256', '--decode-batches', '8',
-                                     '--decode-heads', '16', '--decode-value-dim', '256'])
-    # A state far beyond the caches (B256 H16: 268 MB against a 32 MB L3): the copy-bandwidth row.
-    ours += run_retnet(retnet, ['--forms', 'chunkwise', '-T', '256', '--decode-batches', '256',
-                                     '--decode-heads', '16'])
-
-    print('| kernel | B T H K V | ours ms | ours GFLOP/s (credited) | % of sgemm | PyTorch ms | PyTorch / ours |')
-    print('|---|---|---|---|---|---|---|')
-    seen = set()
-    for r in ours:
-        B, T, H, K, V = (int(r[c]) for c in 'BTHKV')
-        key = (r['kernel'], B, T, H, K, V)
-        if key in seen or (r['kernel'] == 'chunkwise' and T == 256) or (r['kernel'] == 'parallel' and T not in (256, 2048)):
-            continue
-        seen.add(key)
-        ms = float(r['median_ms'])
-        if r['kernel'] == 'decode_step':
-            q, k = torch.rand(B, H, K) - 0.5, torch.rand(B, H, K) - 0.5
-            v, S = torch.rand(B, H, V) - 0.5, torch.rand(B, H, K, V) - 0.5
-            g = gammas(H).float()
-            ref = time_ms(lambda: torch_step(q, k, v, S, g), repeats=50)
-            rate = f"{float(r['gbps']):.1f} GB/s = {100 * float(r['gbps']) / copy:.0f}% of copy"
+    print(f'Ceilings (this run): OpenBLAS sgemm 2048^3 {sgemm:.0f} GFLOP/s, copy {copy:.1f} GB/s, {THREADS} threads')
+    print(f'Each row: {ROUNDS} alternating rounds of ours and PyTorch; medians of the rounds\' medians, the '
+          'range of the rounds\' ratios, and the ratio of the fastest calls of all rounds\n')
+    print('| kernel | B T H K V | ours ms | ours rate | % of ceiling | PyTorch ms | PyTorch / ours | per round | '
+          'of the minimums |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    for case in CASES:
+        kernel, B, T, H, K, V = case
+        ours, theirs, rate, ours_min, theirs_min = [], [], [], [], []
+        call = torch_call(*case)
+        for _ in range(ROUNDS):
+            # PyTorch's OpenBLAS and OpenMP workers spin (sched_yield) for up to ~0.1 s after its
+            # last call: let them park before our process runs beside them (without this pause
+            # the B1 decode step read 33 µs instead of 15).
+            time.sleep(0.5)
+            row = run_retnet(retnet, retnet_args(*case))[0]
+            ours.append(float(row['median_ms']))
+            ours_min.append(float(row['min_ms']))
+            rate.append(float(row['gbps'] if kernel == 'decode_step' else row['gflops']))
+            samples = time_samples_ms(call, repeats=50 if kernel == 'decode_step' else 5)
+            theirs.append(statistics.median(samples))
+            theirs_min.append(min(samples))
+        ms, ref = statistics.median(ours), statistics.median(theirs)
+        ratios = sorted(t / o for t, o in zip(theirs, ours))
+        r = statistics.median(rate)
+        if kernel == 'decode_step':
+            shape, rate_text, digits = f'{B} 1 {H} {K} {V}', f'{r:.1f} GB/s | {100 * r / copy:.0f}% of copy', 4
         else:
-            q, k = torch.rand(B, H, T, K) - 0.5, torch.rand(B, H, T, K) - 0.5
-            v = torch.rand(B, H, T, V) - 0.5
-            fn = torch_chunkwise if r['kernel'] == 'chunkwise' else torch_parallel
-            ref = time_ms(lambda: fn(q, k, v))
-            rate = f"{float(r['gflops']):.1f} | {100 * float(r['gflops']) / sgemm:.0f}%"
-        if r['kernel'] == 'decode_step':
-            print(f"| {r['kernel']} | {B} 1 {H} {K} {V} | {ms:.4f} | {rate} | – | {ref:.4f} | {ref / ms:.1f} |")
-        else:
-            print(f"| {r['kernel']} | {B} {T} {H} {K} {V} | {ms:.3f} | {rate} | {ref:.3f} | {ref / ms:.1f} |")
+            shape, rate_text, digits = f'{B} {T} {H} {K} {V}', f'{r:.1f} GFLOP/s | {100 * r / sgemm:.0f}% of sgemm', 3
+        print(f'| {kernel} | {shape} | {ms:.{digits}f} | {rate_text} | {ref:.{digits}f} | {ref / ms:.1f} | '
+              f'{ratios[0]:.1f}–{ratios[-1]:.1f} | {min(theirs_min) / min(ours_min):.1f} |')
 
 
 if __name__ == '__main__':
