@@ -106,9 +106,14 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
         f.chunk_state.compute_at(contribution, vi);
         if (p.stage_inputs) {
             // The block's chunk of decayed values (C x value_tile) and keys (C x key_tile).
+            // Constant extents (the tile's, also for a partial last tile, whose extra features the
+            // clamped reads fill) make each staged row's alignment known, so that the unrolled
+            // loads of consecutive features merge into 4-float vectors (as in the outputs kernel).
             const LoopLevel block(contribution, tile);
+            f.v_decayed.bound_extent(x.vd, value_tile);
             stage_in_shared(f.v_decayed, x.j, block, p.value_threads, p.key_threads);
             Func keys = f.k_padded.in(f.chunk_state);
+            keys.bound_extent(keys.args()[0], p.key_threads * p.key_rows);
             stage_in_shared(keys, keys.args()[2], block, p.value_threads, p.key_threads);
         }
     } else {

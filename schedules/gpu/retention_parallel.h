@@ -59,10 +59,15 @@ inline void schedule_retention_parallel_gpu(ParallelFuncs &f, ParallelVars &x, i
 
     // The query tile's outputs (tile x value_tile), in shared memory across key tiles; each
     // thread owns cols x rows of them and accumulates a key tile's product in registers first.
+    // Constant extents (a partial last value tile computes columns nobody reads; its clamped
+    // value reads stay in bounds) and rounded-up thread tiles: the shared buffers' offsets and
+    // row strides are then constants, so the unrolled loads of 4 consecutive keys' scores and of
+    // a thread's 4 value columns merge into ld.shared.v4 (PTX: 80 scalar loads per 128 FMAs
+    // before, 20 vector loads after).
     auto thread_tiles = [&](Stage s) {
-        s.split(x.vd, vt, vc, cols).split(x.i, io, ii, rows).reorder(vc, ii, vt, io).gpu_threads(vt, io).unroll(vc).unroll(ii);
+        s.split(x.vd, vt, vc, cols, TailStrategy::RoundUp).split(x.i, io, ii, rows, TailStrategy::RoundUp).reorder(vc, ii, vt, io).gpu_threads(vt, io).unroll(vc).unroll(ii);
     };
-    f.out_tile.compute_at(f.o, vo);
+    f.out_tile.compute_at(f.o, vo).bound_extent(x.vd, value_tile).bound_extent(x.i, tile_len);
     thread_tiles(f.out_tile);
     f.from_initial_state.compute_at(f.out_tile, vt).bound_extent(x.vd, cols).bound_extent(x.i, rows).unroll(x.vd).unroll(x.i);
     f.from_initial_state.update().reorder(x.vd, x.i, x.over_keys).unroll(x.vd).unroll(x.i);
