@@ -149,9 +149,9 @@ def main(retnet=None):
         ours, theirs, rate, ours_min, theirs_min = [], [], [], [], []
         call = torch_call(*case)
         for _ in range(ROUNDS):
-            # PyTorch's OpenBLAS and OpenMP workers spin (sched_yield) for up to ~0.1 s after its
-            # last call: let them park before our process runs beside them (without this pause
-            # the B1 decode step read 33 µs instead of 15).
+            # PyTorch's OpenBLAS and OpenMP workers may spin for a while after its last call: a
+            # pause lets them park before our process runs beside them. (A precaution: on this
+            # noisy VM runs with and without it did not differ measurably.)
             time.sleep(0.5)
             row = run_retnet(retnet, retnet_args(*case))[0]
             ours.append(float(row['median_ms']))

@@ -1,6 +1,7 @@
 #include "retnet/retention.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -203,8 +204,31 @@ int64_t cpu_chunkwise_token_block(int chunk, int64_t K, int64_t V) {
     return chunk * std::max((kMinTokens + chunk - 1) / chunk, kStateBytesPerHead / state_bytes);
 }
 
+// Runs a sequence kernel over consecutive blocks of `block` tokens of CPU buffers, each block
+// starting from the state the one before it ended with (the forms are exact across any split of
+// the sequence); the last block writes `final_state`, the others one of two scratch states.
+// `qkvo` are q, k, v and o, whose dimension 2 in Halide's reversed order is T.
+void run_in_token_blocks(const char *fn, detail::SequenceKernel kernel, const Dims &d, int64_t block,
+                         std::array<halide_buffer_t *, 4> qkvo, halide_buffer_t *decay, float scale,
+                         bool has_initial, halide_buffer_t *initial_state, halide_buffer_t *final_state) {
+    constexpr int kTokens = 2;
+    const Shape state_shape{d.B, d.H, d.K, d.V};
+    KernelBuffer carried[2] = {{scratch_state(state_shape, Device::cpu, 1), Label(fn, "carried state")},
+                               {scratch_state(state_shape, Device::cpu, 2), Label(fn, "carried state")}};
+    halide_buffer_t *initial = initial_state;
+    for (int64_t first = 0, n = 0; first < d.T; first += block, n++) {
+        const int64_t count = std::min(block, d.T - first);
+        halide_buffer_t *final = first + count == d.T ? final_state : carried[n % 2];
+        detail::HostBufferSlice q(qkvo[0], kTokens, first, count), k(qkvo[1], kTokens, first, count),
+            v(qkvo[2], kTokens, first, count), o(qkvo[3], kTokens, first, count);
+        run_kernel(fn, [&] { return kernel(q, k, v, decay, scale, has_initial, initial, o, final); });
+        initial = final;
+        has_initial = true;
+    }
+}
+
 // Checks and runs one sequence form; `pick(kernels)` chooses the generated entry point. A chunkwise
-// kernel (blocked_chunk, its chunk length, > 0) runs on the CPU in token blocks, as above.
+// kernel (blocked_chunk, its chunk length, > 0) runs on the CPU in token blocks (above).
 template<typename Pick>
 void run_sequence_form(const char *fn, const std::string &tuned_name, const Tensor &q, const Tensor &k, const Tensor &v, Tensor &o,
                        const RetentionOptions &options, const Tensor *initial_state, Tensor *final_state,
@@ -223,25 +247,8 @@ void run_sequence_form(const char *fn, const std::string &tuned_name, const Tens
     const int64_t block = q.device() == Device::cpu && blocked_chunk > 0 ? cpu_chunkwise_token_block(blocked_chunk, d.K, d.V) : 0;
     if (block <= 0 || d.T <= block) {
         run_kernel(fn, [&] { return kernel(hq, hk, hv, hdecay, decay.scale, states.has_initial, hs0, ho, hsf); });
-        return;
-    }
-    // Consecutive blocks of tokens, each starting from the state the one before it ended with (the
-    // forms are exact across any split of the sequence). Slices of the [B, T, H, *] buffers cut
-    // dimension 2 of Halide's reversed order: T.
-    constexpr int kTokens = 2;
-    const Shape state_shape{d.B, d.H, d.K, d.V};
-    KernelBuffer carried[2] = {{scratch_state(state_shape, Device::cpu, 1), Label(fn, "carried state")},
-                               {scratch_state(state_shape, Device::cpu, 2), Label(fn, "carried state")}};
-    halide_buffer_t *initial = hs0;
-    bool has_initial = states.has_initial;
-    for (int64_t first = 0, n = 0; first < d.T; first += block, n++) {
-        const int64_t count = std::min(block, d.T - first);
-        halide_buffer_t *final = first + count == d.T ? static_cast<halide_buffer_t *>(hsf) : carried[n % 2];
-        detail::HostBufferSlice bq(hq, kTokens, first, count), bk(hk, kTokens, first, count),
-            bv(hv, kTokens, first, count), bo(ho, kTokens, first, count);
-        run_kernel(fn, [&] { return kernel(bq, bk, bv, hdecay, decay.scale, has_initial, initial, bo, final); });
-        initial = final;
-        has_initial = true;
+    } else {
+        run_in_token_blocks(fn, kernel, d, block, {hq, hk, hv, ho}, hdecay, decay.scale, states.has_initial, hs0, hsf);
     }
 }
 
