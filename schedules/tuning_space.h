@@ -68,7 +68,8 @@ inline const std::vector<TuningSpace> &tuning_spaces() {
           // as in retention_chunkwise below (gpu_stage_inputs: the key tile's values)
           {"gpu_unroll", 4, {1, 2, 4, 8}},
           {"gpu_dense_queries", 1, {0, 1}},
-          {"gpu_stage_inputs", 1, {0, 1}}}},
+          {"gpu_stage_inputs", 1, {0, 1}},
+          {"gpu_vector_loads", 1, {0, 1}}}},
         {"retention_recurrent", "gpu", {{"gpu_value_threads", 32, {8, 16, 32, 64, 128, 256}}}},
         {"rows", "gpu", {{"gpu_threads", 128, {32, 64, 128, 256, 512}}}},
         {"retention_decode_step", "gpu",
@@ -98,7 +99,13 @@ inline const std::vector<TuningSpace> &tuning_spaces() {
           {"gpu_stage_inputs", 1, {0, 1}},
           // 1: the queries copied once into a dense, zero-padded buffer (a kernel of its own), so
           // the score and state products load them without a clamp and a select per element
-          {"gpu_dense_queries", 1, {0, 1}}}},
+          {"gpu_dense_queries", 1, {0, 1}},
+          // 1: a register tile's query rows read as 4-float vectors into registers at each
+          // unrolled key step, and q x S reads the state's columns as one vector; 0: scalar loads
+          // (PTX, the T > 1024 record: q x S 80 loads per 256 FMAs -> 20, scores 68 per 128 -> 20)
+          {"gpu_vector_loads", 1, {0, 1}},
+          // 1: the scan over chunks loads and stores a thread's state columns as vectors
+          {"gpu_vector_scan", 1, {0, 1}}}},
     };
     return spaces;
 }

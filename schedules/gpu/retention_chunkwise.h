@@ -34,11 +34,13 @@ namespace retnet_gen {
     RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_decay_table);                           \
     RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_unroll);                                \
     RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_stage_inputs);                          \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_dense_queries);
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_dense_queries);                         \
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_vector_loads);                          \
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_vector_scan);
 
 struct ChunkwiseGpuParams {
     int value_threads, cols_per_thread, rows_per_thread, key_threads, key_rows, parallel_chunk_states, decay_table,
-        unroll, stage_inputs, dense_queries;
+        unroll, stage_inputs, dense_queries, vector_loads, vector_scan;
 };
 
 template<typename G>
@@ -46,7 +48,7 @@ ChunkwiseGpuParams chunkwise_gpu_params(const G &g) {
     return {g.gpu_value_threads, g.gpu_cols_per_thread,       g.gpu_rows_per_thread,
             g.gpu_key_threads,   g.gpu_key_rows,              g.gpu_parallel_chunk_states,
             g.gpu_decay_table,   g.gpu_unroll,                g.gpu_stage_inputs,
-            g.gpu_dense_queries};
+            g.gpu_dense_queries, g.gpu_vector_loads,  g.gpu_vector_scan};
 }
 
 // Every thread owns a register tile (cols x rows), so that each value it loads feeds several
@@ -63,11 +65,11 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     // A thread per (rows_per_thread x cols) block of a head's state, the blocks of threads tiling
     // it (value_tile x key_threads * rows_per_thread); `serial` is the loop each thread walks
     // inside its block (the scan's chunks, or none).
-    auto state_tiles = [&](Stage s, int rows_per_thread, std::vector<VarOrRVar> serial) {
+    auto state_tiles = [&](Stage s, int rows_per_thread, std::vector<VarOrRVar> serial, TailStrategy columns_tail = TailStrategy::GuardWithIf) {
         std::vector<VarOrRVar> order{vc, kr};
         order.insert(order.end(), serial.begin(), serial.end());
         order.insert(order.end(), {vi, ki, vo, ko});
-        s.split(x.vd, vo, vt, value_tile, guard)
+        s.split(x.vd, vo, vt, value_tile, columns_tail)
             .split(vt, vi, vc, cols)
             .split(x.kd, ko, kt, p.key_threads * rows_per_thread, guard)
             .split(kt, ki, kr, rows_per_thread)
@@ -90,9 +92,14 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     // With the contributions computed beforehand the scan only decays and adds: one state row a
     // thread gives it key_rows times the blocks (ncu, B4 T2048 H16 with key_rows 8 and 16 key
     // threads: 128 blocks, 12% occupancy, 193 us).
-    state_tiles(scan, p.parallel_chunk_states ? 1 : p.key_rows, {x.scan});
+    state_tiles(scan, p.parallel_chunk_states ? 1 : p.key_rows, {x.scan}, p.vector_scan ? TailStrategy::RoundUp : guard);
     gpu_blocks_over_heads(scan, tile, x.h, x.b);
     scan.gpu_threads(vi, ki);
+    if (p.vector_scan) {
+        // A thread's cols state columns as one vector: loads and stores of 4 floats (the
+        // contributions' and states' rows padded to multiples of 4, the columns starting at 0).
+        scan.vectorize(vc);
+    }
     if (p.parallel_chunk_states) {
         // Every chunk's contribution K_c^T (V_c * zeta) at once, a block per (state tile, chunk,
         // head): thousands of blocks instead of one serial walk per state tile (measured on the
@@ -100,6 +107,7 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
         // above then only decays and adds, reading each contribution once.
         Func contribution = f.chunk_state.in(f.state_before);
         contribution.compute_root();
+        contribution.align_storage(x.vd, 4);
         state_tiles(contribution, p.key_rows, {});
         gpu_blocks_over_heads(contribution, tile, x.c, x.h, x.b);
         contribution.gpu_threads(vi, ki);
@@ -142,20 +150,43 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     f.o.gpu_threads(vi, io);
     f.out_chunk.compute_at(f.o, vi).bound_extent(x.vd, cols).bound_extent(x.t, rows).unroll(x.vd).unroll(x.t);
     // Updates: q x S over the keys, the rows' decay, scores x V over the chunk.
-    f.out_chunk.update(0).reorder(x.vd, x.t, x.over_keys).unroll(x.vd).unroll(x.t);
+    // q x S reads the state entering the chunk from device memory: its cols columns as one
+    // vector (ld.global.v4 at 4 columns, where the unrolled columns were 4 scalar loads). The
+    // vector's alignment must be provable: the thread's first column is a multiple of cols
+    // (o's and the final state's feature index start at 0, as the runtime's buffers always do)
+    // and the state's rows are padded to multiples of 4 floats.
+    f.o.output_buffer().dim(0).set_min(0);
+    f.final_state.output_buffer().dim(0).set_min(0);
+    f.state_before.align_storage(x.vd, 4);
+    Stage q_times_state = f.out_chunk.update(0);
+    q_times_state.reorder(x.vd, x.t, x.over_keys).unroll(x.t);
+    if (p.vector_loads) {
+        q_times_state.vectorize(x.vd);
+    } else {
+        q_times_state.unroll(x.vd);
+    }
     f.out_chunk.update(1).unroll(x.vd).unroll(x.t);
     f.out_chunk.update(2).reorder(x.vd, x.t, x.over_chunk).unroll(x.vd).unroll(x.t);
-    unroll_reduction(f.out_chunk.update(0), x.over_keys, p.unroll);
+    const RVar q_times_state_steps = unroll_reduction(q_times_state, x.over_keys, p.unroll);
     unroll_reduction(f.out_chunk.update(2), x.over_chunk, p.unroll);
     f.scores.compute_at(f.o, vo);  // shared memory, computed by the block's threads
     ScoreTile score_tile{f.scores, f.scores_raw, f.k_transposed, x.j, x.i, x.kd, x.c, x.h, x.b, x.over_keys};
     schedule_gpu_score_tile(score_tile, C, rows, p.value_threads);
-    unroll_reduction(f.scores_raw.update(), x.over_keys, p.unroll);
+    const RVar score_steps = unroll_reduction(f.scores_raw.update(), x.over_keys, p.unroll);
+    if (p.vector_loads) {
+        query_rows_in_registers(f.q_padded, f.out_chunk, q_times_state_steps, p.unroll);
+        query_rows_in_registers(f.q_padded, f.scores_raw, score_steps, p.unroll);
+    }
     if (p.dense_queries) dense_padded_copy(f.q_padded);  // T rounded up to whole chunks
     if (p.stage_inputs) {
-        // The chunk's values (C x value_tile), next to the scores.
+        // The chunk's values (C x value_tile), next to the scores. Constant extents (a partial
+        // last tile stages clamped columns nobody reads), so that the staged rows' alignment is
+        // known whatever bounds the outputs have (the scores x V loop's value loads stay 4-float
+        // vectors).
         Func values = f.v_padded.in(f.out_chunk);
-        stage_in_shared(values, values.args()[2], LoopLevel(f.o, vo), p.value_threads, C / rows);
+        const Var feature = values.args()[0], token = values.args()[2];
+        values.bound_extent(feature, value_tile).bound_extent(token, C);
+        stage_in_shared(values, token, LoopLevel(f.o, vo), p.value_threads, C / rows);
     }
 
     // 3. The final state.

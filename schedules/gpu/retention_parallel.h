@@ -25,17 +25,18 @@ namespace retnet_gen {
     /* reduction loops unrolled; queries read from a dense copy (retention_chunkwise's) */ \
     RETNET_TUNABLE("retention_parallel", "gpu", gpu_unroll);                        \
     RETNET_TUNABLE("retention_parallel", "gpu", gpu_dense_queries);                 \
-    RETNET_TUNABLE("retention_parallel", "gpu", gpu_stage_inputs);
+    RETNET_TUNABLE("retention_parallel", "gpu", gpu_stage_inputs);                  \
+    RETNET_TUNABLE("retention_parallel", "gpu", gpu_vector_loads);
 
 struct ParallelGpuParams {
-    int value_threads, cols_per_thread, rows_per_thread, key_threads, unroll, dense_queries, stage_inputs;
+    int value_threads, cols_per_thread, rows_per_thread, key_threads, unroll, dense_queries, stage_inputs, vector_loads;
 };
 
 template<typename G>
 ParallelGpuParams parallel_gpu_params(const G &g) {
     return {g.gpu_value_threads, g.gpu_cols_per_thread, g.gpu_rows_per_thread,
             g.gpu_key_threads,   g.gpu_unroll,          g.gpu_dense_queries,
-            g.gpu_stage_inputs};
+            g.gpu_stage_inputs,  g.gpu_vector_loads};
 }
 
 inline void schedule_retention_parallel_gpu(ParallelFuncs &f, ParallelVars &x, int tile_len, const ParallelGpuParams &p) {
@@ -85,9 +86,13 @@ inline void schedule_retention_parallel_gpu(ParallelFuncs &f, ParallelVars &x, i
         .bound_extent(x.kt, 1);
     ScoreTile score_tile{f.scores, f.scores_raw, f.k_transposed, x.j, x.i, x.kd, x.kt, x.h, x.b, x.over_keys};
     schedule_gpu_score_tile(score_tile, tile_len, rows, p.value_threads);
-    unroll_reduction(f.scores_raw.update(), x.over_keys, p.unroll);
+    const RVar score_steps = unroll_reduction(f.scores_raw.update(), x.over_keys, p.unroll);
     unroll_reduction(f.tile_product.update(), x.over_tile, p.unroll);
-    unroll_reduction(f.from_initial_state.update(), x.over_keys, p.unroll);
+    const RVar initial_state_steps = unroll_reduction(f.from_initial_state.update(), x.over_keys, p.unroll);
+    if (p.vector_loads) {
+        query_rows_in_registers(f.q_padded, f.scores_raw, score_steps, p.unroll);
+        query_rows_in_registers(f.q_padded, f.from_initial_state, initial_state_steps, p.unroll);
+    }
     if (p.dense_queries) dense_padded_copy(f.q_padded);
     if (p.stage_inputs) {
         // The key tile's values (tile x value_tile), beside the scores, once per key tile; extents
