@@ -126,6 +126,18 @@ inline void schedule_retention_parallel_gpu(ParallelFuncs &f, ParallelVars &x, i
     parts.compute_at(parts_out, vi2).bound_extent(x.vd, cols).bound_extent(x.kd, key_rows).unroll(x.vd).unroll(x.kd);
     parts.update().reorder(x.vd, x.kd, in_tile).unroll(x.vd).unroll(x.kd);
     unroll_reduction(parts.update(), in_tile, p.unroll);
+    if (p.stage_inputs) {
+        // The block's key tile of keys (tile x its key_threads * key_rows features) and values
+        // (tile x value_tile), in shared memory at constant extents, as the chunkwise
+        // contribution kernel stages them: read inline, each element had its clamp and
+        // end-of-sequence select (PTX: 361 instructions and 32 scalar loads per 64 products).
+        const LoopLevel block(parts_out, tile);
+        Func keys = f.k_padded.in(parts), values = f.v_padded.in(parts);
+        keys.bound_extent(keys.args()[0], p.key_threads * key_rows).bound_extent(keys.args()[2], tile_len);
+        values.bound_extent(values.args()[0], value_tile).bound_extent(values.args()[2], tile_len);
+        stage_in_shared(keys, keys.args()[2], block, p.value_threads, p.key_threads);
+        stage_in_shared(values, values.args()[2], block, p.value_threads, p.key_threads);
+    }
     schedule_gpu_state_output(f.final_state, x.vd, x.kd, x.h, x.b, p.value_threads, p.key_threads);
     f.state_sum.compute_at(f.final_state, Var("vi"));  // one thread per state element, summing the parts
 }
