@@ -60,7 +60,8 @@ inline const std::vector<TuningSpace> &tuning_spaces() {
          // the score tile's keys were vectorised), 32 x 2 with them 9.51 ms. Rows 4 (was 8) since
          // the query tile's outputs have constant extents (fourth session, run 3: B8 T1024 H8
          // K=V=64 0.838 -> 0.688 ms, B4 T2048 7.13 -> 6.21 ms; before that change 4 rows read
-         // 1.17 and 10.4 ms)
+         // 1.17 and 10.4 ms). The fifth session's sweep, on another H200 VM, read 8 rows faster
+         // (0.806 against 0.966 ms, 6.68 against 9.08), so the tuned CUDA records use 8.
          {{"gpu_value_threads", 16, {8, 16, 32, 64, 128}},
           {"gpu_cols_per_thread", 4, {1, 2, 4, 8}},
           {"gpu_rows_per_thread", 4, {1, 2, 4, 8, 16}},
