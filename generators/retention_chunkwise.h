@@ -117,7 +117,11 @@ public:
         // provably share one chunk (t / C), so its value loads are shared by its rows instead of
         // repeated for each (measured in the PTX: 40 loads per 32 FMAs before, 12 after).
         o.dim(2).set_min(0);
+        // Likewise their feature index (and the final state's): the GPU schedule's vector loads of
+        // the state need a thread's first column provably a multiple of 4.
+        o.dim(0).set_min(0);
         final_state(vd, kd, h, b) = state_before(vd, kd, num_chunks, h, b);
+        final_state.dim(0).set_min(0);
 
         ChunkwiseFuncs funcs{o,           final_state,  out_chunk, scores, scores_raw, k_transposed,
                              v_decayed,   chunk_state,  state_before, decay,  qz,     kz,         vz, causal_decay};

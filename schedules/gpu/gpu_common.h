@@ -76,6 +76,17 @@ inline void stage_in_shared(Func tile, const Var &rows, const LoopLevel &at, int
         .gpu_threads(xi, yi);
 }
 
+// A tile of an input (a wrapper of an (a, h, t, b) input for one consumer: `features` x `tokens`)
+// staged in shared memory by stage_in_shared at constant extents. Constant extents (also for a
+// partial last tile, whose extra features the clamped reads fill and nobody reads) make the
+// staged rows' offsets and strides constants, so the consumers' unrolled loads of consecutive
+// features merge into 4-float vectors (ld.shared.v4).
+inline void stage_input_tile(Func input_tile, int features, int tokens, const LoopLevel &at, int threads_x, int threads_y) {
+    const Var feature = input_tile.args()[0], token = input_tile.args()[2];
+    input_tile.bound_extent(feature, features).bound_extent(token, tokens);
+    stage_in_shared(input_tile, token, at, threads_x, threads_y);
+}
+
 // The decayed score tile of a chunk or query tile, in shared memory: the block's threads each
 // compute a (keys x rows) register tile of scores(j, i) from scores_raw(j, i) = q_i . k_j, reading
 // keys from k_transposed, which is computed once into device memory with j innermost so that a

@@ -113,16 +113,13 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
         contribution.gpu_threads(vi, ki);
         f.chunk_state.compute_at(contribution, vi);
         if (p.stage_inputs) {
-            // The block's chunk of decayed values (C x value_tile) and keys (C x key_tile).
-            // Constant extents (the tile's, also for a partial last tile, whose extra features the
-            // clamped reads fill) make each staged row's alignment known, so that the unrolled
-            // loads of consecutive features merge into 4-float vectors (as in the outputs kernel).
+            // The block's chunk of decayed values (C x value_tile; their own Func, indexed (vd, j),
+            // with the same constant feature extent) and keys (C x key_tile).
             const LoopLevel block(contribution, tile);
             f.v_decayed.bound_extent(x.vd, value_tile);
             stage_in_shared(f.v_decayed, x.j, block, p.value_threads, p.key_threads);
-            Func keys = f.k_padded.in(f.chunk_state);
-            keys.bound_extent(keys.args()[0], p.key_threads * p.key_rows);
-            stage_in_shared(keys, keys.args()[2], block, p.value_threads, p.key_threads);
+            stage_input_tile(f.k_padded.in(f.chunk_state), p.key_threads * p.key_rows, C, block, p.value_threads,
+                             p.key_threads);
         }
     } else {
         f.chunk_state.compute_at(f.state_before, x.scan);
@@ -153,10 +150,8 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     // q x S reads the state entering the chunk from device memory: its cols columns as one
     // vector (ld.global.v4 at 4 columns, where the unrolled columns were 4 scalar loads). The
     // vector's alignment must be provable: the thread's first column is a multiple of cols
-    // (o's and the final state's feature index start at 0, as the runtime's buffers always do)
-    // and the state's rows are padded to multiples of 4 floats.
-    f.o.output_buffer().dim(0).set_min(0);
-    f.final_state.output_buffer().dim(0).set_min(0);
+    // (the outputs' feature index starts at 0: the generator declares it) and the state's rows
+    // are padded to multiples of 4 floats.
     f.state_before.align_storage(x.vd, 4);
     Stage q_times_state = f.out_chunk.update(0);
     q_times_state.reorder(x.vd, x.t, x.over_keys).unroll(x.t);
@@ -179,14 +174,9 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     }
     if (p.dense_queries) dense_padded_copy(f.q_padded);  // T rounded up to whole chunks
     if (p.stage_inputs) {
-        // The chunk's values (C x value_tile), next to the scores. Constant extents (a partial
-        // last tile stages clamped columns nobody reads), so that the staged rows' alignment is
-        // known whatever bounds the outputs have (the scores x V loop's value loads stay 4-float
-        // vectors).
-        Func values = f.v_padded.in(f.out_chunk);
-        const Var feature = values.args()[0], token = values.args()[2];
-        values.bound_extent(feature, value_tile).bound_extent(token, C);
-        stage_in_shared(values, token, LoopLevel(f.o, vo), p.value_threads, C / rows);
+        // The chunk's values (C x value_tile), next to the scores (constant extents keep the
+        // scores x V loop's value loads 4-float vectors whatever bounds the outputs have).
+        stage_input_tile(f.v_padded.in(f.out_chunk), value_tile, C, LoopLevel(f.o, vo), p.value_threads, C / rows);
     }
 
     // 3. The final state.

@@ -95,12 +95,9 @@ inline void schedule_retention_parallel_gpu(ParallelFuncs &f, ParallelVars &x, i
     }
     if (p.dense_queries) dense_padded_copy(f.q_padded);
     if (p.stage_inputs) {
-        // The key tile's values (tile x value_tile), beside the scores, once per key tile; extents
-        // pinned as the scores' are.
-        Func values = f.v_padded.in(f.tile_product);
-        const Var va = values.args()[0], vt_ = values.args()[2];
-        values.bound_extent(va, value_tile).bound_extent(vt_, tile_len);
-        stage_in_shared(values, vt_, LoopLevel(f.out_tile, x.key_tiles), p.value_threads, tile_len / rows);
+        // The key tile's values (tile x value_tile), beside the scores, once per key tile.
+        stage_input_tile(f.v_padded.in(f.tile_product), value_tile, tile_len, LoopLevel(f.out_tile, x.key_tiles),
+                         p.value_threads, tile_len / rows);
     }
 
     // The final state: the sum over tokens split into key tiles, each tile's part computed by its
@@ -128,15 +125,12 @@ inline void schedule_retention_parallel_gpu(ParallelFuncs &f, ParallelVars &x, i
     unroll_reduction(parts.update(), in_tile, p.unroll);
     if (p.stage_inputs) {
         // The block's key tile of keys (tile x its key_threads * key_rows features) and values
-        // (tile x value_tile), in shared memory at constant extents, as the chunkwise
-        // contribution kernel stages them: read inline, each element had its clamp and
-        // end-of-sequence select (PTX: 361 instructions and 32 scalar loads per 64 products).
+        // (tile x value_tile), as the chunkwise contribution kernel stages them: read inline,
+        // each element had its clamp and end-of-sequence select (PTX: 361 instructions and 32
+        // scalar loads per 64 products).
         const LoopLevel block(parts_out, tile);
-        Func keys = f.k_padded.in(parts), values = f.v_padded.in(parts);
-        keys.bound_extent(keys.args()[0], p.key_threads * key_rows).bound_extent(keys.args()[2], tile_len);
-        values.bound_extent(values.args()[0], value_tile).bound_extent(values.args()[2], tile_len);
-        stage_in_shared(keys, keys.args()[2], block, p.value_threads, p.key_threads);
-        stage_in_shared(values, values.args()[2], block, p.value_threads, p.key_threads);
+        stage_input_tile(f.k_padded.in(parts), p.key_threads * key_rows, tile_len, block, p.value_threads, p.key_threads);
+        stage_input_tile(f.v_padded.in(parts), value_tile, tile_len, block, p.value_threads, p.key_threads);
     }
     schedule_gpu_state_output(f.final_state, x.vd, x.kd, x.h, x.b, p.value_threads, p.key_threads);
     f.state_sum.compute_at(f.final_state, Var("vi"));  // one thread per state element, summing the parts
