@@ -80,16 +80,18 @@ public:
         // (q_t S, then times s gamma^(offset+1): the row's decay applied once, not at every key),
         // and inside the chunk (scores x V).
         Func out_chunk("out_chunk");
-        const bool cpu = !auto_schedule && !get_target().has_gpu_feature();
-        const int R = std::min<int>(tile_rows, C);  // the CPU register tile's rows
+        const bool gpu = !auto_schedule && get_target().has_gpu_feature();
+        // The register tile's rows (a GPU thread's, or the CPU tile's).
+        const int R = std::min<int>(gpu ? gpu_rows_per_thread : tile_rows, C);
         Var row("row"), block("block");
         RDom causal(0, C, "causal");
-        const bool row_blocks = cpu && C % R == 0;
+        const bool row_blocks = !auto_schedule && C % R == 0 && (!gpu || gpu_causal_rows);
         if (row_blocks) {
-            // On the CPU, rows in blocks of the register tile's height, the block an index of its
-            // own: the causal bound (keys up to the block's last row) then depends on the block
-            // alone, so Halide shortens the reduction loop of a whole register tile instead of
-            // guarding each row, and the masked half of each chunk's scores x V is skipped.
+            // Rows in blocks of the register tile's height, the block an index of its own: the
+            // causal bound (keys up to the block's last row) then depends on the block alone, so
+            // Halide shortens the reduction loop of a whole register tile instead of guarding
+            // each row, and the masked half of each chunk's scores x V is skipped (on a GPU, by
+            // each warp up to its last thread's rows).
             // block counts R-row blocks from token 0; C % R == 0, so none straddles two chunks.
             const int blocks_per_chunk = C / R;
             Expr block_chunk = block / blocks_per_chunk, first_row = (block % blocks_per_chunk) * R;

@@ -106,7 +106,10 @@ inline const std::vector<TuningSpace> &tuning_spaces() {
           // (PTX, the T > 1024 record: q x S 80 loads per 256 FMAs -> 20, scores 68 per 128 -> 20)
           {"gpu_vector_loads", 1, {0, 1}},
           // 1: the scan over chunks loads and stores a thread's state columns as vectors
-          {"gpu_vector_scan", 1, {0, 1}}}},
+          {"gpu_vector_scan", 1, {0, 1}},
+          // 1: a thread's scores x V stops at its rows' last key (the masked keys past the
+          // diagonal skipped, up to the warp's last rows); 0: every thread walks the whole chunk
+          {"gpu_causal_rows", 1, {0, 1}}}},
     };
     return spaces;
 }

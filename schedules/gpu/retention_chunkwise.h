@@ -36,7 +36,8 @@ namespace retnet_gen {
     RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_stage_inputs);                          \
     RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_dense_queries);                         \
     RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_vector_loads);                          \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_vector_scan);
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_vector_scan);                           \
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_causal_rows);
 
 struct ChunkwiseGpuParams {
     int value_threads, cols_per_thread, rows_per_thread, key_threads, key_rows, parallel_chunk_states, decay_table,
@@ -145,7 +146,16 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
         .unroll(ii);
     gpu_blocks_over_heads(f.o, vo, x.c, x.h, x.b);
     f.o.gpu_threads(vi, io);
-    f.out_chunk.compute_at(f.o, vi).bound_extent(x.vd, cols).bound_extent(x.t, rows).unroll(x.vd).unroll(x.t);
+    // The thread's rows: a block of rows (x.row, with the causal reduction over the chunk's keys
+    // up to the block's last row) where the generator chose row blocks, else tokens.
+    const Var row = x.block_rows > 0 ? x.row : x.t;
+    const RVar over_chunk = x.block_rows > 0 ? RVar(x.causal) : RVar(x.over_chunk);
+    f.out_chunk.compute_at(f.o, vi).bound_extent(x.vd, cols).bound_extent(row, rows).unroll(x.vd).unroll(row);
+    if (x.block_rows > 0) {
+        // A thread's rows are one block (Halide's interval of t / rows over a guarded split is
+        // wider, which would send the register tile to device memory).
+        f.out_chunk.bound_extent(f.out_chunk.args()[2], 1);
+    }
     // Updates: q x S over the keys, the rows' decay, scores x V over the chunk.
     // q x S reads the state entering the chunk from device memory: its cols columns as one
     // vector (ld.global.v4 at 4 columns, where the unrolled columns were 4 scalar loads). The
@@ -154,16 +164,16 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     // are padded to multiples of 4 floats.
     f.state_before.align_storage(x.vd, 4);
     Stage q_times_state = f.out_chunk.update(0);
-    q_times_state.reorder(x.vd, x.t, x.over_keys).unroll(x.t);
+    q_times_state.reorder(x.vd, row, x.over_keys).unroll(row);
     if (p.vector_loads) {
         q_times_state.vectorize(x.vd);
     } else {
         q_times_state.unroll(x.vd);
     }
-    f.out_chunk.update(1).unroll(x.vd).unroll(x.t);
-    f.out_chunk.update(2).reorder(x.vd, x.t, x.over_chunk).unroll(x.vd).unroll(x.t);
+    f.out_chunk.update(1).unroll(x.vd).unroll(row);
+    f.out_chunk.update(2).reorder(x.vd, row, over_chunk).unroll(x.vd).unroll(row);
     const RVar q_times_state_steps = unroll_reduction(q_times_state, x.over_keys, p.unroll);
-    unroll_reduction(f.out_chunk.update(2), x.over_chunk, p.unroll);
+    unroll_reduction(f.out_chunk.update(2), over_chunk, p.unroll);
     f.scores.compute_at(f.o, vo);  // shared memory, computed by the block's threads
     ScoreTile score_tile{f.scores, f.scores_raw, f.k_transposed, x.j, x.i, x.kd, x.c, x.h, x.b, x.over_keys};
     schedule_gpu_score_tile(score_tile, C, rows, p.value_threads);
