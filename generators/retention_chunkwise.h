@@ -62,10 +62,21 @@ public:
         Func k_transposed("k_transposed");  // (j, kd): lets the score product vectorise over keys
         k_transposed(j, kd, c, h, b) = kz(kd, h, c * C + j, b);
 
+        const bool gpu = !auto_schedule && get_target().has_gpu_feature();
         Func scores_raw("scores_raw");  // (j, i): q_i . k_j
+        RDom score_keys(0, key_dim, "score_keys");
+        if (gpu && gpu_causal_scores && gpu_warp_quadrant_scores(C, gpu_value_threads, gpu_rows_per_thread)) {
+            // Each warp computes one quadrant of the chunk's scores (the schedule maps them so):
+            // the quadrant of keys past the diagonal's (second half of the keys, first half of
+            // the rows), masked whole, is skipped by its warp. Written as a product so that
+            // Halide does not narrow the rows it infers for a thread's tile from it (j/Q <= i/Q
+            // did: the query rows then had a variable offset and went to local memory).
+            const int Q = C / 2;
+            score_keys.where((j / Q) * (1 - i / Q) == 0);
+        }
         scores_raw(j, i, c, h, b) = 0.0f;
         scores_raw(j, i, c, h, b) +=
-            qz(over_keys, h, c * C + i, b) * k_transposed(j, over_keys, c, h, b);
+            qz(score_keys, h, c * C + i, b) * k_transposed(j, score_keys, c, h, b);
 
         Func scores("scores");  // s * (q_i . k_j) * gamma^(i-j), zero above the diagonal
         // The causal mask multiplies the decay rather than guarding the product, so Halide keeps
@@ -80,7 +91,6 @@ public:
         // (q_t S, then times s gamma^(offset+1): the row's decay applied once, not at every key),
         // and inside the chunk (scores x V).
         Func out_chunk("out_chunk");
-        const bool gpu = !auto_schedule && get_target().has_gpu_feature();
         // The register tile's rows (a GPU thread's, or the CPU tile's).
         const int R = std::min<int>(gpu ? gpu_rows_per_thread : tile_rows, C);
         Var row("row"), block("block");
@@ -127,7 +137,7 @@ public:
 
         ChunkwiseFuncs funcs{o,           final_state,  out_chunk, scores, scores_raw, k_transposed,
                              v_decayed,   chunk_state,  state_before, decay,  qz,     kz,         vz, causal_decay};
-        ChunkwiseVars vars{vd, kd, i, j, c, h, b, t, over_chunk, over_keys, scan, row_blocks ? R : 0, row, causal};
+        ChunkwiseVars vars{vd, kd, i, j, c, h, b, t, over_chunk, over_keys, scan, row_blocks ? R : 0, row, causal, score_keys};
         if (auto_schedule) {
             set_retention_estimates(*this);
         } else if (get_target().has_gpu_feature()) {

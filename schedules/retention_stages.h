@@ -36,6 +36,7 @@ struct ChunkwiseVars {
     int block_rows;
     Var row;
     RDom causal;
+    RDom score_keys;  // the scores' reduction over the keys (its own: it may carry a predicate)
 };
 
 // retention_decode_step and retention_recurrent

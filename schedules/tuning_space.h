@@ -109,7 +109,10 @@ inline const std::vector<TuningSpace> &tuning_spaces() {
           {"gpu_vector_scan", 1, {0, 1}},
           // 1: a thread's scores x V stops at its rows' last key (the masked keys past the
           // diagonal skipped, up to the warp's last rows); 0: every thread walks the whole chunk
-          {"gpu_causal_rows", 1, {0, 1}}}},
+          {"gpu_causal_rows", 1, {0, 1}},
+          // 1: where a block's 4 warps can each own a quadrant of the chunk's scores (C 64, 16
+          // value threads, 8 rows a thread), the quadrant past the diagonal is skipped
+          {"gpu_causal_scores", 1, {0, 1}}}},
     };
     return spaces;
 }

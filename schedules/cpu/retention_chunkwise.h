@@ -94,7 +94,7 @@ inline void schedule_retention_chunkwise_cpu(ChunkwiseFuncs &f, ChunkwiseVars &x
         .vectorize(vi, key_tile.vector_width)
         .unroll(ii);
     schedule_register_tile(f.scores_raw, x.j, x.i, LoopLevel(f.scores, vo), key_tile,
-                           {x.over_keys});
+                           {x.score_keys});
     if (x.block_rows > 0) {
         schedule_register_tile(f.out_chunk, x.vd, x.row, LoopLevel(f.o, vo), tile, {x.over_keys, x.causal});
     } else {

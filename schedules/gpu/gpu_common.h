@@ -98,18 +98,41 @@ struct ScoreTile {
     RVar over_keys;
 };
 
-inline void schedule_gpu_score_tile(ScoreTile &s, int tile_len, int rows, int value_threads) {
+// Whether a block's threads (value_threads x tile_len / rows, score tiles of tile_len /
+// value_threads keys x rows) make exactly 4 warps that can each own one quadrant of the
+// tile_len x tile_len scores: 16 x 8 threads of 4 x 8 scores, at a 64-token tile.
+inline bool gpu_warp_quadrant_scores(int tile_len, int value_threads, int rows) {
+    return tile_len == 64 && value_threads == 16 && rows == 8;
+}
+
+inline void schedule_gpu_score_tile(ScoreTile &s, int tile_len, int rows, int value_threads,
+                                    bool warp_quadrants = false) {
     const int score_cols = std::max(1, tile_len / value_threads);  // keys per thread
-    Var jt("jt"), jc("jc"), it("it"), ic("ic");
-    s.scores.split(s.j, jt, jc, score_cols)
-        .split(s.i, it, ic, rows)
-        .reorder(jc, ic, jt, it)
-        .unroll(jc)
-        .unroll(ic)
-        .gpu_threads(jt, it);
+    Var jt("jt"), jc("jc"), it("it"), ic("ic"), tx("tx");
+    s.scores.split(s.j, jt, jc, score_cols).split(s.i, it, ic, rows);
+    if (warp_quadrants) {
+        // The same 16 x 8 threads, numbered so that each warp (two rows of 16 threads) computes
+        // one 32 x 32 quadrant: 8 key tiles x 4 row tiles. A predicate on the scores' keys
+        // (the generator's) then skips the quadrant above the diagonal in a whole warp, where a
+        // warp spanning both sides would wait for its unmasked threads.
+        Var jq("jq"), jw("jw"), iq("iq"), iw("iw"), iw_lo("iw_lo"), iw_hi("iw_hi"), ty("ty"), q("q");
+        s.scores.split(jt, jq, jw, 8)
+            .split(it, iq, iw, 4)
+            .split(iw, iw_hi, iw_lo, 2)
+            .reorder(jc, ic, jw, iw_lo, iw_hi, jq, iq)
+            .fuse(jw, iw_lo, tx)
+            .fuse(iw_hi, jq, q)
+            .fuse(q, iq, ty)
+            .unroll(jc)
+            .unroll(ic)
+            .gpu_threads(tx, ty);
+    } else {
+        s.scores.reorder(jc, ic, jt, it).unroll(jc).unroll(ic).gpu_threads(jt, it);
+    }
+    const LoopLevel thread_tile(s.scores, warp_quadrants ? tx : jt);  // a thread's score tile
     // The keys vectorised: a thread's score_cols keys are adjacent in k_transposed, one vector
     // load per step where the width allows.
-    s.scores_raw.compute_at(s.scores, jt).bound_extent(s.j, score_cols).bound_extent(s.i, rows).vectorize(s.j).unroll(s.i);
+    s.scores_raw.compute_at(thread_tile).bound_extent(s.j, score_cols).bound_extent(s.i, rows).vectorize(s.j).unroll(s.i);
     s.scores_raw.update().reorder(s.j, s.i, s.over_keys).vectorize(s.j).unroll(s.i);
     // A block transposes a (value_threads keys x 16 features) patch (blocks of value_threads
     // threads alone ran at 19% occupancy: measured 0.16 ms for 32 MB on the H200).

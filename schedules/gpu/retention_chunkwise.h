@@ -37,11 +37,12 @@ namespace retnet_gen {
     RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_dense_queries);                         \
     RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_vector_loads);                          \
     RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_vector_scan);                           \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_causal_rows);
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_causal_rows);                           \
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_causal_scores);
 
 struct ChunkwiseGpuParams {
     int value_threads, cols_per_thread, rows_per_thread, key_threads, key_rows, parallel_chunk_states, decay_table,
-        unroll, stage_inputs, dense_queries, vector_loads, vector_scan;
+        unroll, stage_inputs, dense_queries, vector_loads, vector_scan, causal_scores;
 };
 
 template<typename G>
@@ -49,7 +50,7 @@ ChunkwiseGpuParams chunkwise_gpu_params(const G &g) {
     return {g.gpu_value_threads, g.gpu_cols_per_thread,       g.gpu_rows_per_thread,
             g.gpu_key_threads,   g.gpu_key_rows,              g.gpu_parallel_chunk_states,
             g.gpu_decay_table,   g.gpu_unroll,                g.gpu_stage_inputs,
-            g.gpu_dense_queries, g.gpu_vector_loads,  g.gpu_vector_scan};
+            g.gpu_dense_queries, g.gpu_vector_loads,  g.gpu_vector_scan, g.gpu_causal_scores};
 }
 
 // Every thread owns a register tile (cols x rows), so that each value it loads feeds several
@@ -175,9 +176,10 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     const RVar q_times_state_steps = unroll_reduction(q_times_state, x.over_keys, p.unroll);
     unroll_reduction(f.out_chunk.update(2), over_chunk, p.unroll);
     f.scores.compute_at(f.o, vo);  // shared memory, computed by the block's threads
-    ScoreTile score_tile{f.scores, f.scores_raw, f.k_transposed, x.j, x.i, x.kd, x.c, x.h, x.b, x.over_keys};
-    schedule_gpu_score_tile(score_tile, C, rows, p.value_threads);
-    const RVar score_steps = unroll_reduction(f.scores_raw.update(), x.over_keys, p.unroll);
+    ScoreTile score_tile{f.scores, f.scores_raw, f.k_transposed, x.j, x.i, x.kd, x.c, x.h, x.b, x.score_keys};
+    schedule_gpu_score_tile(score_tile, C, rows, p.value_threads,
+                            p.causal_scores && gpu_warp_quadrant_scores(C, p.value_threads, rows));
+    const RVar score_steps = unroll_reduction(f.scores_raw.update(), x.score_keys, p.unroll);
     if (p.vector_loads) {
         query_rows_in_registers(f.q_padded, f.out_chunk, q_times_state_steps, p.unroll);
         query_rows_in_registers(f.q_padded, f.scores_raw, score_steps, p.unroll);
