@@ -112,7 +112,10 @@ inline const std::vector<TuningSpace> &tuning_spaces() {
           {"gpu_causal_rows", 1, {0, 1}},
           // 1: where a block's 4 warps can each own a quadrant of the chunk's scores (C 64, 16
           // value threads, 8 rows a thread), the quadrant past the diagonal is skipped
-          {"gpu_causal_scores", 1, {0, 1}}}},
+          {"gpu_causal_scores", 1, {0, 1}},
+          // 1: the chunk's scores computed once by a kernel of their own, staged by the output
+          // blocks; 0: every output block (one per value tile) computes them
+          {"gpu_scores_kernel", 1, {0, 1}}}},
     };
     return spaces;
 }

@@ -38,11 +38,12 @@ namespace retnet_gen {
     RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_vector_loads);                          \
     RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_vector_scan);                           \
     RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_causal_rows);                           \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_causal_scores);
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_causal_scores);                         \
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_scores_kernel);
 
 struct ChunkwiseGpuParams {
     int value_threads, cols_per_thread, rows_per_thread, key_threads, key_rows, parallel_chunk_states, decay_table,
-        unroll, stage_inputs, dense_queries, vector_loads, vector_scan, causal_scores;
+        unroll, stage_inputs, dense_queries, vector_loads, vector_scan, causal_scores, scores_kernel;
 };
 
 template<typename G>
@@ -50,7 +51,22 @@ ChunkwiseGpuParams chunkwise_gpu_params(const G &g) {
     return {g.gpu_value_threads, g.gpu_cols_per_thread,       g.gpu_rows_per_thread,
             g.gpu_key_threads,   g.gpu_key_rows,              g.gpu_parallel_chunk_states,
             g.gpu_decay_table,   g.gpu_unroll,                g.gpu_stage_inputs,
-            g.gpu_dense_queries, g.gpu_vector_loads,  g.gpu_vector_scan, g.gpu_causal_scores};
+            g.gpu_dense_queries, g.gpu_vector_loads,  g.gpu_vector_scan, g.gpu_causal_scores, g.gpu_scores_kernel};
+}
+
+// The thread layout of a chunk's score tile: threads along the keys, and rows a thread. Inside
+// the output kernel the tile uses that kernel's threads (value threads x C / rows); a kernel of
+// its own uses 16 x C / 8, where each warp can own one quadrant of the scores (C 64), the one
+// past the diagonal then skipped (warp_quadrants; the generator adds the predicate).
+struct ChunkScoreLayout {
+    int key_threads, rows;
+    bool warp_quadrants;
+};
+
+inline ChunkScoreLayout chunk_score_layout(int C, int value_threads, int rows, bool scores_kernel, bool causal_scores) {
+    ChunkScoreLayout layout{scores_kernel ? 16 : value_threads, scores_kernel ? std::min(8, C) : std::min(rows, C), false};
+    layout.warp_quadrants = causal_scores && gpu_warp_quadrant_scores(C, layout.key_threads, layout.rows);
+    return layout;
 }
 
 // Every thread owns a register tile (cols x rows), so that each value it loads feeds several
@@ -175,10 +191,23 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     f.out_chunk.update(2).reorder(x.vd, row, over_chunk).unroll(x.vd).unroll(row);
     const RVar q_times_state_steps = unroll_reduction(q_times_state, x.over_keys, p.unroll);
     unroll_reduction(f.out_chunk.update(2), over_chunk, p.unroll);
-    f.scores.compute_at(f.o, vo);  // shared memory, computed by the block's threads
     ScoreTile score_tile{f.scores, f.scores_raw, f.k_transposed, x.j, x.i, x.kd, x.c, x.h, x.b, x.score_keys};
-    schedule_gpu_score_tile(score_tile, C, rows, p.value_threads,
-                            p.causal_scores && gpu_warp_quadrant_scores(C, p.value_threads, rows));
+    const ChunkScoreLayout score_layout =
+        chunk_score_layout(C, p.value_threads, rows, p.scores_kernel, p.causal_scores);
+    schedule_gpu_score_tile(score_tile, C, score_layout.rows, score_layout.key_threads, score_layout.warp_quadrants);
+    if (p.scores_kernel) {
+        // The chunk's scores by a kernel of their own (a block per chunk and head) into device
+        // memory, which each output block stages in shared memory: with several value tiles
+        // (V 128 at 64 columns a block) every tile recomputed them, a third of the output
+        // kernel's FMAs.
+        f.scores.compute_root();
+        gpu_blocks_over_heads(f.scores, x.c, x.h, x.b);
+        Func staged_scores = f.scores.in(f.out_chunk);
+        staged_scores.bound_extent(x.j, C).bound_extent(x.i, C);
+        stage_in_shared(staged_scores, x.i, LoopLevel(f.o, vo), p.value_threads, C / rows);
+    } else {
+        f.scores.compute_at(f.o, vo);  // shared memory, computed by the block's threads
+    }
     const RVar score_steps = unroll_reduction(f.scores_raw.update(), x.score_keys, p.unroll);
     if (p.vector_loads) {
         query_rows_in_registers(f.q_padded, f.out_chunk, q_times_state_steps, p.unroll);
