@@ -65,7 +65,8 @@ public:
         const bool gpu = !auto_schedule && get_target().has_gpu_feature();
         Func scores_raw("scores_raw");  // (j, i): q_i . k_j
         RDom score_keys(0, key_dim, "score_keys");
-        if (gpu && chunk_score_layout(C, gpu_value_threads, gpu_rows_per_thread, gpu_scores_kernel, gpu_causal_scores)
+        if (gpu && chunk_score_layout(C, gpu_value_threads, gpu_rows_per_thread, gpu_score_rows, gpu_scores_kernel,
+                                          gpu_causal_scores)
                        .warp_quadrants) {
             // Each warp computes one quadrant of the chunk's scores (the schedule maps them so):
             // the quadrant of keys past the diagonal's (second half of the keys, first half of

@@ -115,7 +115,9 @@ inline const std::vector<TuningSpace> &tuning_spaces() {
           {"gpu_causal_scores", 1, {0, 1}},
           // 1: the chunk's scores computed once by a kernel of their own, staged by the output
           // blocks; 0: every output block (one per value tile) computes them
-          {"gpu_scores_kernel", 1, {0, 1}}}},
+          {"gpu_scores_kernel", 1, {0, 1}},
+          // rows a thread in the scores' own kernel (4: 16 accumulators and twice the threads)
+          {"gpu_score_rows", 8, {4, 8}}}},
     };
     return spaces;
 }

@@ -98,27 +98,33 @@ struct ScoreTile {
     RVar over_keys;
 };
 
-// Whether a block's threads (value_threads x tile_len / rows, score tiles of tile_len /
-// value_threads keys x rows) make exactly 4 warps that can each own one quadrant of the
-// tile_len x tile_len scores: 16 x 8 threads of 4 x 8 scores, at a 64-token tile.
-inline bool gpu_warp_quadrant_scores(int tile_len, int value_threads, int rows) {
-    return tile_len == 64 && value_threads == 16 && rows == 8;
+// The warp quadrants of a tile_len x tile_len score tile: `key_threads` threads along the keys
+// (tile_len / key_threads keys each), tile_len / rows along the rows, numbered with threads_x
+// threads to a row of the block so that every warp lies inside one quadrant. Whether the layout
+// allows it: each quadrant a whole number of warps, a warp a whole number of block rows.
+inline bool gpu_warp_quadrant_scores(int tile_len, int key_threads, int rows, int threads_x) {
+    const int quadrant_keys = key_threads / 2, quadrant_rows = tile_len / rows / 2;  // in thread tiles
+    if (tile_len % (2 * rows) != 0 || key_threads % 2 != 0 || threads_x > 32 || 32 % threads_x != 0) return false;
+    if (threads_x % quadrant_keys != 0) return false;
+    const int rows_per_x = threads_x / quadrant_keys;  // row tiles in a block row of threads
+    return quadrant_rows % rows_per_x == 0 && (quadrant_rows / rows_per_x) % (32 / threads_x) == 0;
 }
 
 inline void schedule_gpu_score_tile(ScoreTile &s, int tile_len, int rows, int value_threads,
-                                    bool warp_quadrants = false) {
+                                    bool warp_quadrants = false, int threads_x = 0) {
     const int score_cols = std::max(1, tile_len / value_threads);  // keys per thread
     Var jt("jt"), jc("jc"), it("it"), ic("ic"), tx("tx");
     s.scores.split(s.j, jt, jc, score_cols).split(s.i, it, ic, rows);
     if (warp_quadrants) {
-        // The same 16 x 8 threads, numbered so that each warp (two rows of 16 threads) computes
-        // one 32 x 32 quadrant: 8 key tiles x 4 row tiles. A predicate on the scores' keys
-        // (the generator's) then skips the quadrant above the diagonal in a whole warp, where a
-        // warp spanning both sides would wait for its unmasked threads.
+        // Threads numbered so that each warp computes its part of one quadrant (key tiles x row
+        // tiles within it, threads_x to a block row). A predicate on the scores' keys (the
+        // generator's) then skips the quadrant above the diagonal in whole warps, where a warp
+        // spanning both sides would wait for its unmasked threads.
+        const int quadrant_keys = value_threads / 2, quadrant_rows = tile_len / rows / 2;
         Var jq("jq"), jw("jw"), iq("iq"), iw("iw"), iw_lo("iw_lo"), iw_hi("iw_hi"), ty("ty"), q("q");
-        s.scores.split(jt, jq, jw, 8)
-            .split(it, iq, iw, 4)
-            .split(iw, iw_hi, iw_lo, 2)
+        s.scores.split(jt, jq, jw, quadrant_keys)
+            .split(it, iq, iw, quadrant_rows)
+            .split(iw, iw_hi, iw_lo, threads_x / quadrant_keys)
             .reorder(jc, ic, jw, iw_lo, iw_hi, jq, iq)
             .fuse(jw, iw_lo, tx)
             .fuse(iw_hi, jq, q)

@@ -39,11 +39,13 @@ namespace retnet_gen {
     RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_vector_scan);                           \
     RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_causal_rows);                           \
     RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_causal_scores);                         \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_scores_kernel);
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_scores_kernel);                         \
+    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_score_rows);
 
 struct ChunkwiseGpuParams {
     int value_threads, cols_per_thread, rows_per_thread, key_threads, key_rows, parallel_chunk_states, decay_table,
-        unroll, stage_inputs, dense_queries, vector_loads, vector_scan, causal_scores, scores_kernel;
+        unroll, stage_inputs, dense_queries, vector_loads, vector_scan, causal_scores, scores_kernel,
+        score_rows;
 };
 
 template<typename G>
@@ -51,21 +53,26 @@ ChunkwiseGpuParams chunkwise_gpu_params(const G &g) {
     return {g.gpu_value_threads, g.gpu_cols_per_thread,       g.gpu_rows_per_thread,
             g.gpu_key_threads,   g.gpu_key_rows,              g.gpu_parallel_chunk_states,
             g.gpu_decay_table,   g.gpu_unroll,                g.gpu_stage_inputs,
-            g.gpu_dense_queries, g.gpu_vector_loads,  g.gpu_vector_scan, g.gpu_causal_scores, g.gpu_scores_kernel};
+            g.gpu_dense_queries, g.gpu_vector_loads,  g.gpu_vector_scan, g.gpu_causal_scores, g.gpu_scores_kernel,
+            g.gpu_score_rows};
 }
 
-// The thread layout of a chunk's score tile: threads along the keys, and rows a thread. Inside
-// the output kernel the tile uses that kernel's threads (value threads x C / rows); a kernel of
-// its own uses 16 x C / 8, where each warp can own one quadrant of the scores (C 64), the one
-// past the diagonal then skipped (warp_quadrants; the generator adds the predicate).
+// The thread layout of a chunk's score tile: threads along the keys, rows a thread, threads to a
+// block row. Inside the output kernel the tile uses that kernel's threads (value threads x C /
+// rows); a kernel of its own uses 16 x C / score_rows in rows of 32. Where each warp can lie in
+// one quadrant of the scores, the quadrant past the diagonal is skipped (warp_quadrants; the
+// generator adds the predicate).
 struct ChunkScoreLayout {
-    int key_threads, rows;
+    int key_threads, rows, threads_x;
     bool warp_quadrants;
 };
 
-inline ChunkScoreLayout chunk_score_layout(int C, int value_threads, int rows, bool scores_kernel, bool causal_scores) {
-    ChunkScoreLayout layout{scores_kernel ? 16 : value_threads, scores_kernel ? std::min(8, C) : std::min(rows, C), false};
-    layout.warp_quadrants = causal_scores && gpu_warp_quadrant_scores(C, layout.key_threads, layout.rows);
+inline ChunkScoreLayout chunk_score_layout(int C, int value_threads, int rows, int score_rows, bool scores_kernel,
+                                           bool causal_scores) {
+    ChunkScoreLayout layout{scores_kernel ? 16 : value_threads, std::min(scores_kernel ? score_rows : rows, C),
+                            scores_kernel ? 32 : value_threads, false};
+    layout.warp_quadrants =
+        causal_scores && gpu_warp_quadrant_scores(C, layout.key_threads, layout.rows, layout.threads_x);
     return layout;
 }
 
@@ -193,8 +200,9 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     unroll_reduction(f.out_chunk.update(2), over_chunk, p.unroll);
     ScoreTile score_tile{f.scores, f.scores_raw, f.k_transposed, x.j, x.i, x.kd, x.c, x.h, x.b, x.score_keys};
     const ChunkScoreLayout score_layout =
-        chunk_score_layout(C, p.value_threads, rows, p.scores_kernel, p.causal_scores);
-    schedule_gpu_score_tile(score_tile, C, score_layout.rows, score_layout.key_threads, score_layout.warp_quadrants);
+        chunk_score_layout(C, p.value_threads, rows, p.score_rows, p.scores_kernel, p.causal_scores);
+    schedule_gpu_score_tile(score_tile, C, score_layout.rows, score_layout.key_threads, score_layout.warp_quadrants,
+                            score_layout.threads_x);
     if (p.scores_kernel) {
         // The chunk's scores by a kernel of their own (a block per chunk and head) into device
         // memory, which each output block stages in shared memory: with several value tiles
