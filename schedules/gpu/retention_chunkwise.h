@@ -6,10 +6,13 @@
 //     keys and values staged in shared memory), then a scan kernel walks the chunks, decaying and
 //     adding (gpu_parallel_chunk_states = 0: each scan thread computes the contributions itself
 //     as it walks);
-//  2. the outputs: one block per (V tile, chunk, head); the chunk's C x C decayed scores and its
-//     values go to shared memory once, then each thread accumulates a rows x cols register tile of
-//     outputs (q x the state entering the chunk, times the rows' decay, then scores x V);
-//  3. the final state, a copy of the scan's last entry;
+//  2. the chunk's C x C decayed scores, by default a kernel of their own (a block per chunk and
+//     head; each warp computes within one quadrant, the quadrant past the diagonal skipped);
+//  3. the outputs: one block per (V tile, chunk, head); the chunk's scores (staged, or computed
+//     there with gpu_scores_kernel = 0) and values go to shared memory once, then each thread
+//     accumulates a rows x cols register tile of outputs (q x the state entering the chunk, times
+//     the rows' decay, then scores x V up to its rows' last key);
+//  4. the final state, a copy of the scan's last entry;
 // plus the keys transposed once (for coalesced score loads), the queries as one dense copy, and
 // the decay powers as a table.
 #pragma once
@@ -159,8 +162,9 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
         f.decay.compute_root().split(d, dt, di, C + 1, guard).gpu_blocks(dt, head).gpu_threads(di);
     }
 
-    // 2. Outputs: a block per (V tile, chunk, head); the chunk's C x C scores go to shared memory
-    //    once, then each thread accumulates its cols x rows outputs in registers.
+    // 2 and 3. The scores and the outputs: a block per (V tile, chunk, head); the chunk's C x C
+    //    scores go to shared memory once (staged from their own kernel, or computed there), then
+    //    each thread accumulates its cols x rows outputs in registers.
     f.o.split(x.t, x.c, x.i, C, guard)
         .split(x.vd, vo, vt, value_tile, guard)
         .split(vt, vi, vc, cols)
@@ -228,7 +232,7 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
         stage_input_tile(f.v_padded.in(f.out_chunk), value_tile, C, LoopLevel(f.o, vo), p.value_threads, C / rows);
     }
 
-    // 3. The final state.
+    // 4. The final state.
     schedule_gpu_state_output(f.final_state, x.vd, x.kd, x.h, x.b, p.value_threads, p.key_threads);
 }
 
