@@ -110,9 +110,11 @@ inline bool gpu_warp_quadrant_scores(int tile_len, int key_threads, int rows, in
     return quadrant_rows % rows_per_x == 0 && (quadrant_rows / rows_per_x) % (32 / threads_x) == 0;
 }
 
-inline void schedule_gpu_score_tile(ScoreTile &s, int tile_len, int rows, int value_threads,
-                                    bool warp_quadrants = false, int threads_x = 0) {
-    const int score_cols = std::max(1, tile_len / value_threads);  // keys per thread
+// `key_threads` threads along the keys (the block's value threads where the tile shares a kernel
+// with the outputs); with warp_quadrants, threads_x of them to a block row (see above).
+inline void schedule_gpu_score_tile(ScoreTile &s, int tile_len, int rows, int key_threads,
+                                    bool warp_quadrants = false, int threads_x = 32) {
+    const int score_cols = std::max(1, tile_len / key_threads);  // keys per thread
     Var jt("jt"), jc("jc"), it("it"), ic("ic"), tx("tx");
     s.scores.split(s.j, jt, jc, score_cols).split(s.i, it, ic, rows);
     if (warp_quadrants) {
@@ -120,7 +122,7 @@ inline void schedule_gpu_score_tile(ScoreTile &s, int tile_len, int rows, int va
         // tiles within it, threads_x to a block row). A predicate on the scores' keys (the
         // generator's) then skips the quadrant above the diagonal in whole warps, where a warp
         // spanning both sides would wait for its unmasked threads.
-        const int quadrant_keys = value_threads / 2, quadrant_rows = tile_len / rows / 2;
+        const int quadrant_keys = key_threads / 2, quadrant_rows = tile_len / rows / 2;
         Var jq("jq"), jw("jw"), iq("iq"), iw("iw"), iw_lo("iw_lo"), iw_hi("iw_hi"), ty("ty"), q("q");
         s.scores.split(jt, jq, jw, quadrant_keys)
             .split(it, iq, iw, quadrant_rows)
@@ -140,11 +142,11 @@ inline void schedule_gpu_score_tile(ScoreTile &s, int tile_len, int rows, int va
     // load per step where the width allows.
     s.scores_raw.compute_at(thread_tile).bound_extent(s.j, score_cols).bound_extent(s.i, rows).vectorize(s.j).unroll(s.i);
     s.scores_raw.update().reorder(s.j, s.i, s.over_keys).vectorize(s.j).unroll(s.i);
-    // A block transposes a (value_threads keys x 16 features) patch (blocks of value_threads
+    // A block transposes a (key_threads keys x 16 features) patch (blocks of key_threads
     // threads alone ran at 19% occupancy: measured 0.16 ms for 32 MB on the H200).
     Var ko("ko"), ki("ki");
     s.k_transposed.compute_root()
-        .split(s.j, jt, jc, value_threads, TailStrategy::GuardWithIf)
+        .split(s.j, jt, jc, key_threads, TailStrategy::GuardWithIf)
         .split(s.kd, ko, ki, 16, TailStrategy::GuardWithIf)
         .reorder(jc, ki, jt, ko, s.tile_dim, s.h, s.b);
     gpu_blocks_over_heads(s.k_transposed, ko, s.tile_dim, s.h, s.b);
