@@ -71,6 +71,14 @@ struct Measured {
     double error;
 };
 
+// The default per-head decay on the GPU, as the kernels take it: gamma itself (the decode step)
+// or log(gamma) (the sequence forms).
+Tensor default_decay_on_gpu(int64_t H, bool as_log) {
+    std::vector<float> values;
+    for (double g : default_decay(H)) values.push_back(static_cast<float>(as_log ? std::log(g) : g));
+    return Tensor::view(values.data(), {H}).to(Device::cuda);
+}
+
 // One sequence shape: its inputs on the GPU and, as the expected output, the CPU chunkwise
 // kernel's (which the tests check against float64).
 struct SequenceCase {
@@ -90,9 +98,7 @@ SequenceCase sequence_case(int64_t B, int64_t T, int64_t H, int64_t K, int64_t V
     c.q = q.to(Device::cuda), c.k = k.to(Device::cuda), c.v = v.to(Device::cuda);
     c.o = Tensor::empty({B, T, H, V}, Device::cuda), c.state = Tensor::empty({B, H, K, V}, Device::cuda);
     c.zero_state = Tensor::zeros({B, H, K, V}, Device::cuda);
-    std::vector<float> log_gamma;
-    for (double g : default_decay(H)) log_gamma.push_back(static_cast<float>(std::log(g)));
-    c.decay = Tensor::view(log_gamma.data(), {H}).to(Device::cuda);
+    c.decay = default_decay_on_gpu(H, /*as_log=*/true);
     c.scale = static_cast<float>(1.0 / std::sqrt(double(K)));
     return c;
 }
@@ -115,9 +121,7 @@ DecodeCase decode_case(std::mt19937 &rng) {
     retention_decode_step(q, k, v, c.expected_state, c.expected_o);
     c.q = q.to(Device::cuda), c.k = k.to(Device::cuda), c.v = v.to(Device::cuda);
     c.o = Tensor::empty({B, H, D}, Device::cuda);
-    std::vector<float> gamma;
-    for (double g : default_decay(H)) gamma.push_back(static_cast<float>(g));
-    c.gamma = Tensor::view(gamma.data(), {H}).to(Device::cuda);
+    c.gamma = default_decay_on_gpu(H, /*as_log=*/false);
     c.scale = static_cast<float>(1.0 / std::sqrt(double(D)));
     return c;
 }
