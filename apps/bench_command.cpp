@@ -7,10 +7,13 @@
 #include <thread>
 #include <cstdlib>
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "HalideRuntime.h"
 #include "retnet/error.h"
+#include "retnet/files.h"
 #include "retnet/retention.h"
 #include "random_tensor.h"
 #include "timing.h"
@@ -113,17 +116,15 @@ void print_table(const std::vector<Row> &rows) {
     }
 }
 
-void write_csv(const std::vector<Row> &rows, const std::string &path) {
-    std::ofstream out(path);
-    if (!out) throw Error(fmt::format("--csv: cannot open '{}' for writing", path));
-    out << "kernel,B,T,H,K,V,C,median_ms,min_ms,repeats,gflop,gbyte,gflops,gbps\n";
+void write_csv(const std::vector<Row> &rows, AtomicOutputFile &out) {
+    out.write("kernel,B,T,H,K,V,C,median_ms,min_ms,repeats,gflop,gbyte,gflops,gbps\n");
     for (const Row &r : rows) {
         const double seconds = r.timing.median_ms / 1e3;
-        out << fmt::format("{},{},{},{},{},{},{},{:.6f},{:.6f},{},{:.6f},{:.6f},{:.3f},{:.3f}\n", r.kernel, r.B, r.T, r.H,
-                           r.K, r.V, r.C, r.timing.median_ms, r.timing.min_ms, r.timing.repeats, r.work.flops / 1e9,
-                           r.work.bytes / 1e9, r.work.flops / seconds / 1e9, r.work.bytes / seconds / 1e9);
+        out.write(fmt::format("{},{},{},{},{},{},{},{:.6f},{:.6f},{},{:.6f},{:.6f},{:.3f},{:.3f}\n", r.kernel, r.B, r.T, r.H,
+                              r.K, r.V, r.C, r.timing.median_ms, r.timing.min_ms, r.timing.repeats, r.work.flops / 1e9,
+                              r.work.bytes / 1e9, r.work.flops / seconds / 1e9, r.work.bytes / seconds / 1e9));
     }
-    if (!out) throw Error(fmt::format("--csv: writing '{}' failed", path));
+    out.commit();
 }
 
 void run_bench(BenchOptions opt, const CLI::App &cmd) {
@@ -154,9 +155,8 @@ void run_bench(BenchOptions opt, const CLI::App &cmd) {
         throw Error(fmt::format("--chunk: expected one of {} on {}, got {}", fmt::join(chunks, ", "), device_name(device),
                                 opt.chunk));
     }
-    if (!opt.csv_path.empty() && !std::ofstream(opt.csv_path)) {
-        throw Error(fmt::format("--csv: cannot open '{}' for writing", opt.csv_path));
-    }
+    std::optional<AtomicOutputFile> csv;  // an existing file is replaced only by a complete one
+    if (!opt.csv_path.empty()) csv.emplace(opt.csv_path, "--csv");
     // The shapes: on a GPU the fp32 rows of ANCHORS.md unless --seq-lens is given; on the CPU,
     // B H K V from the options at each --seq-lens.
     std::vector<SequenceShape> shapes;
@@ -196,7 +196,7 @@ void run_bench(BenchOptions opt, const CLI::App &cmd) {
     }
     print_table(rows);
     if (!opt.csv_path.empty()) {
-        write_csv(rows, opt.csv_path);
+        write_csv(rows, *csv);
         fmt::print("wrote {} rows to {}\n", rows.size(), opt.csv_path);
     }
 }

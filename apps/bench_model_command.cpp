@@ -1,12 +1,14 @@
 #include "bench_model_command.h"
 
-#include <fstream>
+#include <optional>
 #include <memory>
 #include <random>
 
 #include <fmt/format.h>
 
+#include "cli_checks.h"
 #include "retnet/error.h"
+#include "retnet/files.h"
 #include "retnet/model.h"
 #include "timing.h"
 
@@ -68,11 +70,10 @@ void run_bench_model(BenchModelOptions o) {
     const double gflop = flops_per_token(c, chunk) * double(tokens.size()) / 1e9;
 
     fmt::print("{:<10} {:>3} {:>6} {:>10} {:>10} {:>12} {:>9}\n", "form", "B", "T", "ms", "ms/token", "tokens/s", "GFLOP/s");
-    std::ofstream csv;
+    std::optional<AtomicOutputFile> csv;  // an existing file is replaced only by a complete one
     if (!o.csv_path.empty()) {
-        csv.open(o.csv_path);
-        if (!csv) throw Error(fmt::format("--csv: cannot open '{}' for writing", o.csv_path));
-        csv << "form,B,T,layers,d,heads,vocab,median_ms,min_ms,repeats,gflop\n";
+        csv.emplace(o.csv_path, "--csv");
+        csv->write("form,B,T,layers,d,heads,vocab,median_ms,min_ms,repeats,gflop\n");
     }
     for (Form form : forms) {
         TimingPolicy policy;
@@ -90,10 +91,11 @@ void run_bench_model(BenchModelOptions o) {
         fmt::print("{:<10} {:>3} {:>6} {:>10.1f} {:>10.3f} {:>12.1f} {:>9.1f}\n", form_name(form), o.batch, o.tokens,
                    t.median_ms, t.median_ms / n, n / (t.median_ms / 1e3), gflop / (t.median_ms / 1e3));
         if (csv) {
-            csv << fmt::format("{},{},{},{},{},{},{},{:.3f},{:.3f},{},{:.3f}\n", form_name(form), o.batch, o.tokens,
-                               c.layers, c.embed_dim, c.heads, c.vocab_size, t.median_ms, t.min_ms, t.repeats, gflop);
+            csv->write(fmt::format("{},{},{},{},{},{},{},{:.3f},{:.3f},{},{:.3f}\n", form_name(form), o.batch, o.tokens,
+                               c.layers, c.embed_dim, c.heads, c.vocab_size, t.median_ms, t.min_ms, t.repeats, gflop));
         }
     }
+    if (csv) csv->commit();
 }
 
 }  // namespace
@@ -102,17 +104,17 @@ void add_bench_model_command(CLI::App &app) {
     auto o = std::make_shared<BenchModelOptions>();
     CLI::App *cmd = app.add_subcommand("bench-model", "Time a random-weight model's logits for a batch of sequences, per form");
     cmd->add_option("--device,-d", o->device, "cpu, cuda or opencl")->capture_default_str();
-    cmd->add_option("--tokens,-T", o->tokens, "tokens per sequence")->capture_default_str()->check(CLI::Range(1, 1 << 24));
-    cmd->add_option("--batch,-B", o->batch, "sequences")->capture_default_str()->check(CLI::Range(1, 1 << 16));
-    cmd->add_option("--layers", o->config.layers, "decoder_layers")->capture_default_str();
-    cmd->add_option("--dim", o->config.embed_dim, "decoder_embed_dim")->capture_default_str();
-    cmd->add_option("--heads", o->config.heads, "decoder_retention_heads")->capture_default_str();
-    cmd->add_option("--value-dim", o->config.value_embed_dim, "decoder_value_embed_dim")->capture_default_str();
-    cmd->add_option("--ffn-dim", o->config.ffn_dim, "decoder_ffn_embed_dim")->capture_default_str();
-    cmd->add_option("--vocab", o->config.vocab_size, "vocab_size")->capture_default_str();
-    cmd->add_option("--chunk,-C", o->chunk, "chunk length of the chunkwise form (0: 64)");
+    cmd->add_option("--tokens,-T", o->tokens, "tokens per sequence")->capture_default_str()->check(IntegerIn(1, 1 << 24));
+    cmd->add_option("--batch,-B", o->batch, "sequences")->capture_default_str()->check(IntegerIn(1, 1 << 16));
+    cmd->add_option("--layers", o->config.layers, "decoder_layers")->capture_default_str()->check(IntegerIn(1, 1024));
+    cmd->add_option("--dim", o->config.embed_dim, "decoder_embed_dim")->capture_default_str()->check(IntegerIn(1, 1 << 17));
+    cmd->add_option("--heads", o->config.heads, "decoder_retention_heads")->capture_default_str()->check(IntegerIn(1, 1 << 17));
+    cmd->add_option("--value-dim", o->config.value_embed_dim, "decoder_value_embed_dim")->capture_default_str()->check(IntegerIn(1, 1 << 17));
+    cmd->add_option("--ffn-dim", o->config.ffn_dim, "decoder_ffn_embed_dim")->capture_default_str()->check(IntegerIn(1, 1 << 20));
+    cmd->add_option("--vocab", o->config.vocab_size, "vocab_size")->capture_default_str()->check(IntegerIn(1, (1 << 24) - 1));
+    cmd->add_option("--chunk,-C", o->chunk, "chunk length of the chunkwise form (0: 64)")->check(IntegerIn(0, 1 << 16));
     cmd->add_option("--forms", o->forms, "forms to time")->capture_default_str();
-    cmd->add_option("--repeats", o->repeats, "timed runs of the parallel and chunkwise forms (median)")->capture_default_str();
+    cmd->add_option("--repeats", o->repeats, "timed runs of the parallel and chunkwise forms (median)")->capture_default_str()->check(IntegerIn(1, 1000));
     cmd->add_option("--csv", o->csv_path, "also write the rows to this CSV file");
     cmd->callback([o] { run_bench_model(*o); });
 }

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "cli_checks.h"
 #include "model_location.h"
 #include "retnet/decode_session.h"
 #include "retnet/error.h"
@@ -24,6 +25,9 @@ struct GenerateOptions {
     int chunk = 0;
     int64_t batch = 1;
 };
+
+// Generation is streamed and costs O(1) memory per token; the bound only catches typos.
+constexpr int64_t kMaxGeneratedTokens = int64_t(1) << 30;
 
 using clock = std::chrono::steady_clock;
 double seconds_since(clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); }
@@ -121,15 +125,15 @@ void add_generate_command(CLI::App &app) {
     CLI::App *cmd = app.add_subcommand("generate", "Continue a prompt with a byte-level model (default: the shipped KJV model)");
     cmd->add_option("--model,-m", o->model_dir, "model directory (default: models/kjv-byte)");
     cmd->add_option("--prompt,-p", o->prompt, "text to continue")->capture_default_str();
-    cmd->add_option("--max-tokens,-n", o->max_tokens, "bytes to generate")->capture_default_str();
+    cmd->add_option("--max-tokens,-n", o->max_tokens, "bytes to generate")->capture_default_str()->check(IntegerIn(0, kMaxGeneratedTokens));
     cmd->add_option("--temperature", o->sampling.temperature, "sampling temperature (0: greedy)")->capture_default_str();
-    cmd->add_option("--top-k", o->sampling.top_k, "keep the k most likely bytes (0: all)")->capture_default_str();
+    cmd->add_option("--top-k", o->sampling.top_k, "keep the k most likely bytes (0: all)")->capture_default_str()->check(IntegerIn(0, 1 << 24));
     cmd->add_option("--top-p", o->sampling.top_p, "keep the most likely bytes up to this probability mass")->capture_default_str();
-    cmd->add_option("--seed", o->sampling.seed, "random seed: the same seed gives the same text")->capture_default_str();
+    cmd->add_option("--seed", o->sampling.seed, "random seed: the same seed gives the same text")->capture_default_str()->check(Unsigned64());
     cmd->add_option("--device,-d", o->device, "cpu, cuda or opencl")->capture_default_str();
     cmd->add_option("--form", o->form, "how the prompt is prefilled: parallel or chunkwise")->capture_default_str();
-    cmd->add_option("--chunk", o->chunk, "chunk length of the chunkwise prefill (0: 64)");
-    cmd->add_option("--batch", o->batch, "samples of the prompt, decoded together")->capture_default_str()->check(CLI::Range(1, 4096));
+    cmd->add_option("--chunk", o->chunk, "chunk length of the chunkwise prefill (0: 64)")->check(IntegerIn(0, 1 << 16));
+    cmd->add_option("--batch", o->batch, "samples of the prompt, decoded together")->capture_default_str()->check(IntegerIn(1, 4096));
     cmd->callback([o] { run_generate(*o); });
 }
 

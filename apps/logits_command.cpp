@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "cli_checks.h"
 #include "retnet/error.h"
 #include "retnet/model.h"
 #include "retnet/npy.h"
@@ -30,6 +31,9 @@ void run_logits(const LogitsOptions &o) {
     const Device device = parse_device(o.device);
     require_device(device);
     const std::vector<int32_t> tokens = read_token_file(o.tokens_path);
+    // Created now, so that an unwritable --out is reported before the model runs; the file
+    // appears only once complete.
+    AtomicOutputFile out(o.out_path, "--out");
     auto start = std::chrono::steady_clock::now();
     const Model model = Model::load(o.model_dir, device);
     const double load_s = seconds_since(start);
@@ -38,7 +42,7 @@ void run_logits(const LogitsOptions &o) {
     start = std::chrono::steady_clock::now();
     Tensor logits = model.forward(tokens, 1, T, state, form, o.chunk).to(Device::cpu);
     const double run_s = seconds_since(start);
-    write_npy(o.out_path, logits.reshape({T, model.config().vocab_size}));
+    write_npy(out, logits.reshape({T, model.config().vocab_size}));
     fmt::print("{}: logits [{}, {}] ({} form on {}): load {:.3f} s, forward {:.3f} s ({:.1f} tokens/s)\n", o.out_path, T,
                model.config().vocab_size, form_name(form), device_name(device), load_s, run_s, T / run_s);
 }
@@ -52,7 +56,7 @@ void add_logits_command(CLI::App &app) {
     cmd->add_option("--tokens", options->tokens_path, "file of whitespace-separated token ids")->required();
     cmd->add_option("--out", options->out_path, "output .npy file (float32 [T, vocab])")->required();
     cmd->add_option("--form", options->form, "parallel, chunkwise or recurrent")->capture_default_str();
-    cmd->add_option("--chunk", options->chunk, "chunk length of the chunkwise form (0: the default, 64)");
+    cmd->add_option("--chunk", options->chunk, "chunk length of the chunkwise form (0: the default, 64)")->check(IntegerIn(0, 1 << 16));
     cmd->add_option("--device", options->device, "cpu, cuda or opencl")->capture_default_str();
     cmd->callback([options] { run_logits(*options); });
 }

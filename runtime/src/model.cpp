@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "retnet/checked.h"
 #include "retnet/error.h"
 
 namespace retnet {
@@ -42,7 +43,7 @@ void Model::check_tokens(const std::vector<int32_t> &tokens, int64_t batch, int6
     if (batch < 1 || seq_len < 1) {
         throw Error(fmt::format("{}: expected at least one sequence of at least one token, got {} x {}", fn, batch, seq_len));
     }
-    if (static_cast<int64_t>(tokens.size()) != batch * seq_len) {
+    if (static_cast<int64_t>(tokens.size()) != checked_mul(batch, seq_len, fmt::format("{}: {} sequences x {} tokens", fn, batch, seq_len))) {
         throw Error(fmt::format("{}: tokens: expected {} ids ({} sequences x {} tokens), got {}", fn, batch * seq_len,
                                 batch, seq_len, tokens.size()));
     }
@@ -113,6 +114,12 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
         throw Error(fmt::format("Model::forward: {} x {} tokens: last-position logits need fewer than 2^24 tokens "
                                 "per call (ask for all logits, or split the batch)", B, T));
     }
+
+    // Every activation of one call at once: refused by name when it cannot fit, rather than
+    // failing an allocation halfway through the layers (T comes from files and flags).
+    const std::string what = fmt::format("Model::forward of {} x {} tokens", B, T);
+    const uint64_t per_row = uint64_t(3 * d + 4 * H * K + 4 * H * V + c.ffn_dim + (all_logits ? c.vocab_size : 0));
+    require_fits_in_memory(checked_mul(checked_mul(uint64_t(M), per_row, what), uint64_t(sizeof(float)), what), what);
 
     Tensor ids = Tensor::empty({M});
     for (int64_t i = 0; i < M; i++) ids.data()[i] = static_cast<float>(tokens[static_cast<size_t>(i)]);

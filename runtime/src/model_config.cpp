@@ -1,12 +1,13 @@
 #include "retnet/model_config.h"
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "json_brief.h"
+#include "retnet/checked.h"
+#include "retnet/files.h"
 #include "retnet/error.h"
 
 namespace retnet {
@@ -20,6 +21,12 @@ using nlohmann::json;
 constexpr int64_t kMaxKeyDim = 256;
 constexpr int64_t kMaxValueDim = 512;
 constexpr int64_t kMaxVocab = int64_t(1) << 24;
+// Bounds on the rest, far above any published RetNet (the largest: 32 layers, d 2560, FFN 4280),
+// so that a hostile config is refused before anything is sized from it.
+constexpr int64_t kMaxLayers = 1024;
+constexpr int64_t kMaxWidth = int64_t(1) << 17;     // decoder_embed_dim, decoder_value_embed_dim
+constexpr int64_t kMaxFfnWidth = int64_t(1) << 20;  // decoder_ffn_embed_dim
+constexpr double kMaxEps = 1.0;
 
 template<typename T>
 T field(const json &j, const char *name, T fallback, const std::string &source) {
@@ -41,7 +48,7 @@ T field(const json &j, const char *name, T fallback, const std::string &source) 
                                : std::is_integral_v<T> ? "an integer"
                                : std::is_floating_point_v<T> ? "a number"
                                                            : "a string";
-        throw Error(fmt::format("{}: {}: expected {}, got {}", source, name, expected, it->dump()));
+        throw Error(fmt::format("{}: {}: expected {}, got {}", source, name, expected, detail::brief(*it)));
     }
 }
 
@@ -72,11 +79,16 @@ double ModelConfig::embed_scale() const {
 }
 
 int64_t ModelConfig::parameter_count() const {
+    // Checked: callers may ask before validate() (bench-model prints it), with any integers.
     const int64_t d = embed_dim, hv = value_embed_dim;
-    int64_t per_layer = 2 * d * d + 3 * d * hv + 3 * d * ffn_dim + 2 * d;
-    int64_t count = layers * per_layer + vocab_size * d + d;
-    if (!tied_embeddings) count += vocab_size * d;
-    if (layernorm_embedding) count += d;
+    const std::string what = "the model's parameter count";
+    auto mul = [&](int64_t a, int64_t b) { return checked_mul(a, b, what); };
+    auto add = [&](int64_t a, int64_t b) { return checked_add(a, b, what); };
+    const int64_t per_layer = add(add(add(mul(2, mul(d, d)), mul(3, mul(d, hv))), mul(3, mul(d, ffn_dim))), mul(2, d));
+    const int64_t embedding = mul(vocab_size, d);
+    int64_t count = add(add(mul(layers, per_layer), embedding), d);
+    if (!tied_embeddings) count = add(count, embedding);
+    if (layernorm_embedding) count = add(count, d);
     return count;
 }
 
@@ -90,6 +102,13 @@ void ModelConfig::validate(const std::string &source) const {
     positive(ffn_dim, "decoder_ffn_embed_dim");
     positive(layers, "decoder_layers");
     positive(vocab_size, "vocab_size");
+    auto at_most = [&](int64_t value, int64_t limit, const char *name) {
+        if (value > limit) throw Error(fmt::format("{}: {}: expected at most {}, got {}", source, name, limit, value));
+    };
+    at_most(layers, kMaxLayers, "decoder_layers");
+    at_most(embed_dim, kMaxWidth, "decoder_embed_dim");
+    at_most(value_embed_dim, kMaxWidth, "decoder_value_embed_dim");
+    at_most(ffn_dim, kMaxFfnWidth, "decoder_ffn_embed_dim");
     if (embed_dim % heads != 0) {
         throw Error(fmt::format("{}: decoder_embed_dim: {} does not divide by decoder_retention_heads = {} (the key "
                                 "dimension per head must be whole)", source, embed_dim, heads));
@@ -109,8 +128,9 @@ void ModelConfig::validate(const std::string &source) const {
     if (vocab_size >= kMaxVocab) {
         throw Error(fmt::format("{}: vocab_size: expected less than 2^24, got {}", source, vocab_size));
     }
-    if (!std::isfinite(layernorm_eps) || layernorm_eps < 0) {
-        throw Error(fmt::format("{}: layernorm_eps: expected a finite number >= 0, got {}", source, layernorm_eps));
+    if (!(layernorm_eps >= 0 && layernorm_eps <= kMaxEps)) {  // NaN fails both
+        throw Error(fmt::format("{}: layernorm_eps: expected a number in [0, {}] (real models use 1e-5 or 1e-6), got {}",
+                                source, kMaxEps, layernorm_eps));
     }
 }
 
@@ -152,11 +172,8 @@ ModelConfig ModelConfig::from_json_text(const std::string &text, const std::stri
 }
 
 ModelConfig ModelConfig::load(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(fmt::format("{}: cannot open the model config", path));
-    std::stringstream text;
-    text << in.rdbuf();
-    return from_json_text(text.str(), path);
+    // Real configs are about a kilobyte; 1 MiB bounds what a hostile one can make us read.
+    return from_json_text(read_text_file(path, "model config", uint64_t(1) << 20), path);
 }
 
 std::string ModelConfig::to_json_text() const {

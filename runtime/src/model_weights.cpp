@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "retnet/checked.h"
 #include "retnet/error.h"
 #include "retnet/model.h"
 #include "retnet/safetensors.h"
@@ -48,16 +49,31 @@ std::vector<std::pair<std::string, Shape>> Model::checkpoint_layout(const ModelC
 
 Model Model::from_tensors(const ModelConfig &config, const std::map<std::string, Tensor> &tensors, Device device,
                           const std::string &source) {
+    CheckpointSource checkpoint;
+    checkpoint.description = source;
+    for (const auto &[name, t] : tensors) checkpoint.shapes.emplace(name, t.shape());
+    checkpoint.read = [&tensors](const std::string &name) {
+        const Tensor &t = tensors.at(name);
+        return t.device() == Device::cpu ? t : t.to(Device::cpu);
+    };
+    return from_checkpoint(config, checkpoint, device);
+}
+
+Model Model::from_checkpoint(const ModelConfig &config, const CheckpointSource &checkpoint, Device device) {
+    const std::string &source = checkpoint.description;
     config.validate(source);
+    require_fits_in_memory(checked_mul(uint64_t(config.parameter_count()), uint64_t(sizeof(float)), source),
+                           fmt::format("{}: the model's float32 weights", source));
     const auto layout = checkpoint_layout(config);
-    // Every name is accounted for before anything is packed: all missing and unexpected names at once.
+    // Every name and shape is accounted for before anything is read: all missing and unexpected
+    // names at once, then the first wrong shape.
     std::set<std::string> expected;
     std::vector<std::string> missing, unexpected;
     for (const auto &[name, shape] : layout) {
         expected.insert(name);
-        if (!tensors.count(name)) missing.push_back(name);
+        if (!checkpoint.shapes.count(name)) missing.push_back(name);
     }
-    for (const auto &[name, tensor] : tensors) {
+    for (const auto &[name, shape] : checkpoint.shapes) {
         const bool tied_copy = config.tied_embeddings && name == "output_projection.weight";
         if (!expected.count(name) && !is_recomputed_buffer(name) && !tied_copy) unexpected.push_back(name);
     }
@@ -68,45 +84,41 @@ Model Model::from_tensors(const ModelConfig &config, const std::map<std::string,
         throw Error(fmt::format("{}: {} unexpected tensor(s) for this config (wrong config, or an unsupported option?): {}",
                                 source, unexpected.size(), fmt::join(unexpected, ", ")));
     }
-    auto host = [&](const std::string &name, const Shape &shape) {
-        const Tensor &t = tensors.at(name);
-        if (t.shape() != shape) {
+    for (const auto &[name, shape] : layout) {
+        const Shape &got = checkpoint.shapes.at(name);
+        if (got != shape) {
             throw Error(fmt::format("{}: tensor '{}': expected shape {}, got {}", source, name, shape_string(shape),
-                                    shape_string(t.shape())));
+                                    shape_string(got)));
         }
-        return t.device() == Device::cpu ? t : t.to(Device::cpu);
-    };
-    for (const auto &[name, shape] : layout) host(name, shape);  // every shape, before any upload
+    }
 
-    const int64_t d = config.embed_dim, hv = config.value_embed_dim, f = config.ffn_dim;
-    auto vec = [&](const std::string &name) { return host(name, {d}).to(device); };
-    auto lin = [&](const std::string &name, int64_t out, int64_t in) {
-        return LinearWeight::pack(host(name, {out, in}), device, name);
-    };
+    // One tensor at a time: read (converted to float32), packed for the kernels, released.
+    auto vec = [&](const std::string &name) { return checkpoint.read(name).to(device); };
+    auto lin = [&](const std::string &name) { return LinearWeight::pack(checkpoint.read(name), device, name); };
     Model m;
     m.config_ = config;
     m.device_ = device;
     ModelWeights &w = m.weights_;
-    Tensor embed = host("embed_tokens.weight", {config.vocab_size, d});
-    w.embed_tokens = embed.to(device);
+    Tensor embed = checkpoint.read("embed_tokens.weight");
+    w.embed_tokens = device == Device::cpu ? embed : embed.to(device);
     if (config.layernorm_embedding) w.embedding_norm = vec("layernorm_embedding.weight");
     for (int64_t l = 0; l < config.layers; l++) {
         LayerWeights lw;
         lw.retention_norm = vec(layer_name(l, "retention_layer_norm.weight"));
-        lw.q = lin(layer_name(l, "retention.q_proj.weight"), d, d);
-        lw.k = lin(layer_name(l, "retention.k_proj.weight"), d, d);
-        lw.v = lin(layer_name(l, "retention.v_proj.weight"), hv, d);
-        lw.g = lin(layer_name(l, "retention.g_proj.weight"), hv, d);
-        lw.out = lin(layer_name(l, "retention.out_proj.weight"), d, hv);
+        lw.q = lin(layer_name(l, "retention.q_proj.weight"));
+        lw.k = lin(layer_name(l, "retention.k_proj.weight"));
+        lw.v = lin(layer_name(l, "retention.v_proj.weight"));
+        lw.g = lin(layer_name(l, "retention.g_proj.weight"));
+        lw.out = lin(layer_name(l, "retention.out_proj.weight"));
         lw.ffn_norm = vec(layer_name(l, "final_layer_norm.weight"));
-        lw.fc1 = lin(layer_name(l, "ffn.fc1.weight"), f, d);
-        lw.gate = lin(layer_name(l, "ffn.gate.weight"), f, d);
-        lw.fc2 = lin(layer_name(l, "ffn.fc2.weight"), d, f);
+        lw.fc1 = lin(layer_name(l, "ffn.fc1.weight"));
+        lw.gate = lin(layer_name(l, "ffn.gate.weight"));
+        lw.fc2 = lin(layer_name(l, "ffn.fc2.weight"));
         w.layers.push_back(std::move(lw));
     }
     w.final_norm = vec("layer_norm.weight");
     w.output = config.tied_embeddings ? LinearWeight::pack(embed, device, "embed_tokens.weight (tied output projection)")
-                                      : lin("output_projection.weight", config.vocab_size, d);
+                                      : lin("output_projection.weight");
     return m;
 }
 
@@ -116,17 +128,18 @@ Model Model::load(const std::string &dir, Device device) {
     const std::string weights_path = (fs::path(dir) / "model.safetensors").string();
     if (!fs::is_directory(dir)) throw Error(fmt::format("{}: model directory not found", dir));
     ModelConfig config = ModelConfig::load(config_path);
-    SafetensorsFile file = SafetensorsFile::open(weights_path);
-    std::map<std::string, Tensor> tensors;
-    for (const auto &[name, entry] : file.entries()) {
-        if (is_recomputed_buffer(name)) continue;
-        tensors.emplace(name, file.read(name));
-    }
-    return from_tensors(config, tensors, device, weights_path);
+    const SafetensorsFile file = SafetensorsFile::open(weights_path);
+    CheckpointSource checkpoint;
+    checkpoint.description = weights_path;
+    for (const auto &[name, entry] : file.entries()) checkpoint.shapes.emplace(name, entry.shape);
+    checkpoint.read = [&file](const std::string &name) { return file.read(name); };
+    return from_checkpoint(config, checkpoint, device);
 }
 
 Model Model::random(const ModelConfig &config, uint64_t seed, Device device) {
     config.validate("Model::random");
+    require_fits_in_memory(checked_mul(uint64_t(config.parameter_count()), uint64_t(2 * sizeof(float)), "Model::random"),
+                           "Model::random: the random weights and their packed copy");
     std::mt19937_64 rng(seed);
     std::map<std::string, Tensor> tensors;
     for (const auto &[name, shape] : checkpoint_layout(config)) {

@@ -1,11 +1,13 @@
 #include "retnet/safetensors.h"
 
+#include <cmath>
 #include <cstring>
-#include <fstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "json_brief.h"
+#include "retnet/checked.h"
 #include "retnet/error.h"
 
 namespace retnet {
@@ -13,6 +15,7 @@ namespace retnet {
 namespace {
 
 using nlohmann::json;
+using detail::brief;
 
 // A header larger than this is refused before it is read (real ones are kilobytes).
 constexpr uint64_t kMaxHeaderBytes = uint64_t(100) << 20;
@@ -35,23 +38,27 @@ SafetensorsFile::Entry parse_entry(const std::string &where, const json &value, 
     if (!value.contains("dtype") || !value["dtype"].is_string()) throw Error(fmt::format("{}: dtype: missing or not a string", where));
     e.dtype = value["dtype"].get<std::string>();
     if (element_size(e.dtype) == 0) {
-        throw Error(fmt::format("{}: dtype: expected F32, F16 or BF16, got {}", where, e.dtype));
+        throw Error(fmt::format("{}: dtype: expected F32, F16 or BF16, got {}", where, brief(value["dtype"])));
     }
     if (!value.contains("shape") || !value["shape"].is_array()) throw Error(fmt::format("{}: shape: missing or not an array", where));
-    uint64_t count = 1;
-    for (const json &extent : value["shape"]) {
+    const json &shape = value["shape"];
+    if (shape.size() > SafetensorsFile::kMaxRank) {
+        throw Error(fmt::format("{}: shape: expected at most {} dimensions, got {}", where, SafetensorsFile::kMaxRank, shape.size()));
+    }
+    // The byte count in checked arithmetic: a product that overflows is refused, never wrapped.
+    uint64_t bytes = element_size(e.dtype);
+    for (const json &extent : shape) {
         if (!extent.is_number_unsigned() && !(extent.is_number_integer() && extent.get<int64_t>() >= 0)) {
-            throw Error(fmt::format("{}: shape: expected non-negative integers, got {}", where, value["shape"].dump()));
+            throw Error(fmt::format("{}: shape: expected non-negative integers, got {}", where, brief(shape)));
         }
-        uint64_t n = extent.get<uint64_t>();
-        if (n != 0 && count > (uint64_t(1) << 62) / n) throw Error(fmt::format("{}: shape {} is too large", where, value["shape"].dump()));
-        count *= n;
-        e.shape.push_back(static_cast<int64_t>(n));
+        const uint64_t n = extent.get<uint64_t>();
+        bytes = checked_mul(bytes, n, fmt::format("{}: shape {}: byte count", where, brief(shape)));
+        e.shape.push_back(static_cast<int64_t>(n));  // < 2^62: bytes >= n did not overflow
     }
     const json &offsets = value.contains("data_offsets") ? value["data_offsets"] : json();
     if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned()) {
         throw Error(fmt::format("{}: data_offsets: expected [begin, end] as non-negative integers, got {}", where,
-                                offsets.dump()));
+                                brief(offsets)));
     }
     e.begin = offsets[0].get<uint64_t>();
     e.end = offsets[1].get<uint64_t>();
@@ -59,10 +66,9 @@ SafetensorsFile::Entry parse_entry(const std::string &where, const json &value, 
         throw Error(fmt::format("{}: data_offsets [{}, {}] lie outside the file's {} bytes of tensor data", where, e.begin,
                                 e.end, data_size));
     }
-    const uint64_t expected = count * element_size(e.dtype);
-    if (e.end - e.begin != expected) {
+    if (e.end - e.begin != bytes) {
         throw Error(fmt::format("{}: data_offsets [{}, {}] hold {} bytes, but shape {} of {} needs {}", where, e.begin,
-                                e.end, e.end - e.begin, value["shape"].dump(), e.dtype, expected));
+                                e.end, e.end - e.begin, brief(shape), e.dtype, bytes));
     }
     return e;
 }
@@ -99,26 +105,20 @@ float bfloat16_to_float(uint16_t b) {
 }
 
 SafetensorsFile SafetensorsFile::open(const std::string &path) {
-    std::ifstream in(path, std::ios::binary | std::ios::ate);
-    if (!in) throw Error(fmt::format("{}: cannot open the weights file", path));
-    const uint64_t file_size = static_cast<uint64_t>(in.tellg());
+    auto mapped = std::make_shared<MappedFile>(MappedFile::open(path, "weights file"));
+    const uint64_t file_size = mapped->size();
     if (file_size < 8) {
         throw Error(fmt::format("{}: not a safetensors file: {} bytes, shorter than the 8-byte header length", path, file_size));
     }
-    unsigned char length_bytes[8];
-    in.seekg(0);
-    in.read(reinterpret_cast<char *>(length_bytes), 8);
-    const uint64_t header_size = read_u64_le(length_bytes);
+    const uint64_t header_size = read_u64_le(mapped->data());
     if (header_size > file_size - 8 || header_size > kMaxHeaderBytes) {
         throw Error(fmt::format("{}: header length {} does not fit the file ({} bytes): truncated or not a safetensors "
                                 "file", path, header_size, file_size));
     }
-    std::string header(static_cast<size_t>(header_size), '\0');
-    in.read(header.data(), static_cast<std::streamsize>(header_size));
-    if (!in) throw Error(fmt::format("{}: could not read the {}-byte header", path, header_size));
+    const char *header = reinterpret_cast<const char *>(mapped->data() + 8);
     json j;
     try {
-        j = json::parse(header);
+        j = json::parse(header, header + header_size);
     } catch (const json::exception &e) {
         throw Error(fmt::format("{}: the header is not valid JSON: {}", path, e.what()));
     }
@@ -131,6 +131,7 @@ SafetensorsFile SafetensorsFile::open(const std::string &path) {
         if (name == "__metadata__") continue;
         file.entries_.emplace(name, parse_entry(fmt::format("{}: tensor '{}'", path, name), value, data_size));
     }
+    file.file_ = std::move(mapped);
     return file;
 }
 
@@ -139,22 +140,27 @@ Tensor SafetensorsFile::read(const std::string &name) const {
     if (it == entries_.end()) throw Error(fmt::format("{}: tensor '{}' is missing", path_, name));
     const Entry &e = it->second;
     Tensor t = Tensor::empty(e.shape);
-    const uint64_t bytes = e.end - e.begin;
-    std::ifstream in(path_, std::ios::binary);
-    in.seekg(static_cast<std::streamoff>(data_start_ + e.begin));
-    std::vector<unsigned char> raw(static_cast<size_t>(bytes));
-    in.read(reinterpret_cast<char *>(raw.data()), static_cast<std::streamsize>(bytes));
-    if (!in) throw Error(fmt::format("{}: tensor '{}': could not read its {} bytes (file changed or truncated?)", path_, name, bytes));
+    const unsigned char *raw = file_->data() + data_start_ + e.begin;
     float *out = t.data();
     const int64_t n = t.numel();
+    int64_t first_bad = -1;
     if (e.dtype == "F32") {
-        std::memcpy(out, raw.data(), static_cast<size_t>(bytes));
+        for (int64_t i = 0; i < n; i++) {
+            std::memcpy(out + i, raw + 4 * i, 4);
+            if (!std::isfinite(out[i]) && first_bad < 0) first_bad = i;
+        }
     } else {
         const bool half = e.dtype == "F16";
         for (int64_t i = 0; i < n; i++) {
-            uint16_t bits = static_cast<uint16_t>(raw[static_cast<size_t>(2 * i)] | (raw[static_cast<size_t>(2 * i + 1)] << 8));
+            const uint16_t bits = static_cast<uint16_t>(raw[2 * i] | (raw[2 * i + 1] << 8));
             out[i] = half ? half_to_float(bits) : bfloat16_to_float(bits);
+            if (!std::isfinite(out[i]) && first_bad < 0) first_bad = i;
         }
+    }
+    file_->release(data_start_ + e.begin, e.end - e.begin);
+    if (first_bad >= 0) {
+        throw Error(fmt::format("{}: tensor '{}': element {} is {}: expected finite weights", path_, name, first_bad,
+                                out[first_bad]));
     }
     return t;
 }
@@ -169,6 +175,7 @@ Tensor SafetensorsFile::read(const std::string &name, const Shape &expected) con
 }
 
 void write_safetensors(const std::string &path, const std::vector<std::pair<std::string, Tensor>> &tensors) {
+    AtomicOutputFile out(path, "weights file");
     json header = json::object();
     uint64_t offset = 0;
     for (const auto &[name, t] : tensors) {
@@ -176,18 +183,16 @@ void write_safetensors(const std::string &path, const std::vector<std::pair<std:
         header[name] = {{"dtype", "F32"}, {"shape", t.shape()}, {"data_offsets", {offset, offset + bytes}}};
         offset += bytes;
     }
-    std::string text = header.dump();
-    std::ofstream out(path, std::ios::binary);
-    if (!out) throw Error(fmt::format("{}: cannot create the weights file", path));
+    const std::string text = header.dump();
     unsigned char length[8];
     for (int i = 0; i < 8; i++) length[i] = static_cast<unsigned char>(uint64_t(text.size()) >> (8 * i));
-    out.write(reinterpret_cast<const char *>(length), 8);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.write(length, 8);
+    out.write(text);
     for (const auto &[name, t] : tensors) {
         Tensor host = t.device() == Device::cpu ? t : t.to(Device::cpu);
-        out.write(reinterpret_cast<const char *>(host.data()), static_cast<std::streamsize>(host.numel() * 4));
+        if (host.numel() > 0) out.write(host.data(), static_cast<size_t>(host.numel()) * 4);
     }
-    if (!out) throw Error(fmt::format("{}: could not write the weights file", path));
+    out.commit();
 }
 
 }  // namespace retnet

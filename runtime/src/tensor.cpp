@@ -8,6 +8,7 @@
 
 #include "device_allocation.h"
 #include "halide_bridge.h"
+#include "retnet/checked.h"
 #include "retnet/error.h"
 
 namespace retnet {
@@ -42,9 +43,18 @@ int64_t Tensor::numel() const { return checked_numel(shape_); }
 // T 8192 24.5 -> 22.0 ms, decode B1 H16 17.7 -> 16.3 us, medians of the runs' medians.)
 constexpr size_t kHostAlignment = 128;
 
-static std::shared_ptr<float[]> aligned_host_storage(int64_t n) {
+static std::shared_ptr<float[]> aligned_host_storage(int64_t n, const Shape &shape) {
     const size_t count = static_cast<size_t>(std::max<int64_t>(n, 1));
-    float *data = new (std::align_val_t(kHostAlignment)) float[count];
+    // Sizes reach here from files and flags: past the machine's memory an allocation can only fail
+    // or call the OOM killer, so it is refused by name; a failure below it is an Error too.
+    const std::string what = fmt::format("a float32 tensor of shape {}", shape_string(shape));
+    require_fits_in_memory(checked_mul(uint64_t(count), uint64_t(sizeof(float)), what), what);
+    float *data = nullptr;
+    try {
+        data = new (std::align_val_t(kHostAlignment)) float[count];
+    } catch (const std::bad_alloc &) {
+        throw Error(fmt::format("{}: out of memory allocating {} bytes", what, count * sizeof(float)));
+    }
     return std::shared_ptr<float[]>(data, [](float *p) { ::operator delete[](p, std::align_val_t(kHostAlignment)); });
 }
 
@@ -54,7 +64,7 @@ Tensor Tensor::empty(const Shape &shape, Device device) {
     t.shape_ = shape;
     t.device_ = device;
     if (device == Device::cpu) {
-        t.storage_ = aligned_host_storage(n);
+        t.storage_ = aligned_host_storage(n, shape);
         t.data_ = t.storage_.get();
     } else {
         t.device_memory_ = std::make_shared<detail::DeviceAllocation>(device, shape);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -47,6 +48,15 @@ struct ModelWeights {
     LinearWeight output;        // the output projection (a copy of embed_tokens when tied)
 };
 
+// A checkpoint's tensors, by name: their shapes up front (checked before anything is read), and
+// each tensor read on demand as float32 on the host, so that loading holds one unpacked tensor at
+// a time.
+struct CheckpointSource {
+    std::string description;  // names the checkpoint in errors
+    std::map<std::string, Shape> shapes;
+    std::function<Tensor(const std::string &name)> read;
+};
+
 class Model {
 public:
     // Loads DIR/config.json and DIR/model.safetensors (F32, F16 or BF16; torchscale names).
@@ -54,6 +64,7 @@ public:
     // From a config and a host tensor per checkpoint name (what load() reads from the file).
     static Model from_tensors(const ModelConfig &config, const std::map<std::string, Tensor> &tensors, Device device,
                               const std::string &source);
+    static Model from_checkpoint(const ModelConfig &config, const CheckpointSource &checkpoint, Device device);
     // Random weights (fixed by `seed`), for benchmarks.
     static Model random(const ModelConfig &config, uint64_t seed, Device device = Device::cpu);
 

@@ -1,17 +1,18 @@
-// NumPy's .npy format (version 1.0) for float32 arrays: what `retnet logits` writes and the tests
-// read golden logits from.
+// NumPy .npy files of float32 (written) and float32 or float64 (read) C-order arrays: logits out,
+// golden logits in. The reader checks the header and the data size against the file before it
+// allocates; the writer makes the file appear only when complete.
 #pragma once
 
 #include <string>
 
+#include "retnet/files.h"
 #include "retnet/tensor.h"
 
 namespace retnet {
 
-// Writes a host or device tensor as a C-order little-endian float32 array.
 void write_npy(const std::string &path, const Tensor &tensor);
-// Reads a C-order '<f4' (or '<f8', converted) array into a host tensor; anything else is an error
-// naming the file and what it holds.
+// Writes into `out` (created earlier, e.g. before a long computation) and commits it.
+void write_npy(AtomicOutputFile &out, const Tensor &tensor);
 Tensor read_npy(const std::string &path);
 
 }  // namespace retnet

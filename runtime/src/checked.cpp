@@ -1,0 +1,57 @@
+#include "retnet/checked.h"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+namespace retnet {
+
+namespace {
+
+template<typename T>
+T mul(T a, T b, const std::string &what) {
+    T r;
+    if (__builtin_mul_overflow(a, b, &r)) throw Error(fmt::format("{}: {} x {} overflows {}-bit arithmetic", what, a, b, sizeof(T) * 8));
+    return r;
+}
+
+template<typename T>
+T add(T a, T b, const std::string &what) {
+    T r;
+    if (__builtin_add_overflow(a, b, &r)) throw Error(fmt::format("{}: {} + {} overflows {}-bit arithmetic", what, a, b, sizeof(T) * 8));
+    return r;
+}
+
+std::string human(uint64_t bytes) {
+    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double v = double(bytes);
+    int u = 0;
+    while (v >= 1024 && u < 6) {
+        v /= 1024;
+        u++;
+    }
+    return fmt::format("{:.1f} {}", v, units[u]);
+}
+
+}  // namespace
+
+int64_t checked_mul(int64_t a, int64_t b, const std::string &what) { return mul(a, b, what); }
+uint64_t checked_mul(uint64_t a, uint64_t b, const std::string &what) { return mul(a, b, what); }
+int64_t checked_add(int64_t a, int64_t b, const std::string &what) { return add(a, b, what); }
+uint64_t checked_add(uint64_t a, uint64_t b, const std::string &what) { return add(a, b, what); }
+
+uint64_t physical_memory_bytes() {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return UINT64_MAX;  // unknown: the allocator decides
+    return uint64_t(pages) * uint64_t(page);
+}
+
+void require_fits_in_memory(uint64_t bytes, const std::string &what) {
+    const uint64_t limit = physical_memory_bytes();
+    if (bytes > limit) {
+        throw Error(fmt::format("{}: needs {} ({} bytes), more than this machine's {} of memory", what, human(bytes),
+                                bytes, human(limit)));
+    }
+}
+
+}  // namespace retnet
