@@ -15,7 +15,11 @@ std::string test_data_dir() {
     return env && *env ? env : RETNET_TEST_DATA_DIR;
 }
 
-std::vector<std::string> golden_model_names() { return {"tiny_swish", "gelu_deepnorm_tied", "odd_dims_f16"}; }
+// torchscale's layout, then the syncdoth and fla dialects (tools/make_dialect_fixtures.py).
+std::vector<std::string> golden_model_names() {
+    return {"tiny_swish", "gelu_deepnorm_tied", "odd_dims_f16", "syncdoth_tiny", "syncdoth_lm_decay_bf16", "fla_tiny",
+            "fla_legacy_sharded"};
+}
 
 GoldenModel load_golden(const std::string &name) {
     GoldenModel g;

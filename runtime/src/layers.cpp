@@ -144,8 +144,12 @@ std::vector<float> rotation_angles(int64_t key_dim) {
 
 RotationTables RotationTables::make(const std::vector<int64_t> &start_positions, int64_t seq_len, int64_t key_dim,
                                     Device device) {
-    const std::vector<float> angles = rotation_angles(key_dim);
-    const int64_t B = static_cast<int64_t>(start_positions.size()), pairs = key_dim / 2;
+    return make(start_positions, seq_len, rotation_angles(key_dim), device);
+}
+
+RotationTables RotationTables::make(const std::vector<int64_t> &start_positions, int64_t seq_len,
+                                    const std::vector<float> &angles, Device device) {
+    const int64_t B = static_cast<int64_t>(start_positions.size()), pairs = static_cast<int64_t>(angles.size());
     Tensor cos = Tensor::empty({B, seq_len, pairs}), sin = Tensor::empty({B, seq_len, pairs});
     float *c = cos.data(), *s = sin.data();
     for (int64_t b = 0; b < B; b++) {

@@ -131,10 +131,11 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
         rms_norm(h, weights_.embedding_norm, eps, a);
         std::swap(h, a);
     }
-    const RotationTables tables = RotationTables::make(state.positions, T, K, dev);
+    const RotationTables tables = RotationTables::make(state.positions, T, c.rotation_angles(), dev);
     const float k_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(K)));
     RetentionOptions retention_options;
     retention_options.scale = 1.0;  // k carries K^-0.5 already
+    retention_options.decay = c.decay;  // empty: the default gamma_h
 
     Tensor q = Tensor::empty({B, T, H, K}, dev), k = Tensor::empty({B, T, H, K}, dev);
     Tensor q_rot = Tensor::empty({B, T, H, K}, dev), k_rot = Tensor::empty({B, T, H, K}, dev);
@@ -148,7 +149,7 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
         Tensor &layer_state = state.layer_states[static_cast<size_t>(l)];
         // Retention sublayer.
         rms_norm(h, w.retention_norm, eps, a);
-        Tensor q2 = q.reshape({M, d}), k2 = k.reshape({M, d});
+        Tensor q2 = q.reshape({M, H * K}), k2 = k.reshape({M, H * K});
         linear(a, w.q, q2);
         linear(a, w.k, k2);
         linear(a, w.v, v);

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "config_dialects.h"
+#include "config_fields.h"
 #include "json_brief.h"
 #include "retnet/checked.h"
 #include "retnet/files.h"
@@ -15,6 +17,9 @@ namespace retnet {
 namespace {
 
 using nlohmann::json;
+using detail::field;
+using detail::required;
+using detail::refuse_unless;
 
 // The largest hyperparameters the kernels are built for (retention.h: K <= 256, V <= 512) and that
 // token ids as float32 represent exactly (vocab < 2^24).
@@ -28,46 +33,6 @@ constexpr int64_t kMaxWidth = int64_t(1) << 17;     // decoder_embed_dim, decode
 constexpr int64_t kMaxFfnWidth = int64_t(1) << 20;  // decoder_ffn_embed_dim
 constexpr double kMaxEps = 1.0;
 
-template<typename T>
-T field(const json &j, const char *name, T fallback, const std::string &source) {
-    auto it = j.find(name);
-    if (it == j.end() || it->is_null()) return fallback;
-    try {
-        if constexpr (std::is_same_v<T, bool>) {
-            if (!it->is_boolean()) throw Error("");
-        } else if constexpr (std::is_integral_v<T>) {
-            if (!it->is_number_integer()) throw Error("");
-        } else if constexpr (std::is_floating_point_v<T>) {
-            if (!it->is_number()) throw Error("");
-        } else {
-            if (!it->is_string()) throw Error("");
-        }
-        return it->get<T>();
-    } catch (const std::exception &) {
-        const char *expected = std::is_same_v<T, bool> ? "true or false"
-                               : std::is_integral_v<T> ? "an integer"
-                               : std::is_floating_point_v<T> ? "a number"
-                                                           : "a string";
-        throw Error(fmt::format("{}: {}: expected {}, got {}", source, name, expected, detail::brief(*it)));
-    }
-}
-
-template<typename T>
-T required(const json &j, const char *name, const std::string &source) {
-    if (!j.contains(name) || j[name].is_null()) throw Error(fmt::format("{}: {}: missing (required)", source, name));
-    return field<T>(j, name, T{}, source);
-}
-
-// A field whose only supported value is `supported`: anything else is refused by name.
-template<typename T>
-void refuse_unless(const json &j, const char *name, T supported, const std::string &source, const char *why) {
-    T value = field<T>(j, name, supported, source);
-    if (value != supported) {
-        throw Error(fmt::format("{}: {}: {} is not supported ({}); expected {}", source, name, json(value).dump(), why,
-                                json(supported).dump()));
-    }
-}
-
 }  // namespace
 
 double ModelConfig::residual_alpha() const {
@@ -80,11 +45,11 @@ double ModelConfig::embed_scale() const {
 
 int64_t ModelConfig::parameter_count() const {
     // Checked: callers may ask before validate() (bench-model prints it), with any integers.
-    const int64_t d = embed_dim, hv = value_embed_dim;
+    const int64_t d = embed_dim, hv = value_embed_dim, hk = key_width();
     const std::string what = "the model's parameter count";
     auto mul = [&](int64_t a, int64_t b) { return checked_mul(a, b, what); };
     auto add = [&](int64_t a, int64_t b) { return checked_add(a, b, what); };
-    const int64_t per_layer = add(add(add(mul(2, mul(d, d)), mul(3, mul(d, hv))), mul(3, mul(d, ffn_dim))), mul(2, d));
+    const int64_t per_layer = add(add(add(mul(2, mul(d, hk)), mul(3, mul(d, hv))), mul(3, mul(d, ffn_dim))), mul(2, d));
     const int64_t embedding = mul(vocab_size, d);
     int64_t count = add(add(mul(layers, per_layer), embedding), d);
     if (!tied_embeddings) count = add(count, embedding);
@@ -109,9 +74,11 @@ void ModelConfig::validate(const std::string &source) const {
     at_most(embed_dim, kMaxWidth, "decoder_embed_dim");
     at_most(value_embed_dim, kMaxWidth, "decoder_value_embed_dim");
     at_most(ffn_dim, kMaxFfnWidth, "decoder_ffn_embed_dim");
-    if (embed_dim % heads != 0) {
-        throw Error(fmt::format("{}: decoder_embed_dim: {} does not divide by decoder_retention_heads = {} (the key "
-                                "dimension per head must be whole)", source, embed_dim, heads));
+    at_most(key_width(), kMaxWidth, "the q/k width");
+    if (key_width() % heads != 0) {
+        throw Error(fmt::format("{}: {}: {} does not divide by {} = {} (the key dimension per head must be whole)", source,
+                                dialect == Dialect::fla ? "hidden_size * expand_k" : "decoder_embed_dim", key_width(),
+                                dialect == Dialect::fla ? "num_heads" : "decoder_retention_heads", heads));
     }
     if (value_embed_dim % heads != 0) {
         throw Error(fmt::format("{}: decoder_value_embed_dim: {} does not divide by decoder_retention_heads = {} (the "
@@ -125,6 +92,18 @@ void ModelConfig::validate(const std::string &source) const {
         throw Error(fmt::format("{}: decoder_value_embed_dim / decoder_retention_heads: expected at most {}, got {}",
                                 source, kMaxValueDim, value_dim()));
     }
+    if (kv_heads != 0 && (kv_heads < 1 || heads % kv_heads != 0)) {
+        throw Error(fmt::format("{}: num_kv_heads: expected a divisor of num_heads = {}, got {}", source, heads, kv_heads));
+    }
+    if (!angles.empty() && static_cast<int64_t>(angles.size()) != key_dim() / 2) {
+        throw Error(fmt::format("{}: rotation angles: expected {} (K / 2), got {}", source, key_dim() / 2, angles.size()));
+    }
+    if (!decay.empty() && static_cast<int64_t>(decay.size()) != heads) {
+        throw Error(fmt::format("{}: decays: expected one per head ({}), got {}", source, heads, decay.size()));
+    }
+    for (double gamma : decay) {
+        if (!(gamma > 0 && gamma < 1)) throw Error(fmt::format("{}: decays: expected each in (0, 1), got {}", source, gamma));
+    }
     if (vocab_size >= kMaxVocab) {
         throw Error(fmt::format("{}: vocab_size: expected less than 2^24, got {}", source, vocab_size));
     }
@@ -132,6 +111,26 @@ void ModelConfig::validate(const std::string &source) const {
         throw Error(fmt::format("{}: layernorm_eps: expected a number in [0, {}] (real models use 1e-5 or 1e-6), got {}",
                                 source, kMaxEps, layernorm_eps));
     }
+}
+
+const char *dialect_name(Dialect dialect) {
+    switch (dialect) {
+    case Dialect::torchscale: return "torchscale";
+    case Dialect::syncdoth: return "syncdoth";
+    case Dialect::fla: return "fla";
+    }
+    return "unknown";
+}
+
+std::vector<float> ModelConfig::rotation_angles() const {
+    return angles.empty() ? retnet::rotation_angles(key_dim()) : angles;
+}
+
+std::vector<double> ModelConfig::decays() const {
+    if (!decay.empty()) return decay;
+    std::vector<double> gammas;
+    for (int64_t h = 0; h < heads; h++) gammas.push_back(1.0 - std::exp2(-5.0 - double(h)));
+    return gammas;
 }
 
 ModelConfig ModelConfig::from_json_text(const std::string &text, const std::string &source) {
@@ -142,6 +141,17 @@ ModelConfig ModelConfig::from_json_text(const std::string &text, const std::stri
         throw Error(fmt::format("{}: not valid JSON: {}", source, e.what()));
     }
     if (!j.is_object()) throw Error(fmt::format("{}: expected a JSON object, got {}", source, j.type_name()));
+    ModelConfig c;
+    switch (detail::detect_dialect(j, source)) {
+    case Dialect::syncdoth: c = detail::parse_syncdoth_config(j, source); break;
+    case Dialect::fla: c = detail::parse_fla_config(j, source); break;
+    case Dialect::torchscale: c = detail::parse_torchscale_config(j, source); break;
+    }
+    c.validate(source);
+    return c;
+}
+
+ModelConfig detail::parse_torchscale_config(const json &j, const std::string &source) {
     ModelConfig c;
     c.embed_dim = required<int64_t>(j, "decoder_embed_dim", source);
     c.value_embed_dim = required<int64_t>(j, "decoder_value_embed_dim", source);
@@ -167,7 +177,6 @@ ModelConfig ModelConfig::from_json_text(const std::string &text, const std::stri
     refuse_unless<int64_t>(j, "moe_freq", 0, source, "mixture-of-experts layers are not implemented");
     refuse_unless(j, "multiway", false, source, "multiway networks are not implemented");
     refuse_unless(j, "no_output_layer", false, source, "the model computes logits");
-    c.validate(source);
     return c;
 }
 
@@ -177,6 +186,10 @@ ModelConfig ModelConfig::load(const std::string &path) {
 }
 
 std::string ModelConfig::to_json_text() const {
+    if (dialect != Dialect::torchscale) {
+        throw Error(fmt::format("ModelConfig::to_json_text: writes torchscale's fields only, not a {} config",
+                                dialect_name(dialect)));
+    }
     json j{{"decoder_embed_dim", embed_dim},
            {"decoder_value_embed_dim", value_embed_dim},
            {"decoder_retention_heads", heads},

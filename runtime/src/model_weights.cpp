@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "checkpoint_dialects.h"
+#include "checkpoint_files.h"
 #include "retnet/checked.h"
 #include "retnet/error.h"
 #include "retnet/model.h"
@@ -27,13 +29,13 @@ bool is_recomputed_buffer(const std::string &name) {
 }  // namespace
 
 std::vector<std::pair<std::string, Shape>> Model::checkpoint_layout(const ModelConfig &c) {
-    const int64_t d = c.embed_dim, hv = c.value_embed_dim, f = c.ffn_dim;
+    const int64_t d = c.embed_dim, hk = c.key_width(), hv = c.value_embed_dim, f = c.ffn_dim;
     std::vector<std::pair<std::string, Shape>> layout{{"embed_tokens.weight", {c.vocab_size, d}}};
     if (c.layernorm_embedding) layout.push_back({"layernorm_embedding.weight", {d}});
     for (int64_t l = 0; l < c.layers; l++) {
         layout.push_back({layer_name(l, "retention_layer_norm.weight"), {d}});
-        layout.push_back({layer_name(l, "retention.q_proj.weight"), {d, d}});
-        layout.push_back({layer_name(l, "retention.k_proj.weight"), {d, d}});
+        layout.push_back({layer_name(l, "retention.q_proj.weight"), {hk, d}});
+        layout.push_back({layer_name(l, "retention.k_proj.weight"), {hk, d}});
         layout.push_back({layer_name(l, "retention.v_proj.weight"), {hv, d}});
         layout.push_back({layer_name(l, "retention.g_proj.weight"), {hv, d}});
         layout.push_back({layer_name(l, "retention.out_proj.weight"), {d, hv}});
@@ -124,15 +126,10 @@ Model Model::from_checkpoint(const ModelConfig &config, const CheckpointSource &
 
 Model Model::load(const std::string &dir, Device device) {
     namespace fs = std::filesystem;
-    const std::string config_path = (fs::path(dir) / "config.json").string();
-    const std::string weights_path = (fs::path(dir) / "model.safetensors").string();
     if (!fs::is_directory(dir)) throw Error(fmt::format("{}: model directory not found", dir));
-    ModelConfig config = ModelConfig::load(config_path);
-    const SafetensorsFile file = SafetensorsFile::open(weights_path);
-    CheckpointSource checkpoint;
-    checkpoint.description = weights_path;
-    for (const auto &[name, entry] : file.entries()) checkpoint.shapes.emplace(name, entry.shape);
-    checkpoint.read = [&file](const std::string &name) { return file.read(name); };
+    ModelConfig config = ModelConfig::load((fs::path(dir) / "config.json").string());
+    const detail::CheckpointFiles files = detail::CheckpointFiles::open(dir);
+    const CheckpointSource checkpoint = detail::canonical_checkpoint(config, files);
     return from_checkpoint(config, checkpoint, device);
 }
 

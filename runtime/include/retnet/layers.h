@@ -47,6 +47,9 @@ std::vector<float> rotation_angles(int64_t key_dim);
 struct RotationTables {
     static RotationTables make(const std::vector<int64_t> &start_positions, int64_t seq_len, int64_t key_dim,
                                Device device);
+    // With the given angles theta_i (K/2 of them: another dialect's, or a checkpoint's buffer).
+    static RotationTables make(const std::vector<int64_t> &start_positions, int64_t seq_len,
+                               const std::vector<float> &angles, Device device);
     Tensor cos, sin;
 };
 
