@@ -9,13 +9,14 @@
 #include "retnet/error.h"
 #include "retnet/model.h"
 #include "retnet/npy.h"
+#include "retnet/tokenizer.h"
 #include "token_file.h"
 
 namespace retnet::apps {
 namespace {
 
 struct LogitsOptions {
-    std::string model_dir, tokens_path, out_path;
+    std::string model_dir, tokens_path, text, out_path;
     std::string form = "chunkwise";
     int chunk = 0;
     std::string device = "cpu";
@@ -28,15 +29,21 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 void run_logits(const LogitsOptions &o) {
     const Form form = parse_form(o.form);
     if (form == Form::automatic) throw Error("--form: expected parallel, chunkwise or recurrent, got auto");
+    if (o.tokens_path.empty() == o.text.empty()) throw Error("expected one of --tokens FILE and --text TEXT");
     const Device device = parse_device(o.device);
     require_device(device);
-    const std::vector<int32_t> tokens = read_token_file(o.tokens_path);
+    std::vector<int32_t> tokens;
+    if (!o.tokens_path.empty()) tokens = read_token_file(o.tokens_path);
     // Created now, so that an unwritable --out is reported before the model runs; the file
     // appears only once complete.
     AtomicOutputFile out(o.out_path, "--out");
     auto start = std::chrono::steady_clock::now();
     const Model model = Model::load(o.model_dir, device);
     const double load_s = seconds_since(start);
+    if (!o.text.empty()) {
+        const ModelConfig &c = model.config();
+        tokens = Tokenizer::load(o.model_dir, c.vocab_size, c.bos_id, c.eos_id)->encode(o.text, true);
+    }
     DecodeState state = model.new_state(1);
     const int64_t T = static_cast<int64_t>(tokens.size());
     start = std::chrono::steady_clock::now();
@@ -51,9 +58,10 @@ void run_logits(const LogitsOptions &o) {
 
 void add_logits_command(CLI::App &app) {
     auto options = std::make_shared<LogitsOptions>();
-    CLI::App *cmd = app.add_subcommand("logits", "Write a model's logits [T, vocab] for a token sequence as .npy");
+    CLI::App *cmd = app.add_subcommand("logits", "Write a model's logits [T, vocab] for a token sequence or a text as .npy");
     cmd->add_option("--model", options->model_dir, "directory with config.json and model.safetensors")->required();
-    cmd->add_option("--tokens", options->tokens_path, "file of whitespace-separated token ids")->required();
+    cmd->add_option("--tokens", options->tokens_path, "file of whitespace-separated token ids");
+    cmd->add_option("--text", options->text, "text, encoded by the model's tokenizer (BOS first when it has one)");
     cmd->add_option("--out", options->out_path, "output .npy file (float32 [T, vocab])")->required();
     cmd->add_option("--form", options->form, "parallel, chunkwise or recurrent")->capture_default_str();
     cmd->add_option("--chunk", options->chunk, "chunk length of the chunkwise form (0: the default, 64)")->check(IntegerIn(0, 1 << 16));

@@ -1,4 +1,5 @@
-// `retnet`: one command, with subcommands in the style of git (generate, perplexity, logits, bench, bench-model, tune).
+// `retnet`: one command, with subcommands in the style of git (generate, perplexity, logits, tokenize, bench,
+// bench-model, tune).
 #include <csignal>
 #include <new>
 
@@ -9,6 +10,7 @@
 #include "bench_model_command.h"
 #include "generate_command.h"
 #include "perplexity_command.h"
+#include "tokenize_command.h"
 #include "tune_command.h"
 #include "logits_command.h"
 #include "retnet/error.h"
@@ -23,6 +25,7 @@ int main(int argc, char **argv) {
     retnet::apps::add_perplexity_command(app);
     retnet::apps::add_bench_command(app);
     retnet::apps::add_logits_command(app);
+    retnet::apps::add_tokenize_command(app);
     retnet::apps::add_bench_model_command(app);
     retnet::apps::add_tune_command(app, argv[0]);
     // Every failure is one line on stderr and exit status 1: never an abort, whatever was thrown.
