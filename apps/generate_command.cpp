@@ -65,6 +65,9 @@ void run_generate(GenerateOptions o) {
     const ModelConfig &c = model.config();
     const std::vector<int32_t> prompt = text_model.encode(o.prompt);
     const std::optional<int32_t> eos = o.ignore_eos ? std::nullopt : tokenizer.eos_id();
+    // Only ids the tokenizer can write are sampled: a model's embedding may have more rows than
+    // its vocabulary (padding to a round size), and those rows were never trained to be chosen.
+    const int64_t sampled_vocab = std::min(c.vocab_size, tokenizer.vocab_size());
 
     DecodeSession session(model, o.batch);
     auto t0 = clock::now();
@@ -96,7 +99,7 @@ void run_generate(GenerateOptions o) {
     for (int64_t step = 0; step < o.max_tokens; step++) {
         for (size_t s = 0; s < next.size(); s++) {
             const std::vector<float> &logits = session.last_logits(session.ids()[s]);
-            next[s] = samplers[s].sample(logits.data(), static_cast<int64_t>(logits.size()));
+            next[s] = samplers[s].sample(logits.data(), sampled_vocab);
             if (ended[s]) continue;
             generated++;
             if (eos && next[s] == *eos) {  // the end of the text: nothing printed for it

@@ -101,8 +101,14 @@ Model Model::from_checkpoint(const ModelConfig &config, const CheckpointSource &
     m.config_ = config;
     m.device_ = device;
     ModelWeights &w = m.weights_;
+    // The largest tensors first (the embedding and the output projection: each hundreds of MB at
+    // real sizes), while little else is held: the peak is then the kept weights plus one layer
+    // tensor's conversion, not plus an embedding's.
     Tensor embed = checkpoint.read("embed_tokens.weight");
     w.embed_tokens = device == Device::cpu ? embed : embed.to(device);
+    w.output = config.tied_embeddings ? LinearWeight::pack(embed, device, "embed_tokens.weight (tied output projection)")
+                                      : lin("output_projection.weight");
+    embed = Tensor();
     if (config.layernorm_embedding) w.embedding_norm = vec("layernorm_embedding.weight");
     for (int64_t l = 0; l < config.layers; l++) {
         LayerWeights lw;
@@ -119,8 +125,6 @@ Model Model::from_checkpoint(const ModelConfig &config, const CheckpointSource &
         w.layers.push_back(std::move(lw));
     }
     w.final_norm = vec("layer_norm.weight");
-    w.output = config.tied_embeddings ? LinearWeight::pack(embed, device, "embed_tokens.weight (tied output projection)")
-                                      : lin("output_projection.weight");
     return m;
 }
 
