@@ -73,6 +73,15 @@ void check_buffer(const std::string &source, const std::string &name, const std:
     }
 }
 
+// A buffer the checkpoint stores, after checking its shape.
+Tensor read_buffer(const CheckpointFiles &files, const std::string &name, int64_t length) {
+    if (files.shapes().at(name) != Shape{length}) {
+        throw Error(fmt::format("{}: tensor '{}': expected shape [{}], got {}", files.description(), name, length,
+                                shape_string(files.shapes().at(name))));
+    }
+    return files.read(name);
+}
+
 CheckpointSource syncdoth_checkpoint(ModelConfig &config, const CheckpointFiles &files) {
     std::map<std::string, Shape> expected;
     std::map<std::string, std::string> stored_name;  // runtime name -> checkpoint name
@@ -88,11 +97,7 @@ CheckpointSource syncdoth_checkpoint(ModelConfig &config, const CheckpointFiles 
     check_layout(files, expected, optional, config);
     const std::string &source = files.description();
     if (files.contains(angle)) {
-        if (files.shapes().at(angle) != Shape{K}) {
-            throw Error(fmt::format("{}: tensor '{}': expected shape [{}], got {}", source, angle, K,
-                                    shape_string(files.shapes().at(angle))));
-        }
-        const Tensor t = files.read(angle);
+        const Tensor t = read_buffer(files, angle, K);
         std::vector<double> stored, implied;
         const std::vector<float> rule = config.rotation_angles();
         for (int64_t i = 0; i < K / 2; i++) {
@@ -107,11 +112,7 @@ CheckpointSource syncdoth_checkpoint(ModelConfig &config, const CheckpointFiles 
         config.angles.assign(stored.begin(), stored.end());
     }
     if (files.contains(decay)) {
-        if (files.shapes().at(decay) != Shape{H}) {
-            throw Error(fmt::format("{}: tensor '{}': expected shape [{}], got {}", source, decay, H,
-                                    shape_string(files.shapes().at(decay))));
-        }
-        const Tensor t = files.read(decay);
+        const Tensor t = read_buffer(files, decay, H);
         std::vector<double> stored, implied;
         for (double gamma : config.decays()) implied.push_back(std::log(gamma));
         for (int64_t h = 0; h < H; h++) stored.push_back(t.data()[h]);
