@@ -12,6 +12,7 @@ packages=(
   libcli11-dev                     # the `retnet` command line
   libsentencepiece-dev             # tokenizers: SentencePiece models (tokenizer.model, spiece.model)
   libpcre2-dev                     # tokenizers: the pre-tokenizer regular expressions of tokenizer.json
+  libutf8proc-dev                  # tokenizers: Unicode normalizers (NFC, NFKC, ...) of tokenizer.json
   pocl-opencl-icd ocl-icd-opencl-dev  # OpenCL on the CPU (PoCL): runs the GPU-style kernels where there is no GPU;
                                       # the -dev package gives the libOpenCL.so name Halide dlopens
   clang-14 libclang-rt-14-dev      # the sanitizer and fuzz build (scripts/sanitize.sh, scripts/fuzz.sh): clang and

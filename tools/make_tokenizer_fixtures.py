@@ -18,6 +18,7 @@ It writes, each as a model directory:
   llama_hf_metaspace/tokenizer.json  the same vocabulary, newer layout (Metaspace pre-tokenizer,
                                 prepend_scheme "first"; merges as "a b" strings)
   bytelevel_bpe/tokenizer.json  GPT-2/NeoX-style byte-level BPE trained here (1024 ids)
+  bytelevel_nfkc/tokenizer.json the byte-level BPE behind an NFKC normalizer
   added_tokens/tokenizer.json   the same vocabulary behind Split(Regex)+ByteLevel, ignore_merges,
                                 extra added tokens (lstrip/rstrip/normalized/non-special) and a
                                 TemplateProcessing post-processor adding <|endoftext|> as BOS
@@ -309,6 +310,14 @@ def added_tokens_json(vocab, merges):
     return j
 
 
+def nfkc_json(vocab, merges):
+    """The byte-level BPE behind a Unicode NFKC normalizer (compatibility forms folded: "…" to
+    "...", ligatures split), as some GPT-NeoX-style tokenizer.json files have (NFC or NFKC)."""
+    j = bytelevel_json(vocab, merges)
+    j["normalizer"] = {"type": "NFKC"}
+    return j
+
+
 def main():
     os.chdir(ROOT)
     os.makedirs(OUT, exist_ok=True)
@@ -335,7 +344,8 @@ def main():
     vocab, merges = train_byte_bpe(text, 1024)
     print("byte-level BPE: %d ids, %d merges" % (len(vocab), len(merges)))
     for name, j in (("bytelevel_bpe", bytelevel_json(vocab, merges)),
-                    ("added_tokens", added_tokens_json(vocab, merges))):
+                    ("added_tokens", added_tokens_json(vocab, merges)),
+                    ("bytelevel_nfkc", nfkc_json(vocab, merges))):
         os.makedirs(os.path.join(OUT, name), exist_ok=True)
         write_json(os.path.join(OUT, name, "tokenizer.json"), j, True)
     write_json(os.path.join(OUT, "texts.json"), TEXTS)

@@ -4,7 +4,10 @@
 // token to its bytes through the decoder steps.
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <unordered_map>
+
+#include <utf8proc.h>
 
 #include "hf_tokenizer.h"
 #include "retnet/error.h"
@@ -111,6 +114,25 @@ private:
     std::unordered_map<uint64_t, int32_t> edges_;
     std::vector<int32_t> terminal_{-1};
 };
+
+// The text in Unicode normalization form `form` (NFC, NFD, NFKC, NFKD), through Debian's utf8proc.
+std::string unicode_normalize(const std::string &text, const std::string &form, const std::string &path) {
+    int options = UTF8PROC_STABLE;
+    if (form == "NFC" || form == "NFKC") options |= UTF8PROC_COMPOSE;
+    if (form == "NFD" || form == "NFKD") options |= UTF8PROC_DECOMPOSE;
+    if (form == "NFKC" || form == "NFKD") options |= UTF8PROC_COMPAT;
+    utf8proc_uint8_t *out = nullptr;
+    const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t *>(text.data()),
+                                            static_cast<utf8proc_ssize_t>(text.size()), &out,
+                                            static_cast<utf8proc_option_t>(options));
+    if (n < 0) {
+        std::free(out);
+        throw Error(path + ": " + form + " normalization failed: " + utf8proc_errmsg(n));
+    }
+    std::string result(reinterpret_cast<const char *>(out), static_cast<size_t>(n));
+    std::free(out);
+    return result;
+}
 
 std::vector<std::pair<size_t, size_t>> find_literal(std::string_view s, const std::string &literal) {
     std::vector<std::pair<size_t, size_t>> found;
@@ -292,6 +314,8 @@ private:
         for (const Normalizer &n : c_->normalizers) {
             if (n.kind == Normalizer::Kind::prepend) {
                 if (!text.empty()) text.insert(0, n.text);
+            } else if (n.kind == Normalizer::Kind::unicode) {
+                text = unicode_normalize(text, n.form, c_->path);
             } else {
                 text = replace_all(text, n.regex ? n.regex->find_all(text) : find_literal(text, n.text), n.content);
             }

@@ -25,10 +25,11 @@ constexpr size_t kMaxPatternBytes = 16 << 10;
 constexpr int kMaxNesting = 16;
 
 struct Normalizer {
-    enum class Kind { prepend, replace } kind;
+    enum class Kind { prepend, replace, unicode } kind;
     std::string text;                // prepend: what; replace: the literal pattern
     std::shared_ptr<Regex> regex;    // replace: the regex pattern, when not a literal
     std::string content;             // replace: the replacement
+    std::string form;                // unicode: NFC, NFD, NFKC or NFKD
 };
 
 enum class SplitBehavior { removed, isolated, merged_with_previous, merged_with_next, contiguous };

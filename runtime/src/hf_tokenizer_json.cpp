@@ -115,10 +115,14 @@ void read_normalizer(const Node &node, HfConfig &config, int depth) {
         Normalizer n{Normalizer::Kind::replace, "", nullptr, node["content"].string()};
         read_pattern(node["pattern"], n.text, n.regex);
         config.normalizers.push_back(std::move(n));
+    } else if (type == "NFC" || type == "NFD" || type == "NFKC" || type == "NFKD") {
+        Normalizer n{Normalizer::Kind::unicode, "", nullptr, ""};
+        n.form = type;
+        config.normalizers.push_back(std::move(n));
     } else {
         node["type"].fail("unsupported normalizer \"" + type +
-                          "\" (supported: Sequence, Prepend, Replace; Unicode normalizations such as NFC or NFKC "
-                          "and case folding are not implemented)");
+                          "\" (supported: Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD; case folding and "
+                          "accent stripping are not implemented)");
     }
 }
 
