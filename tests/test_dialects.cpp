@@ -71,6 +71,8 @@ TEST(Dialects, WhatIsNotRunIsRefusedByName) {
         {"syncdoth_tiny", "deepnorm", true, {"deepnorm", "post-norm"}},
         {"syncdoth_tiny", "use_rms_norm", false, {"use_rms_norm", "XATL"}},
         {"syncdoth_tiny", "activation_fn", "relu", {"activation_fn", "relu"}},
+        // Bounded before anything is sized per head (use_lm_decay computes a decay for each).
+        {"syncdoth_lm_decay_bf16", "decoder_retention_heads", int64_t(1) << 40, {"decoder_retention_heads"}},
     };
     for (const Case &c : cases) {
         json j = fixture_config(c.fixture);

@@ -71,6 +71,7 @@ ModelConfig parse_syncdoth_config(const json &j, const std::string &source) {
     refuse_unless(j, "deepnorm", false, source, "syncdoth's deepnorm makes the blocks post-norm, which is not implemented");
     refuse_unless(j, "use_ffn_rms_norm", false, source, "a norm inside the feed-forward is not implemented");
     c.tied_embeddings = field<bool>(j, "tie_word_embeddings", false, source);
+    c.validate(source);  // the head count bounded before a decay is computed for each head
     if (field<bool>(j, "use_lm_decay", false, source)) {
         // γ_h = 1 - exp(linspace(ln 1/32, ln 1/512, H)).
         c.decay.clear();
