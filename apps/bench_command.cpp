@@ -27,7 +27,7 @@ struct SequenceShape {
     int64_t B, T, H, K, V;
 };
 
-// The fp32 shapes of ../shared/docs/ANCHORS.md, measured there for fla on an H200.
+// The fp32 shapes of docs/ANCHORS.md, measured there for fla on an H200.
 const std::vector<SequenceShape> kGpuAnchorShapes{
     {8, 1024, 8, 64, 64}, {4, 2048, 16, 128, 128}, {2, 16384, 16, 128, 128}, {4, 4096, 8, 128, 256}, {1, 8192, 96, 128, 128}};
 
@@ -157,7 +157,7 @@ void run_bench(BenchOptions opt, const CLI::App &cmd) {
     }
     std::optional<AtomicOutputFile> csv;  // an existing file is replaced only by a complete one
     if (!opt.csv_path.empty()) csv.emplace(opt.csv_path, "--csv");
-    // The shapes: on a GPU the fp32 rows of ANCHORS.md unless --seq-lens is given; on the CPU,
+    // The shapes: on a GPU the fp32 rows of docs/ANCHORS.md unless --seq-lens is given; on the CPU,
     // B H K V from the options at each --seq-lens.
     std::vector<SequenceShape> shapes;
     if (gpu && cmd.count("--seq-lens") == 0 && !opt.full) {
@@ -174,10 +174,10 @@ void run_bench(BenchOptions opt, const CLI::App &cmd) {
         threads = env ? std::atoi(env) : static_cast<int>(std::thread::hardware_concurrency());
     }
     if (gpu) {
-        fmt::print("retnet bench: fp32 on {}; FLOPs and bytes as SEMANTICS.md §3, counted with chunk {} for every form\n",
+        fmt::print("retnet bench: fp32 on {}; FLOPs and bytes as docs/SEMANTICS.md §3, counted with chunk {} for every form\n",
                    device_name(device), opt.chunk);
     } else {
-        fmt::print("retnet bench: fp32 on the CPU, {} thread(s); FLOPs and bytes as SEMANTICS.md §3, counted with "
+        fmt::print("retnet bench: fp32 on the CPU, {} thread(s); FLOPs and bytes as docs/SEMANTICS.md §3, counted with "
                    "chunk {} for every form\n", threads, opt.chunk);
     }
     std::mt19937 rng(1234);
@@ -207,7 +207,7 @@ void add_bench_command(CLI::App &app) {
     auto opt = std::make_shared<BenchOptions>();
     CLI::App *cmd = app.add_subcommand("bench", "Time the retention kernels (a quick default set; --full for all)");
     cmd->add_option("--device,-d", opt->device, "where to run: cpu, cuda or opencl")->capture_default_str();
-    cmd->add_option("--seq-lens,-T", opt->seq_lens, "sequence lengths of the sequence forms (GPU default: ANCHORS.md shapes)")->capture_default_str();
+    cmd->add_option("--seq-lens,-T", opt->seq_lens, "sequence lengths of the sequence forms (GPU default: docs/ANCHORS.md shapes)")->capture_default_str();
     cmd->add_option("--parallel-max-t", opt->parallel_max_t, "longest T timed for the O(T^2) parallel form")->capture_default_str();
     cmd->add_option("--batch,-B", opt->batch, "batch size of the sequence forms")->capture_default_str()->check(CLI::Range(1, 1 << 20));
     cmd->add_option("--heads,-H", opt->heads, "heads of the sequence forms")->capture_default_str()->check(CLI::Range(1, 1 << 16));

@@ -37,7 +37,7 @@ struct BenchModelOptions {
 };
 
 // Matrix FLOPs per token (every projection, the FFN and the head) and retention's, counted as
-// SEMANTICS.md §3 with the chunk length.
+// docs/SEMANTICS.md §3 with the chunk length.
 double flops_per_token(const ModelConfig &c, int chunk) {
     const double d = double(c.embed_dim), hv = double(c.value_embed_dim), f = double(c.ffn_dim);
     const double per_layer = 2.0 * (2 * d * d + 3 * d * hv + 3 * d * f);

@@ -1,4 +1,4 @@
-// Work and traffic counts for rates in benchmarks, as SEMANTICS.md §3 defines them.
+// Work and traffic counts for rates in benchmarks, as docs/SEMANTICS.md §3 defines them.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 // Pieces of the retention algorithm shared by its three forms.
 //
-// Layouts (SEMANTICS.md §1), written in Halide's dimension order (innermost first):
+// Layouts (docs/SEMANTICS.md §1), written in Halide's dimension order (innermost first):
 //   q, k  (k, h, t, b)   = row-major [B, T, H, K]
 //   v, o  (v, h, t, b)   = row-major [B, T, H, V]
 //   state (v, k, h, b)   = row-major [B, H, K, V]

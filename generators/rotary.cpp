@@ -1,4 +1,4 @@
-// The relative-position rotation of q and k (torchscale's "xpos" without scaling, SEMANTICS.md §2),
+// The relative-position rotation of q and k (torchscale's "xpos" without scaling, docs/SEMANTICS.md §2),
 // with k's K^-0.5 scale folded in. Feature pairs (2i, 2i+1) of each head turn by the angle of
 // their position:
 //     out[2i]   = x[2i] cos - x[2i+1] sin

@@ -3,7 +3,7 @@
 // `retnet tune` (its search space) read. (Each CPU schedule also takes `vector_width`, 0 = the
 // target's natural SIMD width: a property of the target, not tuned.) A value outside the list is still accepted by the
 // generator if it lies in [min, max]; the tuner only tries listed values, which are the ones
-// known to compile in bounded time (HALIDE14.md: big unrolls blow up LLVM).
+// known to compile in bounded time (docs/HALIDE14.md: big unrolls blow up LLVM).
 #pragma once
 
 #include <stdexcept>

@@ -1,5 +1,5 @@
 // The golden models of tests/data/models (written by tools/retnet_reference.py: random weights,
-// float64 logits computed from SEMANTICS.md §2 in NumPy).
+// float64 logits computed from docs/SEMANTICS.md §2 in NumPy).
 #pragma once
 
 #include <string>

@@ -1,5 +1,5 @@
 // An independent float64 reference for retention, written plainly from the definition
-// (SEMANTICS.md §1), O(T^2) per head, sharing no code with the kernels:
+// (docs/SEMANTICS.md §1), O(T^2) per head, sharing no code with the kernels:
 //   o_n = s * sum_{m<=n} gamma^(n-m) (q_n . k_m) v_m + s * gamma^(n+1) q_n S0
 //   final state = gamma^T S0 + sum_m gamma^(T-1-m) k_m^T v_m
 #pragma once

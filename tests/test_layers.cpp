@@ -1,5 +1,5 @@
 // The layer kernels beside retention (runtime/include/retnet/layers.h) against float64
-// references written here from SEMANTICS.md §2, on every device, at awkward sizes: rows that do
+// references written here from docs/SEMANTICS.md §2, on every device, at awkward sizes: rows that do
 // not fill a tile, columns that are not a multiple of the weights' padding, single rows (the
 // matrix-vector variants).
 #include <gtest/gtest.h>

@@ -5,11 +5,11 @@ A benchmark, not a test.
 
   --device cpu   (the dev/CI machine; Debian's interpreter with python3-torch and python3-numpy)
       env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 tools/bench_side_by_side.py --device cpu
-      `retnet bench` against PyTorch 1.13 running SEMANTICS.md's formulas, OpenBLAS sgemm and a
+      `retnet bench` against PyTorch 1.13 running docs/SEMANTICS.md's formulas, OpenBLAS sgemm and a
       256 MB copy (tools/cpu_side_by_side.py).
   --device cuda  (the GPU machine, after scripts/gpu_bundle.sh here; fla in an ignored folder)
       python3 tools/bench_side_by_side.py --device cuda --retnet .device/bin/retnet --fla-dir .anchors
-      `retnet bench --device cuda` (all ANCHORS.md shapes, the decode step synchronised and queued),
+      `retnet bench --device cuda` (all docs/ANCHORS.md shapes, the decode step synchronised and queued),
       then fla and plain PyTorch on the same shapes, the device copy and fp32 matmul ceilings
       (tools/gpu_anchors.py), then the tables (tools/side_by_side.py). CSVs go to --out.
 """

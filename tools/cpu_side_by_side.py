@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""CPU side by side, in one run: `retnet bench` against PyTorch (Debian's python3-torch, SEMANTICS.md's
+"""CPU side by side, in one run: `retnet bench` against PyTorch (Debian's python3-torch, docs/SEMANTICS.md's
 formulas written plainly) and the machine's ceilings (OpenBLAS sgemm 2048^3 through NumPy, a 256 MB
-copy), on the shapes of ../shared/docs/ANCHORS.md, each row timed in rounds that alternate between
+copy), on the shapes of docs/ANCHORS.md, each row timed in rounds that alternate between
 the two. Prints a Markdown table with ratios; a benchmark, not a test.
 
 Run with Debian's interpreter (apt-get install python3-torch python3-numpy libopenblas0-pthread: without

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""The GPU anchors of ../shared/docs/ANCHORS.md, measured in the same run as `retnet bench --device cuda`.
+"""The GPU anchors of docs/ANCHORS.md, measured in the same run as `retnet bench --device cuda`.
 
-Times fla's retention kernels (chunk, parallel, fused_recurrent) and plain PyTorch on the ANCHORS.md
+Times fla's retention kernels (chunk, parallel, fused_recurrent) and plain PyTorch on the docs/ANCHORS.md
 shapes, the decode step from Python, fla's error against float64, and the machine's two ceilings
 (device copy bandwidth, fp32 matrix product without tf32). Runs on the GPU machine, where PyTorch and
 Triton are installed; fla is imported from a copy of its repository's fla/ folder that is never

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""An independent float64 reference of the RetNet language model of SEMANTICS.md §2, in NumPy,
+"""An independent float64 reference of the RetNet language model of docs/SEMANTICS.md §2, in NumPy,
 written from the specification (not from the C++ runtime), and the writer of the golden data the
 C++ tests compare against.
 
@@ -57,7 +57,7 @@ def write_safetensors(path, tensors):
     return stored
 
 
-# ---------------------------------------------------------------- the model (SEMANTICS.md §2)
+# ---------------------------------------------------------------- the model (docs/SEMANTICS.md §2)
 def rms_norm(x, weight, eps):
     y = x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps)
     return y if weight is None else y * weight

@@ -16,7 +16,7 @@ head counts, layernorm_eps) it builds torchscale's model in float64, perturbs th
 model.safetensors (F32) in torchscale's names, runs `retnet logits` in each form, and reports the
 relative Frobenius error of the logits against torchscale's parallel form (and torchscale's own
 forms against each other). The specification's raw retention equals torchscale's only as
-layernorm_eps -> 0 (SEMANTICS.md §2): both eps = 1e-12 and torchscale's default 1e-6 are run.
+layernorm_eps -> 0 (docs/SEMANTICS.md §2): both eps = 1e-12 and torchscale's default 1e-6 are run.
 """
 import argparse
 import json

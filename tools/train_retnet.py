@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Trains a small byte-level RetNet (vocab 256, the model of SEMANTICS.md §2: raw retention,
+"""Trains a small byte-level RetNet (vocab 256, the model of docs/SEMANTICS.md §2: raw retention,
 exactly what the C++ runtime computes) on a text file and writes config.json + model.safetensors
 in torchscale's layout, with a model card.
 
@@ -82,7 +82,7 @@ def rotate(x, cos, sin):
 
 
 def rotation(start, T, K, device):
-    """torchscale's angles: float32 angle times float32 position (SEMANTICS.md §2)."""
+    """torchscale's angles: float32 angle times float32 position (docs/SEMANTICS.md §2)."""
     pairs = K // 2
     exponent = torch.linspace(0, 1, pairs, dtype=torch.float64) if pairs > 1 else torch.zeros(1, dtype=torch.float64)
     angle = (1.0 / 10000.0 ** exponent).float()
@@ -261,7 +261,7 @@ def main():
 - **Data**: the King James Version from Debian's `bible-kjv-text` (public domain), written by
   `tools/kjv_corpus.sh` (one verse per line under chapter headings, {len(train) + len(val)} bytes);
   training text: the first 95% ({len(train)} bytes), validation: the last 5% ({len(val)} bytes).
-- **Model**: SEMANTICS.md §2, vocabulary 256 (bytes), d = {args.dim}, {args.layers} layers, {args.heads} heads
+- **Model**: docs/SEMANTICS.md §2, vocabulary 256 (bytes), d = {args.dim}, {args.layers} layers, {args.heads} heads
   (K = {args.dim // args.heads}, V = {args.value_dim // args.heads}), FFN {args.ffn_dim}, swish, tied embeddings;
   {params / 1e6:.2f} M parameters, stored as {args.dtype}.
 - **Training**: `tools/train_retnet.py` on {torch.cuda.get_device_name() if device == "cuda" else "the CPU"},

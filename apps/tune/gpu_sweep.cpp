@@ -149,7 +149,7 @@ int main(int argc, char **argv) {
         linear(x, LinearWeight::pack(w, Device::cpu, "w"), y_cpu);
         LinearWeight wg = LinearWeight::pack(w, Device::cuda, "w");
         Tensor xg = x.to(Device::cuda), yg = Tensor::empty({M, N}, Device::cuda);
-        // The sequence forms at one ANCHORS.md shape per tuning bucket: T > 1024 (B4 T2048 H16
+        // The sequence forms at one docs/ANCHORS.md shape per tuning bucket: T > 1024 (B4 T2048 H16
         // K = V = 128) and T <= 1024 (B8 T1024 H8 K = V = 64).
         const std::vector<SequenceCase> sequences{sequence_case(4, 2048, 16, 128, 128, rng),
                                                   sequence_case(8, 1024, 8, 64, 64, rng)};

@@ -1,4 +1,4 @@
-// The kernels of a RetNet layer beside retention (SEMANTICS.md §2), on tensors. Activations are
+// The kernels of a RetNet layer beside retention (docs/SEMANTICS.md §2), on tensors. Activations are
 // row-major [M, C] with one row per token (M = B * T); every function checks its tensors and
 // throws retnet::Error naming the bad one, and runs on the device of its tensors.
 #pragma once

@@ -1,5 +1,5 @@
-// A RetNet language model (SEMANTICS.md §2) on the generated kernels: weights loaded from a
-// torchscale-layout checkpoint onto a Device, run three ways:
+// A RetNet language model (docs/SEMANTICS.md §2) on the generated kernels: weights loaded from a
+// checkpoint in any of the three layouts (docs/CHECKPOINT_DIALECTS.md) onto a Device, run three ways:
 //   - forward(..., Form::parallel / Form::chunkwise): prefill a batch of sequences at once; each
 //     layer's retention returns its final state, so decoding can continue from a prompt that was
 //     prefilled in parallel (torchscale's parallel form keeps no state);

@@ -1,4 +1,4 @@
-// Retention (SEMANTICS.md §1) in its three forms, on generated Halide kernels.
+// Retention (docs/SEMANTICS.md §1) in its three forms, on generated Halide kernels.
 //
 // Shapes (row-major, float32):  q, k [B, T, H, K]   v, o [B, T, H, V]   state [B, H, K, V]
 // with 1 <= K <= 256, 1 <= V <= 512 (RetNet often has V = 2K), B, T, H >= 1. For each (b, h):
