@@ -40,7 +40,7 @@ void run_logits(const LogitsOptions &o) {
     auto start = std::chrono::steady_clock::now();
     const Model model = Model::load(o.model_dir, device);
     const double load_s = seconds_since(start);
-    if (!o.text.empty()) {
+    if (!o.text.empty()) {  // only then a tokenizer: token ids need none (load_text_model requires one)
         const ModelConfig &c = model.config();
         tokens = Tokenizer::load(o.model_dir, c.vocab_size, c.bos_id, c.eos_id)->encode(o.text, true);
     }
