@@ -15,6 +15,7 @@
 #include "retnet/error.h"
 #include "retnet/files.h"
 #include "retnet/retention.h"
+#include "build_info.h"
 #include "random_tensor.h"
 #include "timing.h"
 #include "work_counts.h"
@@ -72,9 +73,15 @@ Row bench_sequence_form(Form form, const SequenceShape &s, Device device, const 
     const RetentionOptions options = bench_options(H);
     std::function<void()> call;
     switch (form) {
-    case Form::parallel: call = [&] { retention_parallel(q, k, v, o, options, nullptr, &state); }; break;
-    case Form::recurrent: call = [&] { retention_recurrent(q, k, v, o, options, nullptr, &state); }; break;
-    default: call = [&] { retention_chunkwise(q, k, v, o, opt.chunk, options, nullptr, &state); }; break;
+    case Form::parallel:
+        call = [&] { retention_parallel(q, k, v, o, options, nullptr, &state); };
+        break;
+    case Form::recurrent:
+        call = [&] { retention_recurrent(q, k, v, o, options, nullptr, &state); };
+        break;
+    default:
+        call = [&] { retention_chunkwise(q, k, v, o, opt.chunk, options, nullptr, &state); };
+        break;
     }
     // GPU kernels run asynchronously: the timed region ends when they have finished.
     Timing timing = time_call([&] { call(); o.synchronize(); }, opt.timing);
@@ -116,11 +123,12 @@ void print_table(const std::vector<Row> &rows) {
     }
 }
 
-void write_csv(const std::vector<Row> &rows, AtomicOutputFile &out) {
-    out.write("kernel,B,T,H,K,V,C,median_ms,min_ms,repeats,gflop,gbyte,gflops,gbps\n");
+void write_csv(const std::vector<Row> &rows, Device device, AtomicOutputFile &out) {
+    out.write("commit,machine,device,kernel,B,T,H,K,V,C,median_ms,min_ms,repeats,gflop,gbyte,gflops,gbps\n");
+    const std::string build = fmt::format("{},{},{}", build_commit(), machine_name(), device_name(device));
     for (const Row &r : rows) {
         const double seconds = r.timing.median_ms / 1e3;
-        out.write(fmt::format("{},{},{},{},{},{},{},{:.6f},{:.6f},{},{:.6f},{:.6f},{:.3f},{:.3f}\n", r.kernel, r.B, r.T, r.H,
+        out.write(fmt::format("{},{},{},{},{},{},{},{},{:.6f},{:.6f},{},{:.6f},{:.6f},{:.3f},{:.3f}\n", build, r.kernel, r.B, r.T, r.H,
                               r.K, r.V, r.C, r.timing.median_ms, r.timing.min_ms, r.timing.repeats, r.work.flops / 1e9,
                               r.work.bytes / 1e9, r.work.flops / seconds / 1e9, r.work.bytes / seconds / 1e9));
     }
@@ -178,7 +186,8 @@ void run_bench(BenchOptions opt, const CLI::App &cmd) {
                    device_name(device), opt.chunk);
     } else {
         fmt::print("retnet bench: fp32 on the CPU, {} thread(s); FLOPs and bytes as docs/SEMANTICS.md §3, counted with "
-                   "chunk {} for every form\n", threads, opt.chunk);
+                   "chunk {} for every form\n",
+                   threads, opt.chunk);
     }
     std::mt19937 rng(1234);
     std::vector<Row> rows;
@@ -196,7 +205,7 @@ void run_bench(BenchOptions opt, const CLI::App &cmd) {
     }
     print_table(rows);
     if (!opt.csv_path.empty()) {
-        write_csv(rows, *csv);
+        write_csv(rows, device, *csv);
         fmt::print("wrote {} rows to {}\n", rows.size(), opt.csv_path);
     }
 }

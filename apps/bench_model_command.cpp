@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "build_info.h"
 #include "cli_checks.h"
 #include "retnet/error.h"
 #include "retnet/files.h"
@@ -73,7 +74,7 @@ void run_bench_model(BenchModelOptions o) {
     std::optional<AtomicOutputFile> csv;  // an existing file is replaced only by a complete one
     if (!o.csv_path.empty()) {
         csv.emplace(o.csv_path, "--csv");
-        csv->write("form,B,T,layers,d,heads,vocab,median_ms,min_ms,repeats,gflop\n");
+        csv->write("commit,machine,device,form,B,T,layers,d,heads,vocab,median_ms,min_ms,repeats,gflop\n");
     }
     for (Form form : forms) {
         TimingPolicy policy;
@@ -91,8 +92,9 @@ void run_bench_model(BenchModelOptions o) {
         fmt::print("{:<10} {:>3} {:>6} {:>10.1f} {:>10.3f} {:>12.1f} {:>9.1f}\n", form_name(form), o.batch, o.tokens,
                    t.median_ms, t.median_ms / n, n / (t.median_ms / 1e3), gflop / (t.median_ms / 1e3));
         if (csv) {
-            csv->write(fmt::format("{},{},{},{},{},{},{},{:.3f},{:.3f},{},{:.3f}\n", form_name(form), o.batch, o.tokens,
-                               c.layers, c.embed_dim, c.heads, c.vocab_size, t.median_ms, t.min_ms, t.repeats, gflop));
+            csv->write(fmt::format("{},{},{},{},{},{},{},{},{},{},{:.3f},{:.3f},{},{:.3f}\n", build_commit(), machine_name(),
+                                   device_name(device), form_name(form), o.batch, o.tokens,
+                                   c.layers, c.embed_dim, c.heads, c.vocab_size, t.median_ms, t.min_ms, t.repeats, gflop));
         }
     }
     if (csv) csv->commit();

@@ -92,7 +92,8 @@ void run_perplexity(const PerplexityOptions &o) {
     const double per_byte = predicted_bytes ? bits / double(predicted_bytes) : 0.0, per_token = bits / double(predicted);
     fmt::print("{}: {:.4f} bits per byte over {} predicted bytes; {:.4f} bits per token over {} predicted tokens "
                "(perplexity {:.3f} per token); {} tokenizer, {} form, windows of {} tokens, on {}: {:.1f} s ({:.0f} "
-               "bytes/s)\n", o.text_path, per_byte, predicted_bytes, per_token, predicted, std::exp2(per_token),
+               "bytes/s)\n",
+               o.text_path, per_byte, predicted_bytes, per_token, predicted, std::exp2(per_token),
                tokenizer.kind(), form_name(form), o.window, device_name(device), seconds, double(predicted_bytes) / seconds);
 }
 
@@ -109,7 +110,8 @@ void add_perplexity_command(CLI::App &app) {
     cmd->add_option("--device", o->device, "cpu, cuda or opencl")->capture_default_str();
     cmd->add_flag("!--no-progress", o->progress, "no progress lines on stderr");
     cmd->add_option("--progress-interval", o->progress_interval, "seconds between progress lines")
-        ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 3600.0));
     cmd->callback([o] { run_perplexity(*o); });
 }
 

@@ -12,7 +12,7 @@ inline Tensor random_tensor(const Shape &shape, Device device, std::mt19937 &rng
     Tensor t = Tensor::empty(shape);
     std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
     for (int64_t i = 0; i < t.numel(); i++) t.data()[i] = uniform(rng);
-    return device == Device::cpu ? t : t.to(device);
+    return t.to(device);
 }
 
 }  // namespace retnet::apps

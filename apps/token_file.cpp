@@ -29,7 +29,8 @@ std::vector<int32_t> read_token_file(const std::string &path) {
         const auto [ptr, ec] = std::from_chars(text.data() + pos, text.data() + end, value);
         if (ec != std::errc() || ptr != text.data() + end || value < 0 || text[pos] == '-') {
             std::string word = text.substr(pos, std::min<size_t>(end - pos, 40));
-            for (char &c : word) if (!std::isprint(static_cast<unsigned char>(c))) c = '?';
+            for (char &c : word)
+                if (!std::isprint(static_cast<unsigned char>(c))) c = '?';
             throw Error(fmt::format("{}: token {} ('{}'): expected a non-negative integer id below 2^31", path,
                                     tokens.size(), word));
         }

@@ -43,7 +43,7 @@ Products products(const X &x, Var n, Var m, const W &...weights) {
 template<typename G>
 void schedule_linear(G &g, const Target &target, Func y, Products &p, Var n, Var m, int accumulators) {
     LinearVars vars{n, m, p.over_k};
-    if (target.has_gpu_feature()) {
+    if (uses_gpu_schedules(target)) {
         schedule_linear_gpu(y, p.acc, vars, linear_gpu_params(g));
     } else {
         schedule_linear_cpu(y, p.acc, vars, linear_cpu_params(g), accumulators, target);
@@ -52,8 +52,8 @@ void schedule_linear(G &g, const Target &target, Func y, Products &p, Var n, Var
 
 class Linear : public Generator<Linear> {
 public:
-    RETNET_LINEAR_CPU_SCHEDULE_PARAMS
-    RETNET_LINEAR_GPU_SCHEDULE_PARAMS
+    RETNET_PARAMS_linear_cpu
+    RETNET_PARAMS_linear_gpu
 
     Input<Buffer<float, 2>> x{"x"};            // (k, m)
     Input<Buffer<float, 2>> weight{"weight"};  // (n, k), padded
@@ -75,8 +75,8 @@ public:
 
 class LinearResidual : public Generator<LinearResidual> {
 public:
-    RETNET_LINEAR_CPU_SCHEDULE_PARAMS
-    RETNET_LINEAR_GPU_SCHEDULE_PARAMS
+    RETNET_PARAMS_linear_cpu
+    RETNET_PARAMS_linear_gpu
 
     Input<Buffer<float, 2>> x{"x"};                // (k, m)
     Input<Buffer<float, 2>> weight{"weight"};      // (n, k), padded
@@ -94,15 +94,14 @@ public:
 
 class LinearGlu : public Generator<LinearGlu> {
 public:
-    RETNET_LINEAR_CPU_SCHEDULE_PARAMS
-    RETNET_LINEAR_GPU_SCHEDULE_PARAMS
-    GeneratorParam<Activation> activation{"activation", Activation::swish,
-                                          {{"swish", Activation::swish}, {"gelu", Activation::gelu}}};
+    RETNET_PARAMS_linear_cpu
+    RETNET_PARAMS_linear_gpu
+    GeneratorParam<Activation> activation{"activation", Activation::swish, {{"swish", Activation::swish}, {"gelu", Activation::gelu}}};
 
-    Input<Buffer<float, 2>> x{"x"};                  // (k, m)
-    Input<Buffer<float, 2>> weight{"weight"};        // fc1 (n, k), padded
+    Input<Buffer<float, 2>> x{"x"};                      // (k, m)
+    Input<Buffer<float, 2>> weight{"weight"};            // fc1 (n, k), padded
     Input<Buffer<float, 2>> gate_weight{"gate_weight"};  // gate (n, k), padded
-    Output<Buffer<float, 2>> y{"y"};                 // (n, m)
+    Output<Buffer<float, 2>> y{"y"};                     // (n, m)
 
     void generate() {
         Var n("n"), m("m");

@@ -15,17 +15,13 @@ using namespace Halide;
 // tile whose width divides it may run past the last column without a clamp.
 constexpr int kWeightColumnPadding = 64;
 
-// A schedule parameter combination that cannot work stops the build with this message.
-inline void check_schedule(bool ok, const std::string &message) {
-    if (!ok) throw std::invalid_argument(message);
-}
-
 struct LinearVars {
     Var n, m;
     RDom over_k;
 };
 
-enum class Activation { swish, gelu };
+enum class Activation { swish,
+                        gelu };
 
 // swish(x) = x * sigmoid(x).
 inline Expr swish(const Expr &x) {

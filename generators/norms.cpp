@@ -28,13 +28,13 @@ Func inverse_rms(const X &x, const Expr &eps, const std::vector<Var> &outer, RDo
 
 class RmsNorm : public Generator<RmsNorm> {
 public:
-    RETNET_ROWS_CPU_SCHEDULE_PARAMS
-    RETNET_ROWS_GPU_SCHEDULE_PARAMS
+    RETNET_PARAMS_rows_cpu
+    RETNET_PARAMS_rows_gpu
 
     Input<Buffer<float, 2>> x{"x"};            // (c, m)
     Input<Buffer<float, 1>> weight{"weight"};  // (c)
     Input<float> eps{"eps"};
-    Output<Buffer<float, 2>> y{"y"};           // (c, m)
+    Output<Buffer<float, 2>> y{"y"};  // (c, m)
 
     void generate() {
         Var c("c"), m("m");
@@ -48,13 +48,13 @@ public:
 
 class GroupNormGate : public Generator<GroupNormGate> {
 public:
-    RETNET_ROWS_CPU_SCHEDULE_PARAMS
-    RETNET_ROWS_GPU_SCHEDULE_PARAMS
+    RETNET_PARAMS_rows_cpu
+    RETNET_PARAMS_rows_gpu
 
     Input<Buffer<float, 3>> x{"x"};        // (c, g, m): retention output per head
     Input<Buffer<float, 3>> gate{"gate"};  // (c, g, m): the g projection
     Input<float> eps{"eps"};
-    Output<Buffer<float, 3>> y{"y"};       // (c, g, m)
+    Output<Buffer<float, 3>> y{"y"};  // (c, g, m)
 
     void generate() {
         Var c("c"), g("g"), m("m");

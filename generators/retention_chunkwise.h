@@ -16,10 +16,10 @@ namespace retnet_gen {
 
 class RetentionChunkwise : public SequenceFormGenerator<RetentionChunkwise> {
 public:
-    // The chunk length is part of the algorithm's shape (tiles are compile-time constants).
-    GeneratorParam<int> chunk{"chunk", 64, 16, 512};
-    RETNET_CHUNKWISE_CPU_SCHEDULE_PARAMS
-    RETNET_CHUNKWISE_GPU_SCHEDULE_PARAMS
+    // chunk, tile_rows, causal_row_blocks, skip_masked_quadrant (kernels.json): the algorithm's shape.
+    RETNET_PARAMS_retention_chunkwise_algorithm
+    RETNET_PARAMS_retention_chunkwise_cpu
+    RETNET_PARAMS_retention_chunkwise_gpu
 
     void generate() {
         const int C = chunk;
@@ -62,17 +62,14 @@ public:
         Func k_transposed("k_transposed");  // (j, kd): lets the score product vectorise over keys
         k_transposed(j, kd, c, h, b) = kz(kd, h, c * C + j, b);
 
-        const bool gpu = !auto_schedule && get_target().has_gpu_feature();
         Func scores_raw("scores_raw");  // (j, i): q_i . k_j
         RDom score_keys(0, key_dim, "score_keys");
-        if (gpu && chunk_score_layout(C, gpu_value_threads, gpu_rows_per_thread, gpu_score_rows, gpu_scores_kernel,
-                                          gpu_causal_scores)
-                       .warp_quadrants) {
-            // Each warp computes one quadrant of the chunk's scores (the schedule maps them so):
-            // the quadrant of keys past the diagonal's (second half of the keys, first half of
-            // the rows), masked whole, is skipped by its warp. Written as a product so that
-            // Halide does not narrow the rows it infers for a thread's tile from it (j/Q <= i/Q
-            // did: the query rows then had a variable offset and went to local memory).
+        if (skip_masked_quadrant) {
+            // The quadrant of keys past the diagonal's (second half of the keys, first half of the
+            // rows) is masked whole: the reduction skips it (a GPU schedule gives each warp one
+            // quadrant, so whole warps skip it). Written as a product so that Halide does not
+            // narrow the rows it infers for a thread's tile from it (j/Q <= i/Q did: the query rows
+            // then had a variable offset and went to local memory).
             const int Q = C / 2;
             score_keys.where((j / Q) * (1 - i / Q) == 0);
         }
@@ -94,10 +91,10 @@ public:
         // and inside the chunk (scores x V).
         Func out_chunk("out_chunk");
         // The register tile's rows (a GPU thread's, or the CPU tile's).
-        const int R = std::min<int>(gpu ? gpu_rows_per_thread : tile_rows, C);
+        const int R = std::min<int>(tile_rows, C);
         Var row("row"), block("block");
         RDom causal(0, C, "causal");
-        const bool row_blocks = !auto_schedule && C % R == 0 && (!gpu || gpu_causal_rows);
+        const bool row_blocks = !auto_schedule && causal_row_blocks && C % R == 0;
         if (row_blocks) {
             // Rows in blocks of the register tile's height, the block an index of its own: the
             // causal bound (keys up to the block's last row) then depends on the block alone, so
@@ -129,7 +126,7 @@ public:
         }
         // Outputs start at token 0 (the runtime's buffers always do): a register tile's rows then
         // provably share one chunk (t / C), so its value loads are shared by its rows instead of
-        // repeated for each (measured in the PTX: 40 loads per 32 FMAs before, 12 after).
+        // repeated for each (about a third of the load instructions).
         o.dim(2).set_min(0);
         // Likewise their feature index (and the final state's): the GPU schedule's vector loads of
         // the state need a thread's first column provably a multiple of 4.
@@ -137,15 +134,16 @@ public:
         final_state(vd, kd, h, b) = state_before(vd, kd, num_chunks, h, b);
         final_state.dim(0).set_min(0);
 
-        ChunkwiseFuncs funcs{o,           final_state,  out_chunk, scores, scores_raw, k_transposed,
-                             v_decayed,   chunk_state,  state_before, decay,  qz,     kz,         vz, causal_decay};
+        ChunkwiseFuncs funcs{o, final_state, out_chunk, scores, scores_raw, k_transposed,
+                             v_decayed, chunk_state, state_before, decay, qz, kz, vz, causal_decay};
         ChunkwiseVars vars{vd, kd, i, j, c, h, b, t, over_chunk, over_keys, scan, row_blocks ? R : 0, row, causal, score_keys};
         if (auto_schedule) {
             set_retention_estimates(*this);
-        } else if (get_target().has_gpu_feature()) {
-            schedule_retention_chunkwise_gpu(funcs, vars, C, chunkwise_gpu_params(*this));
+        } else if (uses_gpu_schedules(get_target())) {
+            schedule_retention_chunkwise_gpu(funcs, vars, chunkwise_algorithm(*this), chunkwise_gpu_params(*this));
         } else {
-            schedule_retention_chunkwise_cpu(funcs, vars, C, chunkwise_cpu_params(*this), get_target());
+            schedule_retention_chunkwise_cpu(funcs, vars, chunkwise_algorithm(*this), chunkwise_cpu_params(*this),
+                                             get_target());
         }
     }
 };

@@ -30,7 +30,7 @@ Func zero_past_end(const Input4 &input, const Expr &seq_len, const std::string &
 // A state (v, k, h, b) read with its value and key indices clamped, for the same reason.
 template<typename Input4>
 Expr state_at(const Input4 &state, const Expr &vd, const Expr &kd, const Expr &h,
-                     const Expr &b) {
+              const Expr &b) {
     return state(clamp(vd, 0, state.dim(0).extent() - 1), clamp(kd, 0, state.dim(1).extent() - 1), h, b);
 }
 

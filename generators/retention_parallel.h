@@ -14,16 +14,16 @@ namespace retnet_gen {
 
 class RetentionParallel : public SequenceFormGenerator<RetentionParallel> {
 public:
-    // Queries and keys per tile: part of the algorithm's shape (a compile-time constant).
-    GeneratorParam<int> tile{"tile", 64, 16, 512};
-    RETNET_PARALLEL_CPU_SCHEDULE_PARAMS
-    RETNET_PARALLEL_GPU_SCHEDULE_PARAMS
+    // tile (kernels.json): queries and keys per tile, part of the algorithm's shape.
+    RETNET_PARAMS_retention_parallel_algorithm
+    RETNET_PARAMS_retention_parallel_cpu
+    RETNET_PARAMS_retention_parallel_gpu
 
     void generate() {
-        const int B = tile;
+        const int L = tile;  // tile length
         Expr key_dim = q.dim(0).extent();
         Expr seq_len = q.dim(2).extent();
-        Expr num_tiles = (seq_len + B - 1) / B;
+        Expr num_tiles = (seq_len + L - 1) / L;
 
         Func qz = zero_past_end(q, seq_len, "q_padded");
         Func kz = zero_past_end(k, seq_len, "k_padded");
@@ -33,13 +33,13 @@ public:
 
         Var i("i"), j("j"), qt("qt"), kt("kt"), kd("kd"), vd("vd"), h("h"), b("b"), t("t");
         RDom over_keys(0, key_dim, "over_keys");
-        RDom over_tile(0, B, "over_tile");
+        RDom over_tile(0, L, "over_tile");
         RDom key_tiles(0, num_tiles, "key_tiles");
         key_tiles.where(key_tiles <= qt);  // causal: key tiles up to the query tile
-        Expr query = qt * B + i, key = kt * B + j;
+        Expr query = qt * L + i, key = kt * L + j;
 
         Func k_transposed("k_transposed");  // (j, kd) per key tile: the score product vectorises over keys
-        k_transposed(j, kd, kt, h, b) = kz(kd, h, kt * B + j, b);
+        k_transposed(j, kd, kt, h, b) = kz(kd, h, kt * L + j, b);
 
         Func scores_raw("scores_raw");
         scores_raw(j, i, kt, qt, h, b) = 0.0f;
@@ -53,7 +53,7 @@ public:
 
         Func tile_product("tile_product");  // one key tile's contribution to a query tile's outputs
         tile_product(vd, i, kt, qt, h, b) = 0.0f;
-        tile_product(vd, i, kt, qt, h, b) += scores(over_tile, i, kt, qt, h, b) * vz(vd, h, kt * B + over_tile, b);
+        tile_product(vd, i, kt, qt, h, b) += scores(over_tile, i, kt, qt, h, b) * vz(vd, h, kt * L + over_tile, b);
 
         Func from_initial_state("from_initial_state");  // q_n . S0
         from_initial_state(vd, i, qt, h, b) = 0.0f;
@@ -64,7 +64,7 @@ public:
         out_tile(vd, i, qt, h, b) = select(
             has_initial_state, (scale * decay_at(query + 1, h)) * from_initial_state(vd, i, qt, h, b), 0.0f);
         out_tile(vd, i, qt, h, b) += tile_product(vd, i, key_tiles, qt, h, b);
-        o(vd, h, t, b) = out_tile(vd, t % B, t / B, h, b);
+        o(vd, h, t, b) = out_tile(vd, t % L, t / L, h, b);
         o.dim(2).set_min(0);  // outputs start at token 0, as in retention_chunkwise
 
         RDom over_time(0, seq_len, "over_time");
@@ -78,10 +78,10 @@ public:
         ParallelVars vars{vd, kd, i, j, qt, kt, h, b, t, over_keys, over_tile, key_tiles, over_time};
         if (auto_schedule) {
             set_retention_estimates(*this);
-        } else if (get_target().has_gpu_feature()) {
-            schedule_retention_parallel_gpu(funcs, vars, B, parallel_gpu_params(*this));
+        } else if (uses_gpu_schedules(get_target())) {
+            schedule_retention_parallel_gpu(funcs, vars, L, parallel_gpu_params(*this));
         } else {
-            schedule_retention_parallel_cpu(funcs, vars, B, has_initial_state, parallel_cpu_params(*this),
+            schedule_retention_parallel_cpu(funcs, vars, L, has_initial_state, parallel_cpu_params(*this),
                                             get_target());
         }
     }

@@ -15,23 +15,21 @@ namespace retnet_gen {
 
 class RetentionDecodeStep : public Generator<RetentionDecodeStep> {
 public:
-    // 0: any key dimension. Otherwise the kernel accepts only this K, and a GPU thread can hold
-    // its whole state column in registers (one pass over the state instead of two).
-    GeneratorParam<int> key_dim{"key_dim", 0, 0, 256};
-    // 0: any value dimension. Otherwise only this V, and with K fixed too every offset inside a
-    // head's state is a constant: no per-row address arithmetic or kernel arguments for it.
-    GeneratorParam<int> value_dim{"value_dim", 0, 0, 512};
-    RETNET_DECODE_STEP_CPU_SCHEDULE_PARAMS
-    RETNET_DECODE_STEP_GPU_SCHEDULE_PARAMS
+    // key_dim, value_dim (0: any; else only that K or V, so a GPU thread can hold its state column
+    // in registers and every offset inside a head's state is a constant) and one_pass
+    // (kernels.json): the algorithm's shape.
+    RETNET_PARAMS_retention_decode_step_algorithm
+    RETNET_PARAMS_retention_decode_step_cpu
+    RETNET_PARAMS_retention_decode_step_gpu
 
     Input<Buffer<float, 3>> q{"q"};          // (k, h, b)
     Input<Buffer<float, 3>> k{"k"};          // (k, h, b)
     Input<Buffer<float, 3>> v{"v"};          // (v, h, b)
     Input<Buffer<float, 1>> decay{"decay"};  // (h): gamma itself
     Input<float> scale{"scale"};
-    Input<Buffer<float, 4>> state{"state"};          // (v, k, h, b)
-    Output<Buffer<float, 3>> o{"o"};                 // (v, h, b)
-    Output<Buffer<float, 4>> state_out{"state_out"}; // (v, k, h, b); may alias `state`
+    Input<Buffer<float, 4>> state{"state"};           // (v, k, h, b)
+    Output<Buffer<float, 3>> o{"o"};                  // (v, h, b)
+    Output<Buffer<float, 4>> state_out{"state_out"};  // (v, k, h, b); may alias `state`
 
     void generate() {
         Var vd("vd"), kd("kd"), h("h"), b("b");
@@ -52,7 +50,13 @@ public:
         Func updated("updated_state");
         updated(vd, kd, h, b) = decay(h) * state(vd, kd, h, b) + k(kd, h, b) * v(vd, h, b);
         DecodeStepVars vars{vd, kd, h, b, over_keys};
-        if (!auto_schedule && !get_target().has_gpu_feature()) {
+        // The CPU schedule fuses the read-out into the update's walk over the keys (one_pass); the
+        // GPU schedule keeps a thread's updated column in registers for the read-out (two stages).
+        if (!auto_schedule) {
+            check_schedule(bool(one_pass) == !uses_gpu_schedules(get_target()),
+                           "retention_decode_step: one_pass must be 1 for CPU targets and 0 for GPU targets");
+        }
+        if (one_pass && !auto_schedule) {
             define_one_pass(updated, vars);
             tie_output_bounds(key_count);
             schedule_retention_decode_step_cpu(o, state_out, vars, decode_step_cpu_params(*this), get_target());
@@ -77,7 +81,7 @@ public:
             o.set_estimates({{0, 128}, {0, 16}, {0, 1}});
             state_out.set_estimates({{0, 128}, {0, 128}, {0, 16}, {0, 1}});
         } else {
-            schedule_retention_decode_step_gpu(funcs, vars, fixed_keys, gpu_columns, gpu_row_groups);
+            schedule_retention_decode_step_gpu(funcs, vars, fixed_keys, decode_step_gpu_params(*this));
         }
     }
 
@@ -133,8 +137,8 @@ private:
 
 class RetentionRecurrent : public Generator<RetentionRecurrent> {
 public:
-    RETNET_RECURRENT_CPU_SCHEDULE_PARAMS
-    RETNET_RECURRENT_GPU_SCHEDULE_PARAMS
+    RETNET_PARAMS_retention_recurrent_cpu
+    RETNET_PARAMS_retention_recurrent_gpu
 
     Input<Buffer<float, 4>> q{"q"};          // (k, h, t, b)
     Input<Buffer<float, 4>> k{"k"};          // (k, h, t, b)
@@ -177,7 +181,7 @@ public:
 
         RecurrentFuncs funcs{o, final_state, scan_rows};
         RecurrentVars vars{vd, row, kd, h, b, t, step};
-        if (get_target().has_gpu_feature()) {
+        if (uses_gpu_schedules(get_target())) {
             schedule_retention_recurrent_gpu(funcs, vars, recurrent_gpu_params(*this));
         } else {
             schedule_retention_recurrent_cpu(funcs, vars, recurrent_cpu_params(*this), get_target());

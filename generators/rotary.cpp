@@ -14,8 +14,8 @@ namespace retnet_gen {
 
 class RotateQueryKey : public Generator<RotateQueryKey> {
 public:
-    RETNET_ROWS_CPU_SCHEDULE_PARAMS
-    RETNET_ROWS_GPU_SCHEDULE_PARAMS
+    RETNET_PARAMS_rows_cpu
+    RETNET_PARAMS_rows_gpu
 
     Input<Buffer<float, 4>> q{"q"};
     Input<Buffer<float, 4>> k{"k"};

@@ -72,7 +72,7 @@ ReferenceResult reference_magnitude(const Tensor &q, const Tensor &k, const Tens
 
 double error_against_magnitude(const Tensor &actual, const std::vector<double> &expected,
                                const std::vector<double> &magnitude) {
-    Tensor host = actual.device() == Device::cpu ? actual : actual.to(Device::cpu);
+    Tensor host = actual.to(Device::cpu);
     double num = 0, den = 0;
     for (size_t i = 0; i < expected.size(); i++) {
         const double d = double(host.data()[i]) - expected[i];

@@ -15,10 +15,12 @@ std::string test_data_dir() {
     return env && *env ? env : RETNET_TEST_DATA_DIR;
 }
 
-// torchscale's layout, then the syncdoth and fla dialects (tools/make_dialect_fixtures.py).
+// torchscale's layout, then the syncdoth and fla dialects (tools/make_dialect_fixtures.py), then
+// checkpoints written and run by syncdoth's and fla's own code (tools/gpu/make_upstream_fixtures.py).
 std::vector<std::string> golden_model_names() {
     return {"tiny_swish", "gelu_deepnorm_tied", "odd_dims_f16", "syncdoth_tiny", "syncdoth_lm_decay_bf16", "fla_tiny",
-            "fla_legacy_sharded"};
+            "fla_legacy_sharded", "upstream_syncdoth_tiny", "upstream_syncdoth_lm_decay_bf16", "upstream_fla_tiny",
+            "upstream_fla_legacy_sharded"};
 }
 
 GoldenModel load_golden(const std::string &name) {

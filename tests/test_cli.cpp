@@ -44,8 +44,10 @@ protected:
     // Exit status 1 and a message naming each of `parts`.
     void expect_refused(const std::string &args, std::initializer_list<std::string> parts, const std::string &prefix = "") {
         const Outcome o = run(args, prefix);
-        EXPECT_EQ(o.status, 1) << args << "\n" << o.err;
-        for (const std::string &part : parts) EXPECT_NE(o.err.find(part), std::string::npos) << args << "\n" << o.err;
+        EXPECT_EQ(o.status, 1) << args << "\n"
+                               << o.err;
+        for (const std::string &part : parts) EXPECT_NE(o.err.find(part), std::string::npos) << args << "\n"
+                                                                                             << o.err;
     }
     std::string golden_dir() const { return test_data_dir() + "/models/tiny_swish"; }
 };
@@ -108,10 +110,7 @@ TEST_F(Cli, PerplexityReportsProgressOnStderr) {
 // decoding picks id 0, which the config names as EOS.
 void write_text_model(const std::string &dir, bool always_eos) {
     fs::create_directories(dir);
-    nlohmann::json config{{"model_type", "retnet"}, {"decoder_embed_dim", 16}, {"decoder_value_embed_dim", 16},
-                          {"decoder_retention_heads", 2}, {"decoder_ffn_embed_dim", 16}, {"decoder_layers", 1},
-                          {"vocab_size", 3000}, {"activation_fn", "swish"}, {"bos_token_id", 1},
-                          {"eos_token_id", always_eos ? 0 : 2}};
+    nlohmann::json config{{"model_type", "retnet"}, {"decoder_embed_dim", 16}, {"decoder_value_embed_dim", 16}, {"decoder_retention_heads", 2}, {"decoder_ffn_embed_dim", 16}, {"decoder_layers", 1}, {"vocab_size", 3000}, {"activation_fn", "swish"}, {"bos_token_id", 1}, {"eos_token_id", always_eos ? 0 : 2}};
     std::ofstream(dir + "/config.json") << config.dump();
     const ModelConfig c = ModelConfig::from_json_text(config.dump(), "config");
     std::vector<std::pair<std::string, Tensor>> tensors;

@@ -45,7 +45,7 @@ TEST(Dialects, FlaHubOnePointThreeBillionSizes) {
     const ModelConfig c = parse(j);
     EXPECT_EQ(c.key_dim(), 256);
     EXPECT_EQ(c.value_dim(), 512);
-    EXPECT_EQ(c.ffn_dim, 2816);  // 256 * ceil(int(2048 * 2 * 2/3) / 256)
+    EXPECT_EQ(c.ffn_dim, 2816);                  // 256 * ceil(int(2048 * 2 * 2/3) / 256)
     EXPECT_EQ(c.parameter_count(), 1351727104);  // the 267 tensors of its model.safetensors
     EXPECT_EQ(c.bos_id, 1);
     EXPECT_EQ(c.eos_id, 2);

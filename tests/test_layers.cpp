@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <functional>
+#include <random>
 
 #include <fmt/format.h>
 
@@ -130,7 +131,7 @@ TEST_P(LayersOnDevice, GroupNormGateMatchesReference) {
 TEST_P(LayersOnDevice, RotationMatchesReference) {
     for (auto [B, T, H, K] : std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t>>{{2, 5, 3, 8}, {1, 1, 2, 256}, {3, 7, 1, 2}}) {
         SCOPED_TRACE(fmt::format("B={} T={} H={} K={}", B, T, H, K));
-        const std::vector<int64_t> starts = B == 1 ? std::vector<int64_t>{4000} : std::vector<int64_t>{0, 17, 123456}; 
+        const std::vector<int64_t> starts = B == 1 ? std::vector<int64_t>{4000} : std::vector<int64_t>{0, 17, 123456};
         std::vector<int64_t> start(starts.begin(), starts.begin() + B);
         Tensor q = random_tensor({B, T, H, K}), k = random_tensor({B, T, H, K});
         const std::vector<float> angles = rotation_angles(K);
@@ -171,18 +172,55 @@ TEST(RotationAngles, FollowTorchscale) {
     EXPECT_THROW(rotation_angles(7), Error);
 }
 
+// Rows of `table` picked by `ids` (int32) and scaled, in float64.
+std::vector<double> reference_rows(const Tensor &table, const Tensor &ids, double scale) {
+    const int64_t C = table.dim(1);
+    std::vector<double> ref;
+    for (int64_t m = 0; m < ids.dim(0); m++) {
+        const int64_t row = ids.data_i32()[m];
+        for (int64_t c = 0; c < C; c++) ref.push_back(scale * table.data()[row * C + c]);
+    }
+    return ref;
+}
+
+Tensor random_ids(int64_t count, int64_t rows) {
+    static std::mt19937 rng(std::random_device{}());
+    std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(rows - 1));
+    Tensor ids = Tensor::empty({count}, Device::cpu, DType::i32);
+    for (int64_t m = 0; m < count; m++) ids.data_i32()[m] = pick(rng);
+    ids.data_i32()[0] = static_cast<int32_t>(rows - 1);  // the last row, always
+    return ids;
+}
+
 TEST_P(LayersOnDevice, EmbeddingMatchesReference) {
     const int64_t vocab = 11, C = 70, M = 9;
-    Tensor table = random_tensor({vocab, C}), ids = Tensor::empty({M});
-    std::vector<double> ref;
-    for (int64_t m = 0; m < M; m++) {
-        const int64_t id = (m * 7 + 3) % vocab;
-        ids.data()[m] = static_cast<float>(id);
-        for (int64_t c = 0; c < C; c++) ref.push_back(2.5 * table.data()[id * C + c]);
-    }
+    Tensor table = random_tensor({vocab, C}), ids = random_ids(M, vocab);
     Tensor y = on(device(), poisoned({M, C}));
     embedding(on(device(), ids), on(device(), table), 2.5f, y);
-    EXPECT_LE(relative_error(y, ref), 1e-7);
+    EXPECT_LE(relative_error(y, reference_rows(table, ids, 2.5)), 1e-7);
+}
+
+TEST_P(LayersOnDevice, GatherRowsMatchesReference) {
+    // More rows than a float32 represents exactly as an id (row 2^24 + 1): the row gather is exact in
+    // int32, where the embedding-as-gather it replaces read ids as floats.
+    const int64_t rows = (int64_t(1) << 24) + 2, C = 1, M = 33;
+    Tensor table = Tensor::empty({rows, C});
+    for (int64_t r = 0; r < rows; r++) table.data()[r] = static_cast<float>(r % 1000003);
+    Tensor ids = random_ids(M, rows);
+    Tensor y = on(device(), poisoned({M, C}));
+    gather_rows(on(device(), ids), on(device(), table), y);
+    EXPECT_EQ(relative_error(y, reference_rows(table, ids, 1.0)), 0.0);
+}
+
+TEST(Layers, RowGathersRefuseFloatIds) {
+    Tensor table = random_tensor({4, 3}), y = Tensor::empty({2, 3});
+    try {
+        gather_rows(Tensor::zeros({2}), table, y);
+        FAIL() << "expected an error";
+    } catch (const Error &e) {
+        EXPECT_NE(std::string(e.what()).find("gather_rows: ids: expected dtype int32, got float32"), std::string::npos)
+            << e.what();
+    }
 }
 
 TEST(Layers, ShapeErrorsNameTheInput) {

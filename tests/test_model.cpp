@@ -138,7 +138,8 @@ TEST(Model, BadTokensAndStatesAreErrors) {
         FAIL() << "expected an error";
     } catch (const Error &e) {
         EXPECT_NE(std::string(e.what()).find("id 50 (sequence 0, position 2) is outside the vocabulary [0, 50)"),
-                  std::string::npos) << e.what();
+                  std::string::npos)
+            << e.what();
     }
     EXPECT_THROW(model.forward({1, -1}, 1, 2, state), Error);
     EXPECT_THROW(model.forward({1, 2, 3}, 1, 2, state), Error);  // 3 ids for 1 x 2

@@ -25,8 +25,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 json valid_config() {
-    return {{"decoder_embed_dim", 32}, {"decoder_value_embed_dim", 64}, {"decoder_retention_heads", 2},
-            {"decoder_ffn_embed_dim", 48}, {"decoder_layers", 2}, {"vocab_size", 50}, {"activation_fn", "swish"}};
+    return {{"decoder_embed_dim", 32}, {"decoder_value_embed_dim", 64}, {"decoder_retention_heads", 2}, {"decoder_ffn_embed_dim", 48}, {"decoder_layers", 2}, {"vocab_size", 50}, {"activation_fn", "swish"}};
 }
 
 ModelConfig parse(const json &j) { return ModelConfig::from_json_text(j.dump(), "config.json"); }

@@ -110,7 +110,8 @@ TEST(RetentionErrors, HalideErrorsBecomeExceptions) {
         detail::run_kernel("retention_parallel_cpu", [&] {
             return retention_parallel_cpu(hq, hk, hv, hd, 1.0f, true, hs, ho, hsf);
         });
-    }, {"retention_parallel_cpu", "Halide status", "k"});
+    },
+                 {"retention_parallel_cpu", "Halide status", "k"});
 }
 
 TEST(RetentionErrors, MissingDeviceIsNamed) {

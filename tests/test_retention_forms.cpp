@@ -43,9 +43,15 @@ std::vector<FormUnderTest> all_forms() {
 void run_form(const FormUnderTest &f, const Tensor &q, const Tensor &k, const Tensor &v, Tensor &o,
               const RetentionOptions &options, const Tensor *s0, Tensor *sf) {
     switch (f.form) {
-    case Form::parallel: retention_parallel(q, k, v, o, options, s0, sf); break;
-    case Form::recurrent: retention_recurrent(q, k, v, o, options, s0, sf); break;
-    default: retention_chunkwise(q, k, v, o, f.chunk, options, s0, sf); break;
+    case Form::parallel:
+        retention_parallel(q, k, v, o, options, s0, sf);
+        break;
+    case Form::recurrent:
+        retention_recurrent(q, k, v, o, options, s0, sf);
+        break;
+    default:
+        retention_chunkwise(q, k, v, o, f.chunk, options, s0, sf);
+        break;
     }
 }
 

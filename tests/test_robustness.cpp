@@ -29,8 +29,7 @@ using nlohmann::json;
 using Robustness = ScratchDir;
 
 json small_config() {
-    return {{"decoder_embed_dim", 8}, {"decoder_value_embed_dim", 8}, {"decoder_retention_heads", 2},
-            {"decoder_ffn_embed_dim", 8}, {"decoder_layers", 1}, {"vocab_size", 16}, {"activation_fn", "swish"}};
+    return {{"decoder_embed_dim", 8}, {"decoder_value_embed_dim", 8}, {"decoder_retention_heads", 2}, {"decoder_ffn_embed_dim", 8}, {"decoder_layers", 1}, {"vocab_size", 16}, {"activation_fn", "swish"}};
 }
 
 // A .npy file with the given header text (version 1) and `data_bytes` bytes after it.

@@ -43,9 +43,9 @@ std::string why_unavailable(Device device) {
     return device_available(device, &why) ? std::string() : why;
 }
 
-Tensor on(Device device, const Tensor &host) { return device == Device::cpu ? host : host.to(device); }
+Tensor on(Device device, const Tensor &host) { return host.to(device); }
 
-Tensor to_host(const Tensor &tensor) { return tensor.device() == Device::cpu ? tensor : tensor.to(Device::cpu); }
+Tensor to_host(const Tensor &tensor) { return tensor.to(Device::cpu); }
 
 double relative_error(const Tensor &actual_anywhere, const std::vector<double> &expected) {
     Tensor actual = to_host(actual_anywhere);

@@ -222,9 +222,17 @@ TEST(Tokenizer, ByteLevelWithoutAFile) {
 
 TEST(Tokenizer, InvalidUtf8InputReadsAsReplacementCharacters) {
     const auto tok = Tokenizer::load(kData + "/bytelevel_bpe", 0);
-    EXPECT_EQ(tok->decode(tok->encode("a\xFF" "b\xE6\x97", false)), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
+    EXPECT_EQ(tok->decode(tok->encode("a\xFF"
+                                      "b\xE6\x97",
+                                      false)),
+              "a\xEF\xBF\xBD"
+              "b\xEF\xBF\xBD");
     const auto sp = Tokenizer::load(kData + "/spm_bpe", 0);
-    EXPECT_EQ(sp->decode(sp->encode("a\xFF" "b", false)), "a\xEF\xBF\xBD" "b");
+    EXPECT_EQ(sp->decode(sp->encode("a\xFF"
+                                    "b",
+                                    false)),
+              "a\xEF\xBF\xBD"
+              "b");
 }
 
 TEST(Utf8StreamDecoder, CompleteCharactersOnlyAndReplacementForInvalid) {
@@ -235,7 +243,10 @@ TEST(Utf8StreamDecoder, CompleteCharactersOnlyAndReplacementForInvalid) {
     EXPECT_EQ(d.push("\xF0\x9F"), "");
     EXPECT_EQ(d.flush(), "\xEF\xBF\xBD");  // an incomplete sequence at the end
     Utf8StreamDecoder e;
-    EXPECT_EQ(e.push("\xE6\x97" "x"), "\xEF\xBF\xBD" "x");  // one U+FFFD for the maximal subpart
+    EXPECT_EQ(e.push("\xE6\x97"
+                     "x"),
+              "\xEF\xBF\xBD"
+              "x");  // one U+FFFD for the maximal subpart
     EXPECT_EQ(e.push("\xFF\xC0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
     EXPECT_EQ(e.push("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a surrogate
     EXPECT_EQ(e.flush(), "");

@@ -38,7 +38,8 @@ TEST(TuningSearch, FindsTheKnownBestWithoutTryingEverything) {
     tune::SearchOptions options;
     options.random_samples = 4;
     options.max_evaluations = 40;
-    auto r = tune::search(bowl_space(), [&](const Candidate &c) { calls++; return bowl(c); }, options, known);
+    auto r = tune::search(
+        bowl_space(), [&](const Candidate &c) { calls++; return bowl(c); }, options, known);
     EXPECT_EQ(r.best, (Candidate{{"a", 6}, {"b", 3}}));
     EXPECT_DOUBLE_EQ(r.best_ms, 1.0);
     EXPECT_LT(calls, 96);  // fewer than the whole grid
@@ -50,14 +51,16 @@ TEST(TuningSearch, ResumesFromKnownEvaluations) {
     tune::SearchOptions options;
     auto first = tune::search(bowl_space(), bowl, options, known);
     int calls = 0;
-    auto again = tune::search(bowl_space(), [&](const Candidate &c) { calls++; return bowl(c); }, options, known);
+    auto again = tune::search(
+        bowl_space(), [&](const Candidate &c) { calls++; return bowl(c); }, options, known);
     EXPECT_EQ(calls, 0);  // everything it needs was measured before
     EXPECT_EQ(again.best, first.best);
 }
 
 TEST(TuningSearch, EveryCandidateFailingIsAnError) {
     std::map<std::string, Evaluation> known;
-    EXPECT_THROW(tune::search(bowl_space(), [](const Candidate &) { return Evaluation{std::nullopt, "no"}; }, {}, known),
+    EXPECT_THROW(tune::search(
+                     bowl_space(), [](const Candidate &) { return Evaluation{std::nullopt, "no"}; }, {}, known),
                  Error);
 }
 
@@ -70,8 +73,7 @@ protected:
 
 TEST_F(TuningDb, RoundTripAndUpsert) {
     EXPECT_TRUE(tune::read_tuning_db(path_).empty());  // no file: no records
-    tune::TuningRecord r{"retention_chunkwise_c64", "retention_chunkwise", {{"chunk", 64}}, "x86-64-linux-avx2", "T_gt_1024",
-                         "B1 T2048 H8 K64 V128", {{"tile_rows", 6}, {"tile_vectors", 2}}, 8.5, 9.25, "2026-11-29", "retnet-tune 1"};
+    tune::TuningRecord r{"retention_chunkwise_c64", "retention_chunkwise", {{"chunk", 64}}, "x86-64-linux-avx2", "T_gt_1024", "B1 T2048 H8 K64 V128", {{"tile_rows", 6}, {"tile_vectors", 2}}, 8.5, 9.25, "2026-11-29", "retnet-tune 1"};
     std::vector<tune::TuningRecord> db;
     tune::upsert(db, r);
     r.bucket = "T_le_1024";
@@ -102,10 +104,12 @@ TEST_F(TuningDb, MalformedFilesAreErrorsNamingTheProblem) {
     expect_error("{\"version\": 1, \"records\": [{\"kernel\": \"linear\"}]}", "records[0]: generator: missing");
     expect_error(R"({"version": 1, "records": [{"kernel": "linear", "generator": "linear", "fixed": {}, "target": "t",
         "bucket": "rows_gt_4", "shape": "s", "params": {"rows": "eight"}, "time_ms": 1, "default_ms": 1, "date": "d",
-        "tool_version": "v"}]})", "records[0]: params: wrong type");
+        "tool_version": "v"}]})",
+                 "records[0]: params: wrong type");
     expect_error(R"({"version": 1, "records": [{"kernel": "linear", "generator": "linear", "fixed": {}, "target": "t",
         "bucket": "rows_gt_4", "shape": "s", "params": {}, "time_ms": -1, "default_ms": 1, "date": "d",
-        "tool_version": "v"}]})", "times must be positive");
+        "tool_version": "v"}]})",
+                 "times must be positive");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Compiled without RTTI, like Halide's generators (their classes derive from libHalide's).
 #include "harness.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -21,7 +22,7 @@
 #include "retention_recurrent.h"
 #include "retnet/error.h"
 #include "retnet/retention.h"
-#include "retnet/tuning_buckets.h"
+#include "tuning_problems.h"
 #include "tuning_space.h"
 
 namespace retnet::tune {
@@ -149,7 +150,8 @@ Evaluation compile_check_time(Halide::Pipeline pipeline, const Halide::Target &t
         }
     };
     auto wait = [&] {
-        if (gpu) for (Buffer<float> &o : outputs) o.device_sync();
+        if (gpu)
+            for (Buffer<float> &o : outputs) o.device_sync();
     };
     upload();
     pipeline.realize(Halide::Realization(realization), target);
@@ -173,27 +175,46 @@ Evaluation compile_check_time(Halide::Pipeline pipeline, const Halide::Target &t
     return {samples[samples.size() / 2], ""};
 }
 
-// cpu, or gpu for the CUDA and OpenCL targets (they share schedules).
-std::string family_of(const Halide::Target &t) { return t.has_gpu_feature() ? "gpu" : "cpu"; }
-
-SearchSpace space_of(const std::string &generator, const Halide::Target &t) {
+// The search space of a problem: the manifest's tunable parameters of its kernel's space on its
+// family, starting from the defaults of its shape bucket (kernels.json's bucket_params) and from
+// its fixed values where a fixed parameter is also tunable.
+SearchSpace space_of(const TuningProblemSpec &spec) {
     SearchSpace s;
-    for (const auto &p : retnet_gen::tuning_space(generator, family_of(t)).params) {
+    for (const retnet_gen::ManifestParam &p : retnet_gen::search_space(spec.space, spec.family)) {
         s.params.emplace_back(p.name, p.values);
         s.defaults[p.name] = p.default_value;
+    }
+    for (const auto *overrides : {&spec.bucket_defaults, &spec.fixed}) {
+        for (const auto &[name, value] : *overrides) {
+            if (s.defaults.count(name)) s.defaults[name] = value;
+        }
     }
     return s;
 }
 
-// linear: y [M, N] = x [M, K] W^T, weights packed [K, N padded to 64].
-Problem linear_problem(const Halide::Target &t, int64_t M, int64_t K, int64_t N) {
+// What every problem takes from its manifest entry.
+Problem problem_of(const TuningProblemSpec &spec, const std::string &shape) {
     Problem p;
-    p.kernel = "linear";
-    p.generator = "linear";
-    p.bucket = linear_bucket(M);
-    p.shape = fmt::format("M{} K{} N{}", M, K, N);
-    p.space = space_of("linear", t);
-    if (M <= 4 && !t.has_gpu_feature()) p.space.defaults = {{"rows", 1}, {"vectors", 4}};  // the runtime's matrix-vector variant
+    p.kernel = spec.kernel;
+    p.generator = spec.generator;
+    p.bucket = spec.bucket;
+    p.fixed = spec.fixed;
+    p.shape = shape;
+    p.space = space_of(spec);
+    return p;
+}
+
+int64_t extent(const TuningProblemSpec &spec, const char *name) {
+    auto found = spec.shape.find(name);
+    if (found == spec.shape.end()) throw Error(fmt::format("kernels.json: {}: a tune shape lacks {}", spec.kernel, name));
+    return found->second;
+}
+
+// linear: y [M, N] = x [M, K] W^T, weights packed [K, N padded to 64].
+Problem linear_problem(const Halide::Target &t, const TuningProblemSpec &spec) {
+    const int64_t M = extent(spec, "M"), K = extent(spec, "K"), N = extent(spec, "N");
+    Problem p = problem_of(spec, fmt::format("M{} K{} N{}", M, K, N));
+    const std::map<std::string, int> fixed = spec.fixed;
     auto fixture = made_once([=] {
         std::mt19937 rng(11);
         const int64_t padded = (N + 63) / 64 * 64;
@@ -217,7 +238,7 @@ Problem linear_problem(const Halide::Target &t, int64_t M, int64_t K, int64_t N)
         const Fixture &f = fixture();
         Inputs in = f.in.copy();
         auto g = retnet_gen::Linear::create(Halide::GeneratorContext(t));
-        g->set_generator_param_values(generator_params({}, c, autoschedule));
+        g->set_generator_param_values(generator_params(fixed, c, autoschedule));
         g->apply(in.bound[0], in.bound[1]);
         return compile_check_time(g->get_pipeline(), t, autoschedule, in, {Buffer<float>(int(N), int(M))}, f.expected,
                                   timing);
@@ -226,7 +247,8 @@ Problem linear_problem(const Halide::Target &t, int64_t M, int64_t K, int64_t N)
 }
 
 // How a retention kernel takes the per-head decay: gamma (the decode step) or log(gamma).
-enum class DecayInput { gamma, log_gamma };
+enum class DecayInput { gamma,
+                        log_gamma };
 
 // The default per-head decay in the kernel's form, the scale, and the float64 reference outputs
 // (o, then the final state) for a fixture whose bound inputs are q, k, v and the initial state of
@@ -247,18 +269,13 @@ void set_retention_reference(Fixture &f, int64_t B, int64_t T, int64_t H, int64_
     f.expected = {ref.o, ref.final_state};
 }
 
-// The sequence forms on B T H K V with a random initial state; `generator` is
-// retention_chunkwise (chunk 64) or retention_parallel.
+// The sequence forms (retention_chunkwise, retention_parallel) on B T H K V with a random initial state.
 template<typename Gen>
-Problem sequence_problem(const Halide::Target &t, const std::string &kernel, const std::string &generator,
-                         std::map<std::string, int> fixed, int64_t B, int64_t T, int64_t H, int64_t K, int64_t V) {
-    Problem p;
-    p.kernel = kernel;
-    p.generator = generator;
-    p.fixed = fixed;
-    p.bucket = sequence_bucket(T);
-    p.shape = fmt::format("B{} T{} H{} K{} V{}", B, T, H, K, V);
-    p.space = space_of(generator, t);
+Problem sequence_problem(const Halide::Target &t, const TuningProblemSpec &spec) {
+    const int64_t B = extent(spec, "B"), T = extent(spec, "T"), H = extent(spec, "H"), K = extent(spec, "K"),
+                  V = extent(spec, "V");
+    Problem p = problem_of(spec, fmt::format("B{} T{} H{} K{} V{}", B, T, H, K, V));
+    const std::map<std::string, int> fixed = spec.fixed;
     auto fixture = made_once([=] {
         std::mt19937 rng(12);
         Fixture f;
@@ -283,14 +300,11 @@ Problem sequence_problem(const Halide::Target &t, const std::string &kernel, con
     return p;
 }
 
-// The decode step: B sequences, one token each, K = V = 128.
-Problem decode_problem(const Halide::Target &t, int64_t B, int64_t H, int64_t K, int64_t V) {
-    Problem p;
-    p.kernel = "retention_decode_step";
-    p.generator = "retention_decode_step";
-    p.bucket = decode_bucket(B);
-    p.shape = fmt::format("B{} H{} K{} V{}", B, H, K, V);
-    p.space = space_of("retention_decode_step", t);
+// The decode step: B sequences, one token each.
+Problem decode_problem(const Halide::Target &t, const TuningProblemSpec &spec) {
+    const int64_t B = extent(spec, "B"), H = extent(spec, "H"), K = extent(spec, "K"), V = extent(spec, "V");
+    Problem p = problem_of(spec, fmt::format("B{} H{} K{} V{}", B, H, K, V));
+    const std::map<std::string, int> fixed = spec.fixed;
     auto fixture = made_once([=] {
         std::mt19937 rng(13);
         Fixture f;
@@ -306,7 +320,7 @@ Problem decode_problem(const Halide::Target &t, int64_t B, int64_t H, int64_t K,
         const Fixture &f = fixture();
         Inputs in = f.in.copy();
         auto g = retnet_gen::RetentionDecodeStep::create(Halide::GeneratorContext(t));
-        g->set_generator_param_values(generator_params({}, c, autoschedule));
+        g->set_generator_param_values(generator_params(fixed, c, autoschedule));
         g->apply(in.bound[0], in.bound[1], in.bound[2], f.per_head, f.scale, in.bound[3]);
         return compile_check_time(g->get_pipeline(), t, autoschedule, in,
                                   {Buffer<float>(int(V), int(H), int(B)), Buffer<float>(int(V), int(K), int(H), int(B))},
@@ -318,7 +332,11 @@ Problem decode_problem(const Halide::Target &t, int64_t B, int64_t H, int64_t K,
 }  // namespace
 
 std::vector<std::string> tunable_kernels() {
-    return {"linear", "retention_chunkwise_c64", "retention_parallel", "retention_decode_step"};
+    std::vector<std::string> names;
+    for (const TuningProblemSpec &spec : tuning_problem_specs()) {
+        if (std::find(names.begin(), names.end(), spec.kernel) == names.end()) names.push_back(spec.kernel);
+    }
+    return names;
 }
 
 Halide::Target tuning_target(const std::string &device) {
@@ -329,34 +347,26 @@ Halide::Target tuning_target(const std::string &device) {
     throw Error(fmt::format("--target: expected cpu, cuda or opencl, got '{}'", device));
 }
 
+// The manifest's tune shapes (kernels.json) of the target's family, each made into a problem by
+// its generator's harness above.
 std::vector<Problem> problems(const std::string &kernel, const std::string &device) {
     const Halide::Target t = tuning_target(device);
-    std::vector<Problem> all;
-    if (!t.has_gpu_feature()) {
-        // The bench shapes: `retnet bench` (B1 H8 K64 V128; decode K = V = 128) and `retnet
-        // bench-model`'s projections (d = 768).
-        all = {linear_problem(t, 512, 768, 768),
-               linear_problem(t, 1, 768, 1536),
-               sequence_problem<retnet_gen::RetentionChunkwise>(t, "retention_chunkwise_c64", "retention_chunkwise",
-                                                                {{"chunk", 64}}, 1, 2048, 8, 64, 128),
-               sequence_problem<retnet_gen::RetentionChunkwise>(t, "retention_chunkwise_c64", "retention_chunkwise",
-                                                                {{"chunk", 64}}, 1, 256, 8, 64, 128),
-               sequence_problem<retnet_gen::RetentionParallel>(t, "retention_parallel", "retention_parallel", {{"tile", 64}},
-                                                               1, 2048, 8, 64, 128),
-               sequence_problem<retnet_gen::RetentionParallel>(t, "retention_parallel", "retention_parallel", {{"tile", 64}},
-                                                               1, 256, 8, 64, 128),
-               decode_problem(t, 1, 16, 128, 128),
-               decode_problem(t, 64, 16, 128, 128)};
-    } else {
-        // GPU schedules with a tuning space (schedules/tuning_space.h, family gpu).
-        all = {linear_problem(t, 512, 768, 768),
-               sequence_problem<retnet_gen::RetentionChunkwise>(t, "retention_chunkwise_c64", "retention_chunkwise",
-                                                                {{"chunk", 64}}, 1, 2048, 8, 64, 128)};
-    }
-    if (kernel == "all") return all;
+    const std::string family = retnet_gen::schedule_family(t);
     std::vector<Problem> chosen;
-    for (Problem &p : all) {
-        if (p.kernel == kernel) chosen.push_back(p);
+    for (const TuningProblemSpec &spec : tuning_problem_specs()) {
+        if (spec.family != family || (kernel != "all" && spec.kernel != kernel)) continue;
+        if (spec.generator == "linear") {
+            chosen.push_back(linear_problem(t, spec));
+        } else if (spec.generator == "retention_chunkwise") {
+            chosen.push_back(sequence_problem<retnet_gen::RetentionChunkwise>(t, spec));
+        } else if (spec.generator == "retention_parallel") {
+            chosen.push_back(sequence_problem<retnet_gen::RetentionParallel>(t, spec));
+        } else if (spec.generator == "retention_decode_step") {
+            chosen.push_back(decode_problem(t, spec));
+        } else {
+            throw Error(fmt::format("kernels.json: {} has tune shapes, but retnet tune has no harness for generator {}",
+                                    spec.kernel, spec.generator));
+        }
     }
     if (chosen.empty()) {
         throw Error(fmt::format("--kernel: expected all or one of {} on {}, got '{}'", fmt::join(tunable_kernels(), ", "),

@@ -68,9 +68,7 @@ std::vector<TuningRecord> read_tuning_db(const std::string &path) {
 void write_tuning_db(const std::string &path, const std::vector<TuningRecord> &records) {
     json list = json::array();
     for (const TuningRecord &t : records) {
-        list.push_back({{"kernel", t.kernel}, {"generator", t.generator}, {"fixed", t.fixed}, {"target", t.target},
-                        {"bucket", t.bucket}, {"shape", t.shape}, {"params", t.params}, {"time_ms", t.time_ms},
-                        {"default_ms", t.default_ms}, {"date", t.date}, {"tool_version", t.tool_version}});
+        list.push_back({{"kernel", t.kernel}, {"generator", t.generator}, {"fixed", t.fixed}, {"target", t.target}, {"bucket", t.bucket}, {"shape", t.shape}, {"params", t.params}, {"time_ms", t.time_ms}, {"default_ms", t.default_ms}, {"date", t.date}, {"tool_version", t.tool_version}});
     }
     const std::filesystem::path p(path);
     if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());

@@ -10,12 +10,12 @@
 namespace retnet::tune {
 
 struct TuningRecord {
-    std::string kernel;     // library name, e.g. retention_chunkwise_c64
-    std::string generator;  // generator name, e.g. retention_chunkwise
+    std::string kernel;                 // library name, e.g. retention_chunkwise_c64
+    std::string generator;              // generator name, e.g. retention_chunkwise
     std::map<std::string, int> fixed;   // generator params that define the kernel (chunk = 64)
-    std::string target;     // Halide target string of the machine measured
-    std::string bucket;     // shape bucket (runtime/include/retnet/tuning_buckets.h)
-    std::string shape;      // the shape measured, for people
+    std::string target;                 // Halide target string of the machine measured
+    std::string bucket;                 // shape bucket (kernels.json, "buckets")
+    std::string shape;                  // the shape measured, for people
     std::map<std::string, int> params;  // the tuned schedule parameters
     double time_ms = 0, default_ms = 0;
     std::string date, tool_version;

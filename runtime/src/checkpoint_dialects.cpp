@@ -39,7 +39,8 @@ void check_layout(const CheckpointFiles &files, const std::map<std::string, Shap
     }
     if (!unexpected.empty()) {
         throw Error(fmt::format("{}: {} unexpected tensor(s) for this {} config (wrong config, or an unsupported "
-                                "option?): {}", source, unexpected.size(), dialect_name(config.dialect),
+                                "option?): {}",
+                                source, unexpected.size(), dialect_name(config.dialect),
                                 fmt::join(unexpected, ", ")));
     }
     for (const auto &[name, shape] : expected) {
@@ -204,27 +205,27 @@ CheckpointSource fla_checkpoint(ModelConfig &config, const CheckpointFiles &file
     for (int64_t l = 0; l < config.layers; l++) {
         r.emplace(layer(l, "retention_layer_norm.weight"), Recipe{{D}, plain(stored(l, "attn_norm.weight"))});
         r.emplace(layer(l, "retention.q_proj.weight"), Recipe{{H * K, D}, [f, name = stored(l, "attn.q_proj.weight"), H, K] {
-                      return interleave_rotation_pairs(f->read(name), H, K);
-                  }});
+                                                                  return interleave_rotation_pairs(f->read(name), H, K);
+                                                              }});
         r.emplace(layer(l, "retention.k_proj.weight"),
                   Recipe{{H * K, D}, [f, name = stored(l, "attn.k_proj.weight"), Hkv, K, H] {
-                      return repeat_heads(interleave_rotation_pairs(f->read(name), Hkv, K), Hkv, K, H / Hkv);
-                  }});
+                             return repeat_heads(interleave_rotation_pairs(f->read(name), Hkv, K), Hkv, K, H / Hkv);
+                         }});
         r.emplace(layer(l, "retention.v_proj.weight"), Recipe{{H * V, D}, [f, name = stored(l, "attn.v_proj.weight"), Hkv, V, H] {
-                      return repeat_heads(f->read(name), Hkv, V, H / Hkv);
-                  }});
+                                                                  return repeat_heads(f->read(name), Hkv, V, H / Hkv);
+                                                              }});
         r.emplace(layer(l, "retention.g_proj.weight"), Recipe{{H * V, D}, plain(stored(l, "attn.g_proj.weight"))});
         r.emplace(layer(l, "retention.out_proj.weight"),
                   Recipe{{D, H * V}, [f, o = stored(l, "attn.o_proj.weight"), w = stored(l, norm_name), norm_weight, D, H, V] {
-                      Tensor out = f->read(o);
-                      if (!norm_weight) return out;
-                      // y = norm(o) * w * swish(g), then y Wo^T: w scales Wo's columns, head by head.
-                      const Tensor weight = f->read(w);
-                      for (int64_t row = 0; row < D; row++) {
-                          for (int64_t c = 0; c < H * V; c++) out.data()[row * H * V + c] *= weight.data()[c % V];
-                      }
-                      return out;
-                  }});
+                             Tensor out = f->read(o);
+                             if (!norm_weight) return out;
+                             // y = norm(o) * w * swish(g), then y Wo^T: w scales Wo's columns, head by head.
+                             const Tensor weight = f->read(w);
+                             for (int64_t row = 0; row < D; row++) {
+                                 for (int64_t c = 0; c < H * V; c++) out.data()[row * H * V + c] *= weight.data()[c % V];
+                             }
+                             return out;
+                         }});
         r.emplace(layer(l, "final_layer_norm.weight"), Recipe{{D}, plain(stored(l, "mlp_norm.weight"))});
         const std::string gate = stored(l, "mlp.gate_proj.weight");
         if (fused_mlp) {  // rows [0, I): the activated branch; [I, 2I): the linear one
@@ -243,9 +244,12 @@ CheckpointSource fla_checkpoint(ModelConfig &config, const CheckpointFiles &file
 
 CheckpointSource canonical_checkpoint(ModelConfig &config, const CheckpointFiles &files) {
     switch (config.dialect) {
-    case Dialect::syncdoth: return syncdoth_checkpoint(config, files);
-    case Dialect::fla: return fla_checkpoint(config, files);
-    case Dialect::torchscale: break;
+    case Dialect::syncdoth:
+        return syncdoth_checkpoint(config, files);
+    case Dialect::fla:
+        return fla_checkpoint(config, files);
+    case Dialect::torchscale:
+        break;
     }
     CheckpointSource source;
     source.description = files.description();

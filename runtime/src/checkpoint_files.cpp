@@ -42,7 +42,8 @@ CheckpointFiles CheckpointFiles::open(const std::string &dir) {
                                 fs::exists(fs::path(dir) / "pytorch_model.bin.index.json", ec);
             throw Error(fmt::format("{}: no model.safetensors or model.safetensors.index.json{}", dir,
                                     pickle ? " (PyTorch pickle files are not read: they can run code; convert them to "
-                                             "safetensors)" : ""));
+                                             "safetensors)"
+                                           : ""));
         }
         c.files_.push_back(SafetensorsFile::open(single));
         c.description_ = single;

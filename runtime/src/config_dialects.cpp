@@ -40,7 +40,8 @@ Dialect detect_dialect(const json &j, const std::string &source) {
     for (const char *name : kXatlFields) {
         if (j.contains(name)) {
             throw Error(fmt::format("{}: {}: a field of the RetNet-XATL variant, which is not supported (LayerNorms with "
-                                    "biases, parallel residuals, partial rotation)", source, name));
+                                    "biases, parallel residuals, partial rotation)",
+                                    source, name));
         }
     }
     const bool fla = j.contains("hidden_size") || j.contains("num_heads");
@@ -52,12 +53,14 @@ Dialect detect_dialect(const json &j, const std::string &source) {
     }
     if (fla && torchscale_names) {
         throw Error(fmt::format("{}: has both fla's hidden_size/num_heads and torchscale's decoder_embed_dim: which "
-                                "layout is it?", source));
+                                "layout is it?",
+                                source));
     }
     if (fla) return Dialect::fla;
     if (!torchscale_names) {
         throw Error(fmt::format("{}: neither decoder_embed_dim (torchscale, syncdoth) nor hidden_size (fla): not a RetNet "
-                                "config this runtime knows", source));
+                                "config this runtime knows",
+                                source));
     }
     return model_type.is_null() ? Dialect::torchscale : Dialect::syncdoth;
 }

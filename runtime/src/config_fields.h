@@ -32,10 +32,10 @@ T field(const json &j, const char *name, T fallback, const std::string &source) 
         }
         return it->get<T>();
     } catch (const std::exception &) {
-        const char *expected = std::is_same_v<T, bool> ? "true or false"
-                               : std::is_integral_v<T> ? "an integer"
+        const char *expected = std::is_same_v<T, bool>       ? "true or false"
+                               : std::is_integral_v<T>       ? "an integer"
                                : std::is_floating_point_v<T> ? "a number"
-                                                           : "a string";
+                                                             : "a string";
         throw Error(fmt::format("{}: {}: expected {}, got {}", source, name, expected, detail::brief(*it)));
     }
 }

@@ -28,7 +28,7 @@ Tensor gather_rows(const std::vector<std::pair<const Tensor *, int64_t>> &rows, 
         const float *from = it->second.data() + rows[i].second * row_size;
         std::copy(from, from + row_size, out.data() + static_cast<int64_t>(i) * row_size);
     }
-    return device == Device::cpu ? out : out.to(device);
+    return out.to(device);
 }
 
 }  // namespace
@@ -72,7 +72,7 @@ int64_t DecodeSession::join(const std::vector<int32_t> &prompt, Form form, int c
     if (prompt.empty()) throw Error("DecodeSession::join: prompt: expected at least one token, got none");
     DecodeState one = model_.new_state(1);
     Tensor logits = model_.forward(prompt, 1, static_cast<int64_t>(prompt.size()), one, form, chunk, false);
-    Tensor host = logits.device() == Device::cpu ? logits : logits.to(Device::cpu);
+    Tensor host = logits.to(Device::cpu);
     append(one, std::vector<float>(host.data(), host.data() + host.numel()));
     return ids_.back();
 }
@@ -116,7 +116,7 @@ void DecodeSession::step(const std::vector<int32_t> &tokens) {
     }
     if (ids_.empty()) throw Error("DecodeSession::step: no active sequences");
     Tensor logits = model_.decode_step(tokens, state_);
-    Tensor host = logits.device() == Device::cpu ? logits : logits.to(Device::cpu);
+    Tensor host = logits.to(Device::cpu);
     const int64_t vocab = host.dim(1);
     for (size_t s = 0; s < ids_.size(); s++) {
         const float *row = host.data() + static_cast<int64_t>(s) * vocab;

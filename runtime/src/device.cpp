@@ -18,9 +18,12 @@ namespace retnet {
 
 const char *device_name(Device device) {
     switch (device) {
-    case Device::cpu: return "cpu";
-    case Device::cuda: return "cuda";
-    case Device::opencl: return "opencl";
+    case Device::cpu:
+        return "cpu";
+    case Device::cuda:
+        return "cuda";
+    case Device::opencl:
+        return "opencl";
     }
     return "unknown";
 }
@@ -36,7 +39,8 @@ namespace detail {
 
 const halide_device_interface_t *device_interface(Device device) {
     switch (device) {
-    case Device::cpu: return nullptr;
+    case Device::cpu:
+        return nullptr;
     case Device::cuda:
 #ifdef RETNET_HAVE_CUDA
         return halide_cuda_device_interface();
@@ -93,9 +97,10 @@ std::string probe(Device device) {
 
 }  // namespace
 
-DeviceAllocation::DeviceAllocation(Device device_, const Shape &shape) : device(device_), dims(halide_dims(shape, "tensor")) {
+DeviceAllocation::DeviceAllocation(Device device_, const Shape &shape, DType dtype)
+    : device(device_), dims(halide_dims(shape, "tensor")) {
     require_device(device);
-    buffer.type = halide_type_of<float>();
+    buffer.type = halide_type_of_dtype(dtype);
     buffer.dimensions = static_cast<int>(dims.size());
     buffer.dim = dims.data();
     begin_kernel_call();

@@ -21,7 +21,7 @@ const halide_device_interface_t *device_interface(Device device);
 
 // A GPU allocation of one tensor's shape, freed with the last Tensor that shares it.
 struct DeviceAllocation {
-    DeviceAllocation(Device device, const Shape &shape);
+    DeviceAllocation(Device device, const Shape &shape, DType dtype);
     ~DeviceAllocation();
     DeviceAllocation(const DeviceAllocation &) = delete;
     DeviceAllocation &operator=(const DeviceAllocation &) = delete;

@@ -54,7 +54,8 @@ void fill_halide_dims(const Shape &shape, Label role, halide_dimension_t *dims) 
         int64_t extent = shape[static_cast<size_t>(rank - 1 - i)];
         if (extent > INT_MAX || stride * std::max<int64_t>(extent, 1) > INT_MAX) {
             throw Error(fmt::format("{}: tensor of shape {} has more than 2^31 elements, beyond the kernels' "
-                                    "32-bit indexing", role.str(), shape_string(shape)));
+                                    "32-bit indexing",
+                                    role.str(), shape_string(shape)));
         }
         dims[i] = halide_dimension_t(0, static_cast<int32_t>(extent), static_cast<int32_t>(stride));
         stride *= extent;
@@ -67,54 +68,51 @@ std::vector<halide_dimension_t> halide_dims(const Shape &shape, Label role) {
     return dims;
 }
 
+halide_type_t halide_type_of_dtype(DType dtype) {
+    return dtype == DType::i32 ? halide_type_of<int32_t>() : halide_type_of<float>();
+}
+
 KernelBuffer::KernelBuffer(const Tensor &tensor, Label role) {
-    buffer_.type = halide_type_of<float>();
     if (tensor.rank() > kMaxRank) {
         throw Error(fmt::format("{}: expected at most {} dimensions for a kernel, got shape {}", role.str(), kMaxRank,
                                 shape_string(tensor.shape())));
     }
     // The tensor's own shape: reshaped views share memory.
-    fill_halide_dims(tensor.shape(), role, dims_.data());
+    halide_dimension_t dims[kMaxRank];
+    fill_halide_dims(tensor.shape(), role, dims);
+    halide_buffer_t view{};
+    view.type = halide_type_of_dtype(tensor.dtype());
+    view.dimensions = tensor.rank();
+    view.dim = dims;
     if (tensor.device() == Device::cpu) {
         // Inputs are never written; constness is the kernels' contract.
-        buffer_.host = reinterpret_cast<uint8_t *>(const_cast<float *>(tensor.data()));
+        view.host = tensor.dtype() == DType::i32 ? reinterpret_cast<uint8_t *>(const_cast<int32_t *>(tensor.data_i32()))
+                                                 : reinterpret_cast<uint8_t *>(const_cast<float *>(tensor.data()));
     } else {
         const DeviceAllocation *allocation = tensor.device_allocation();
-        buffer_.device = allocation->buffer.device;
-        buffer_.device_interface = allocation->buffer.device_interface;
-        device_memory_is_tensors_ = true;
+        view.device = allocation->buffer.device;
+        view.device_interface = allocation->buffer.device_interface;
     }
-    buffer_.dimensions = tensor.rank();
-    buffer_.dim = dims_.data();
+    // Unmanaged: the tensor owns the device allocation, the view never frees it.
+    buffer_ = Halide::Runtime::Buffer<void>(view, Halide::Runtime::BufferDeviceOwnership::Unmanaged);
 }
 
-KernelBuffer::KernelBuffer(std::vector<float> &values) {
-    dims_[0] = halide_dimension_t(0, static_cast<int32_t>(values.size()), 1);
-    buffer_.type = halide_type_of<float>();
-    buffer_.host = reinterpret_cast<uint8_t *>(values.data());
-    buffer_.flags = halide_buffer_flag_host_dirty;
-    buffer_.dimensions = 1;
-    buffer_.dim = dims_.data();
+KernelBuffer::KernelBuffer(std::vector<float> &values)
+    : buffer_(Halide::Runtime::Buffer<float>(values.data(), static_cast<int>(values.size()))) {
+    buffer_.set_host_dirty();
 }
 
-KernelBuffer::~KernelBuffer() {
-    if (!device_memory_is_tensors_ && buffer_.device) halide_device_free(nullptr, &buffer_);
-}
-
-HostBufferSlice::HostBufferSlice(halide_buffer_t *whole, int dim, int64_t first, int64_t count) {
-    if (whole->host == nullptr || whole->dimensions > kMaxRank || dim < 0 || dim >= whole->dimensions ||
-        first < 0 || count < 0 || first + count > whole->dim[dim].extent) {
-        throw Error(fmt::format("HostBufferSlice: elements [{}, {}) of dimension {} are not inside a host buffer of "
-                                "{} dimensions", first, first + count, dim, whole->dimensions));
+Halide::Runtime::Buffer<void> host_slice(Halide::Runtime::Buffer<void> &whole, int dim, int64_t first, int64_t count) {
+    if (whole.data() == nullptr || dim < 0 || dim >= whole.dimensions() || first < 0 || count < 0 ||
+        first + count > whole.dim(dim).extent()) {
+        throw Error(fmt::format("host_slice: elements [{}, {}) of dimension {} are not inside a host buffer of "
+                                "{} dimensions",
+                                first, first + count, dim, whole.dimensions()));
     }
-    buffer_ = *whole;
-    std::copy(whole->dim, whole->dim + whole->dimensions, dims_.begin());
-    buffer_.dim = dims_.data();
-    buffer_.device = 0;
-    buffer_.device_interface = nullptr;
-    buffer_.host += first * dims_[dim].stride * static_cast<int64_t>(whole->type.bytes());
-    dims_[dim].min = 0;
-    dims_[dim].extent = static_cast<int32_t>(count);
+    const int min = whole.dim(dim).min() + static_cast<int>(first);
+    Halide::Runtime::Buffer<void> slice = whole.cropped(dim, min, static_cast<int>(count));
+    slice.translate(dim, -min);
+    return slice;
 }
 
 }  // namespace retnet::detail

@@ -3,55 +3,40 @@
 // Halide reported.
 #pragma once
 
-#include <array>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "HalideBuffer.h"
 #include "HalideRuntime.h"
 #include "label.h"
 #include "retnet/tensor.h"
 
 namespace retnet::detail {
 
-// A halide_buffer_t over a tensor's memory: host memory for CPU tensors, the device allocation
-// for GPU tensors. A host buffer that a GPU kernel copied to the device (the per-head decay
-// vectors) has that device copy freed with the view.
+// The Halide element type of a tensor's dtype.
+halide_type_t halide_type_of_dtype(DType dtype);
+
+// A Halide buffer over a tensor's memory: host memory for CPU tensors, the device allocation for
+// GPU tensors (never freed by the view). A host vector that a GPU kernel copied to the device (the
+// per-head decay values) has that device copy freed with the view.
 class KernelBuffer {
 public:
     KernelBuffer(const Tensor &tensor, Label role);
     explicit KernelBuffer(std::vector<float> &values);  // a small host vector
-    ~KernelBuffer();
-    KernelBuffer(const KernelBuffer &) = delete;
-    KernelBuffer &operator=(const KernelBuffer &) = delete;
 
-    operator halide_buffer_t *() { return &buffer_; }
+    operator halide_buffer_t *() { return buffer_.raw_buffer(); }
+    Halide::Runtime::Buffer<void> &buffer() { return buffer_; }
 
 private:
     static constexpr int kMaxRank = 4;  // the kernels' largest: [B, T, H, K]
 
-    halide_buffer_t buffer_{};
-    std::array<halide_dimension_t, kMaxRank> dims_{};  // no allocation per call
-    bool device_memory_is_tensors_ = false;
+    Halide::Runtime::Buffer<void> buffer_;  // up to 4 dimensions in place: no allocation per call
 };
 
 // Part of a host buffer: elements [first, first + count) along dimension `dim`, indexed from 0
-// there (the kernels' outputs start at index 0). A view with its own copy of the dimensions; the
-// memory stays the whole buffer's.
-class HostBufferSlice {
-public:
-    HostBufferSlice(halide_buffer_t *whole, int dim, int64_t first, int64_t count);
-    HostBufferSlice(const HostBufferSlice &) = delete;
-    HostBufferSlice &operator=(const HostBufferSlice &) = delete;
-
-    operator halide_buffer_t *() { return &buffer_; }
-
-private:
-    static constexpr int kMaxRank = 4;
-
-    halide_buffer_t buffer_{};
-    std::array<halide_dimension_t, kMaxRank> dims_{};
-};
+// there (the kernels' outputs start at index 0); the memory stays the whole buffer's.
+Halide::Runtime::Buffer<void> host_slice(Halide::Runtime::Buffer<void> &whole, int dim, int64_t first, int64_t count);
 
 // Routes Halide's error handler into the runtime (once) and clears this thread's last message;
 // called before every kernel and driver call.

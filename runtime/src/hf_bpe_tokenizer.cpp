@@ -185,8 +185,10 @@ std::vector<std::pair<size_t, size_t>> split_by(std::string_view s, const std::v
     case SplitBehavior::merged_with_previous: {
         bool previous_match = false;
         for (const Part &p : parts) {
-            if (p.match && !previous_match && !merged.empty()) merged.back().e = p.e;
-            else merged.push_back({p.b, p.e, false});
+            if (p.match && !previous_match && !merged.empty())
+                merged.back().e = p.e;
+            else
+                merged.push_back({p.b, p.e, false});
             previous_match = p.match;
         }
         break;
@@ -194,8 +196,10 @@ std::vector<std::pair<size_t, size_t>> split_by(std::string_view s, const std::v
     case SplitBehavior::merged_with_next: {
         bool next_match = false;
         for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
-            if (it->match && !next_match && !merged.empty()) merged.back().b = it->b;
-            else merged.push_back({it->b, it->e, false});
+            if (it->match && !next_match && !merged.empty())
+                merged.back().b = it->b;
+            else
+                merged.push_back({it->b, it->e, false});
             next_match = it->match;
         }
         std::reverse(merged.begin(), merged.end());
@@ -204,8 +208,10 @@ std::vector<std::pair<size_t, size_t>> split_by(std::string_view s, const std::v
     case SplitBehavior::contiguous: {
         bool previous_match = false;
         for (const Part &p : parts) {
-            if (p.match && previous_match && !merged.empty()) merged.back().e = p.e;
-            else merged.push_back(p);
+            if (p.match && previous_match && !merged.empty())
+                merged.back().e = p.e;
+            else
+                merged.push_back(p);
             previous_match = p.match;
         }
         break;

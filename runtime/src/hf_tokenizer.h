@@ -25,17 +25,25 @@ constexpr size_t kMaxPatternBytes = 16 << 10;
 constexpr int kMaxNesting = 16;
 
 struct Normalizer {
-    enum class Kind { prepend, replace, unicode } kind;
-    std::string text;                // prepend: what; replace: the literal pattern
-    std::shared_ptr<Regex> regex;    // replace: the regex pattern, when not a literal
-    std::string content;             // replace: the replacement
-    std::string form;                // unicode: NFC, NFD, NFKC or NFKD
+    enum class Kind { prepend,
+                      replace,
+                      unicode } kind;
+    std::string text;              // prepend: what; replace: the literal pattern
+    std::shared_ptr<Regex> regex;  // replace: the regex pattern, when not a literal
+    std::string content;           // replace: the replacement
+    std::string form;              // unicode: NFC, NFD, NFKC or NFKD
 };
 
-enum class SplitBehavior { removed, isolated, merged_with_previous, merged_with_next, contiguous };
+enum class SplitBehavior { removed,
+                           isolated,
+                           merged_with_previous,
+                           merged_with_next,
+                           contiguous };
 
 struct PreTokenizer {
-    enum class Kind { byte_level, split, metaspace } kind;
+    enum class Kind { byte_level,
+                      split,
+                      metaspace } kind;
     // byte_level
     bool add_prefix_space = false;
     bool use_regex = true;
@@ -46,12 +54,19 @@ struct PreTokenizer {
     bool invert = false;
     // metaspace
     std::string replacement;
-    enum class Prepend { always, first, never } prepend = Prepend::always;
+    enum class Prepend { always,
+                         first,
+                         never } prepend = Prepend::always;
     bool split_on_replacement = true;
 };
 
 struct DecoderStep {
-    enum class Kind { byte_level, replace, byte_fallback, fuse, strip, metaspace } kind;
+    enum class Kind { byte_level,
+                      replace,
+                      byte_fallback,
+                      fuse,
+                      strip,
+                      metaspace } kind;
     std::string pattern, content;  // replace; metaspace: pattern = the replacement
 };
 

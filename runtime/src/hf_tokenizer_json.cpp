@@ -149,12 +149,18 @@ void read_pre_tokenizer(const Node &node, HfConfig &config, int depth) {
         read_pattern(node["pattern"], p.literal, p.regex);
         const Node behavior = node["behavior"];
         const std::string b = behavior.string();
-        if (b == "Removed") p.behavior = SplitBehavior::removed;
-        else if (b == "Isolated") p.behavior = SplitBehavior::isolated;
-        else if (b == "MergedWithPrevious") p.behavior = SplitBehavior::merged_with_previous;
-        else if (b == "MergedWithNext") p.behavior = SplitBehavior::merged_with_next;
-        else if (b == "Contiguous") p.behavior = SplitBehavior::contiguous;
-        else behavior.fail("unknown split behavior \"" + b + "\"");
+        if (b == "Removed")
+            p.behavior = SplitBehavior::removed;
+        else if (b == "Isolated")
+            p.behavior = SplitBehavior::isolated;
+        else if (b == "MergedWithPrevious")
+            p.behavior = SplitBehavior::merged_with_previous;
+        else if (b == "MergedWithNext")
+            p.behavior = SplitBehavior::merged_with_next;
+        else if (b == "Contiguous")
+            p.behavior = SplitBehavior::contiguous;
+        else
+            behavior.fail("unknown split behavior \"" + b + "\"");
         p.invert = node["invert"].boolean(false);
     } else if (type == "Metaspace") {
         p.kind = PreTokenizer::Kind::metaspace;
@@ -165,10 +171,14 @@ void read_pre_tokenizer(const Node &node, HfConfig &config, int depth) {
         }
         if (node.has("prepend_scheme")) {
             const std::string scheme = node["prepend_scheme"].string();
-            if (scheme == "always") p.prepend = PreTokenizer::Prepend::always;
-            else if (scheme == "first") p.prepend = PreTokenizer::Prepend::first;
-            else if (scheme == "never") p.prepend = PreTokenizer::Prepend::never;
-            else node["prepend_scheme"].fail("unknown prepend_scheme \"" + scheme + "\"");
+            if (scheme == "always")
+                p.prepend = PreTokenizer::Prepend::always;
+            else if (scheme == "first")
+                p.prepend = PreTokenizer::Prepend::first;
+            else if (scheme == "never")
+                p.prepend = PreTokenizer::Prepend::never;
+            else
+                node["prepend_scheme"].fail("unknown prepend_scheme \"" + scheme + "\"");
         } else {
             p.prepend = node["add_prefix_space"].boolean(true) ? PreTokenizer::Prepend::always : PreTokenizer::Prepend::never;
         }

@@ -8,16 +8,13 @@
 
 namespace retnet::detail {
 
-const DeviceKernels &kernels_for(const char *fn, Device device) {
-    for (const auto &kernels : built_kernels()) {
-        if (kernels.device == device) {
-            std::string why;
-            if (!device_available(device, &why)) throw Error(fmt::format("{}: {}", fn, why));
-            return kernels;
-        }
+void require_kernels_for(const char *fn, Device device, bool built) {
+    if (!built) {
+        throw Error(fmt::format("{}: this build has no {} kernels (configure with -DRETNET_GPU_TARGETS={} or both)", fn,
+                                device_name(device), device_name(device)));
     }
-    throw Error(fmt::format("{}: this build has no {} kernels (configure with -DRETNET_GPU_TARGETS={} or both)", fn,
-                            device_name(device), device_name(device)));
+    std::string why;
+    if (!device_available(device, &why)) throw Error(fmt::format("{}: {}", fn, why));
 }
 
 void check_rank(const Tensor &t, Label role, int rank, const char *dims) {
@@ -63,7 +60,8 @@ void check_same_device(const char *fn, std::initializer_list<std::pair<const cha
     for (const auto &[name, tensor] : tensors) {
         if (tensor && tensor->defined() && tensor->device() != first->device()) {
             throw Error(fmt::format("{}: {} is on {} but {} is on {}: all tensors of one call must be on one device "
-                                    "(copy with Tensor::to)", fn, name, device_name(tensor->device()), first_name,
+                                    "(copy with Tensor::to)",
+                                    fn, name, device_name(tensor->device()), first_name,
                                     device_name(first->device())));
         }
     }

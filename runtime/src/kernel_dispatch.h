@@ -6,7 +6,12 @@
 #include <string>
 #include <utility>
 
+#include <vector>
+
+#include <fmt/format.h>
+
 #include "kernel_table.h"
+#include "retnet/error.h"
 #include "label.h"
 #include "retnet/tensor.h"
 
@@ -32,9 +37,22 @@ Tensor cached(std::map<Key, Tensor> &cache, const Key &key, size_t bound, Make &
     return found->second;
 }
 
+// Throws unless this build has kernels for `device` and the machine can run them; errors name `fn`.
+void require_kernels_for(const char *fn, Device device, bool built);
 
-// The kernels built for `device`, after checking the device can run them; errors name `fn`.
-const DeviceKernels &kernels_for(const char *fn, Device device);
+// The variant of `kernels` for `device` and the shape bucket of `extent` (kernels.json's bucket
+// rule of the kernel: rows, T, B...) and `instance` (a chunk length, for kernels that have
+// instances); errors name `fn`.
+template<typename Fn>
+Fn find_kernel(const char *fn, const KernelSet<Fn> &kernels, Device device, int64_t extent = 0, int instance = 0) {
+    require_kernels_for(fn, device, kernels.built_for(device));
+    Fn kernel = kernels.find(device, extent, instance);
+    if (kernel == nullptr) {
+        throw Error(fmt::format("{}: {}: expected one of {} on {}, got {}", fn, kernels.instance_param,
+                                fmt::join(kernels.instances(device), ", "), device_name(device), instance));
+    }
+    return kernel;
+}
 
 // Throws unless `t` is defined with `rank` dimensions; `role` and `dims` ("B, T, H, K") name it.
 void check_rank(const Tensor &t, Label role, int rank, const char *dims);
@@ -46,14 +64,5 @@ void check_tensor(const Tensor &tensor, Label role, const Shape &expected, Label
 
 // Every tensor of one call must live on the first one's device.
 void check_same_device(const char *fn, std::initializer_list<std::pair<const char *, const Tensor *>> tensors);
-
-// The tuned variant of `kernel` on `device` for `bucket` if this build has one, else `fallback`.
-template<typename Kernel>
-Kernel tuned_or(Device device, const std::string &kernel, const std::string &bucket, Kernel fallback) {
-    for (const TunedVariant &t : tuned_kernels()) {
-        if (device == t.device && kernel == t.kernel && bucket == t.bucket) return reinterpret_cast<Kernel>(t.entry);
-    }
-    return fallback;
-}
 
 }  // namespace retnet::detail

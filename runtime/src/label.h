@@ -12,7 +12,7 @@ namespace retnet::detail {
 // A Label points at its caller's strings: pass it down a call, never keep it.
 class Label {
 public:
-    Label(const char *text) : first_(text) {}  // NOLINT: implicit, like the strings it stands for
+    Label(const char *text) : first_(text) {}                 // NOLINT: implicit, like the strings it stands for
     Label(const std::string &text) : first_(text.c_str()) {}  // NOLINT
     // "first: second", e.g. a function's name and a tensor's.
     Label(const char *first, const char *second) : first_(first), second_(second) {}

@@ -8,22 +8,18 @@
 #include "halide_bridge.h"
 #include "kernel_dispatch.h"
 #include "retnet/error.h"
-#include "retnet/tuning_buckets.h"
 
 namespace retnet {
 
 using detail::check_rank;
-using detail::check_tensor;
 using detail::check_same_device;
+using detail::check_tensor;
+using detail::find_kernel;
+using detail::kernel_table;
 using detail::KernelBuffer;
-using detail::kernels_for;
 using detail::run_kernel;
 
 namespace {
-
-// Up to this many rows the matrix-vector kernels win: the tiled ones would compute a whole tile
-// of rows (8) for each, and both read the weights once.
-constexpr int64_t kGemvMaxRows = 4;
 
 void check_weight(const char *fn, const LinearWeight &w, int64_t in_features, const std::string &against) {
     if (!w.packed.defined()) throw Error(fmt::format("{}: weight {}: not loaded", fn, w.name));
@@ -40,11 +36,6 @@ int64_t check_product(const char *fn, const Tensor &x, const LinearWeight &w, co
     check_weight(fn, w, x.dim(1), "x");
     check_tensor(y, f + ": y", {x.dim(0), w.out_features}, "M rows of x, out features of " + w.name);
     return x.dim(0);
-}
-
-template<typename Kernel>
-Kernel pick(const detail::ProductVariants<Kernel> &variants, int64_t rows) {
-    return rows <= kGemvMaxRows ? variants.gemv : variants.tiled;
 }
 
 }  // namespace
@@ -74,7 +65,7 @@ LinearWeight LinearWeight::pack(const Tensor &weight, Device device, const std::
     }
     for (int64_t i = 0; i < in; i++) std::fill(dst + i * padded + out, dst + (i + 1) * padded, 0.0f);
     LinearWeight w;
-    w.packed = device == Device::cpu ? host : host.to(device);
+    w.packed = host.to(device);
     w.in_features = in;
     w.out_features = out;
     w.name = name;
@@ -85,7 +76,8 @@ void linear(const Tensor &x, const LinearWeight &weight, Tensor &y) {
     const char *fn = "linear";
     int64_t rows = check_product(fn, x, weight, y);
     check_same_device(fn, {{"x", &x}, {"weight", &weight.packed}, {"y", &y}});
-    auto kernel = detail::tuned_or(x.device(), "linear", linear_bucket(rows), pick(kernels_for(fn, x.device()).model.linear, rows));
+    // By rows: a few (decoding) take the matrix-vector schedule (kernels.json's bucket_params).
+    auto kernel = find_kernel(fn, kernel_table().linear, x.device(), rows);
     KernelBuffer hx(x, "linear: x"), hw(weight.packed, weight.name), hy(y, "linear: y");
     run_kernel(fn, [&] { return kernel(hx, hw, hy); });
 }
@@ -95,7 +87,7 @@ void linear_residual(const Tensor &x, const LinearWeight &weight, const Tensor &
     int64_t rows = check_product(fn, x, weight, y);
     check_tensor(residual, "linear_residual: residual", y.shape(), "as y");
     check_same_device(fn, {{"x", &x}, {"weight", &weight.packed}, {"residual", &residual}, {"y", &y}});
-    auto kernel = pick(kernels_for(fn, x.device()).model.linear_residual, rows);
+    auto kernel = find_kernel(fn, kernel_table().linear_residual, x.device(), rows);
     KernelBuffer hx(x, "linear_residual: x"), hw(weight.packed, weight.name), hr(residual, "linear_residual: residual"),
         hy(y, "linear_residual: y");
     run_kernel(fn, [&] { return kernel(hx, hw, hr, alpha, hy); });
@@ -110,8 +102,9 @@ void linear_glu(const Tensor &x, const LinearWeight &fc1, const LinearWeight &ga
                                 fc1.out_features));
     }
     check_same_device(fn, {{"x", &x}, {"fc1", &fc1.packed}, {"gate", &gate.packed}, {"y", &y}});
-    const auto &model = kernels_for(fn, x.device()).model;
-    auto kernel = pick(activation == Activation::swish ? model.glu_swish : model.glu_gelu, rows);
+    const detail::KernelTable &table = kernel_table();
+    auto kernel = find_kernel(fn, activation == Activation::swish ? table.linear_glu_swish : table.linear_glu_gelu,
+                              x.device(), rows);
     KernelBuffer hx(x, "linear_glu: x"), h1(fc1.packed, fc1.name), hg(gate.packed, gate.name), hy(y, "linear_glu: y");
     run_kernel(fn, [&] { return kernel(hx, h1, hg, hy); });
 }
@@ -122,7 +115,7 @@ void rms_norm(const Tensor &x, const Tensor &weight, float eps, Tensor &y) {
     check_tensor(weight, "rms_norm: weight", {x.dim(1)}, "C of x");
     check_tensor(y, "rms_norm: y", x.shape(), "as x");
     check_same_device(fn, {{"x", &x}, {"weight", &weight}, {"y", &y}});
-    auto kernel = kernels_for(fn, x.device()).model.rms_norm;
+    auto kernel = find_kernel(fn, kernel_table().rms_norm, x.device());
     KernelBuffer hx(x, "rms_norm: x"), hw(weight, "rms_norm: weight"), hy(y, "rms_norm: y");
     run_kernel(fn, [&] { return kernel(hx, hw, eps, hy); });
 }
@@ -133,7 +126,7 @@ void group_norm_gate(const Tensor &x, const Tensor &gate, float eps, Tensor &y) 
     check_tensor(gate, "group_norm_gate: gate", x.shape(), "as x");
     check_tensor(y, "group_norm_gate: y", x.shape(), "as x");
     check_same_device(fn, {{"x", &x}, {"gate", &gate}, {"y", &y}});
-    auto kernel = kernels_for(fn, x.device()).model.group_norm_gate;
+    auto kernel = find_kernel(fn, kernel_table().group_norm_gate, x.device());
     KernelBuffer hx(x, "group_norm_gate: x"), hg(gate, "group_norm_gate: gate"), hy(y, "group_norm_gate: y");
     run_kernel(fn, [&] { return kernel(hx, hg, eps, hy); });
 }
@@ -189,23 +182,43 @@ void rotate_query_key(const Tensor &q, const Tensor &k, const RotationTables &ta
     check_tensor(tables.sin, "rotate_query_key: sin table", {B, T, K / 2}, "B, T, K/2 of q");
     check_tensor(q_out, "rotate_query_key: q_out", q.shape(), "as q");
     check_tensor(k_out, "rotate_query_key: k_out", q.shape(), "as q");
-    check_same_device(fn, {{"q", &q}, {"k", &k}, {"cos table", &tables.cos}, {"sin table", &tables.sin},
-                           {"q_out", &q_out}, {"k_out", &k_out}});
-    auto kernel = kernels_for(fn, q.device()).model.rotate_query_key;
+    check_same_device(fn, {{"q", &q}, {"k", &k}, {"cos table", &tables.cos}, {"sin table", &tables.sin}, {"q_out", &q_out}, {"k_out", &k_out}});
+    auto kernel = find_kernel(fn, kernel_table().rotate_query_key, q.device());
     KernelBuffer hq(q, "rotate_query_key: q"), hk(k, "rotate_query_key: k"), hc(tables.cos, "cos table"),
         hs(tables.sin, "sin table"), hqo(q_out, "rotate_query_key: q_out"), hko(k_out, "rotate_query_key: k_out");
     run_kernel(fn, [&] { return kernel(hq, hk, hc, hs, k_scale, hqo, hko); });
 }
 
+namespace {
+
+// Checks ids [M] (int32) and table [rows, C] against y [M, C]; `fn` names the kernel.
+void check_row_gather(const char *fn, const Tensor &ids, const Tensor &table, const Tensor &y, const char *ids_name) {
+    const std::string f = fn;
+    check_rank(ids, f + ": " + ids_name, 1, "M");
+    if (ids.dtype() != DType::i32) {
+        throw Error(fmt::format("{}: {}: expected dtype int32, got {}", fn, ids_name, dtype_name(ids.dtype())));
+    }
+    check_rank(table, f + ": table", 2, "rows, C");
+    check_tensor(y, f + ": y", {ids.dim(0), table.dim(1)}, fmt::format("M of {}, C of table", ids_name));
+    check_same_device(fn, {{ids_name, &ids}, {"table", &table}, {"y", &y}});
+}
+
+}  // namespace
+
 void embedding(const Tensor &tokens, const Tensor &table, float scale, Tensor &y) {
     const char *fn = "embedding";
-    check_rank(tokens, "embedding: tokens", 1, "M");
-    check_rank(table, "embedding: table", 2, "vocab, C");
-    check_tensor(y, "embedding: y", {tokens.dim(0), table.dim(1)}, "M of tokens, C of table");
-    check_same_device(fn, {{"tokens", &tokens}, {"table", &table}, {"y", &y}});
-    auto kernel = kernels_for(fn, tokens.device()).model.embedding;
+    check_row_gather(fn, tokens, table, y, "tokens");
+    auto kernel = find_kernel(fn, kernel_table().embedding, tokens.device());
     KernelBuffer ht(tokens, "embedding: tokens"), htab(table, "embedding: table"), hy(y, "embedding: y");
     run_kernel(fn, [&] { return kernel(ht, htab, scale, hy); });
+}
+
+void gather_rows(const Tensor &ids, const Tensor &table, Tensor &y) {
+    const char *fn = "gather_rows";
+    check_row_gather(fn, ids, table, y, "ids");
+    auto kernel = find_kernel(fn, kernel_table().gather_rows, ids.device());
+    KernelBuffer hi(ids, "gather_rows: ids"), htab(table, "gather_rows: table"), hy(y, "gather_rows: y");
+    run_kernel(fn, [&] { return kernel(hi, htab, hy); });
 }
 
 }  // namespace retnet

@@ -49,7 +49,8 @@ void Model::check_tokens(const std::vector<int32_t> &tokens, int64_t batch, int6
     }
     if (state.batch() != batch || static_cast<int64_t>(state.layer_states.size()) != config_.layers) {
         throw Error(fmt::format("{}: state: expected a state for {} sequences and {} layers (Model::new_state), got one for "
-                                "{} sequences and {} layers", fn, batch, config_.layers, state.batch(),
+                                "{} sequences and {} layers",
+                                fn, batch, config_.layers, state.batch(),
                                 state.layer_states.size()));
     }
     for (size_t i = 0; i < tokens.size(); i++) {
@@ -73,7 +74,10 @@ Tensor Model::forward(const std::vector<int32_t> &tokens, int64_t batch, int64_t
         }
     }
     if (form == Form::automatic) form = choose_form(seq_len) == Form::parallel ? Form::parallel : Form::chunkwise;
-    if (form != Form::recurrent) return run(tokens, batch, seq_len, state, form, chunk, all_logits);
+    if (form != Form::recurrent) {
+        return run(tokens, batch, seq_len, state, form == Form::parallel ? Pass::parallel : Pass::chunkwise, chunk,
+                   all_logits);
+    }
 
     // Token by token through the decode step; the logits are gathered on the host.
     const int64_t vocab = config_.vocab_size;
@@ -82,38 +86,33 @@ Tensor Model::forward(const std::vector<int32_t> &tokens, int64_t batch, int64_t
     std::vector<int32_t> step_tokens(static_cast<size_t>(batch));
     for (int64_t t = 0; t < seq_len; t++) {
         for (int64_t b = 0; b < batch; b++) step_tokens[static_cast<size_t>(b)] = tokens[static_cast<size_t>(b * seq_len + t)];
-        Tensor step = run(step_tokens, batch, 1, state, Form::recurrent, 0, true);
+        Tensor step = run(step_tokens, batch, 1, state, Pass::decode_step, 0, true);
         if (!all_logits && t + 1 < seq_len) continue;
-        Tensor host = device_ == Device::cpu ? step : step.to(Device::cpu);
+        Tensor host = step.to(Device::cpu);
         const int64_t slot = all_logits ? t : 0;
         for (int64_t b = 0; b < batch; b++) {
             std::copy(host.data() + b * vocab, host.data() + (b + 1) * vocab, logits.data() + (b * kept + slot) * vocab);
         }
     }
-    return device_ == Device::cpu ? logits : logits.to(device_);
+    return logits.to(device_);
 }
 
 Tensor Model::decode_step(const std::vector<int32_t> &tokens, DecodeState &state) const {
     const int64_t batch = static_cast<int64_t>(tokens.size());
     check_tokens(tokens, batch, 1, state, "Model::decode_step");
-    return run(tokens, batch, 1, state, Form::recurrent, 0, true).reshape({batch, config_.vocab_size});
+    return run(tokens, batch, 1, state, Pass::decode_step, 0, true).reshape({batch, config_.vocab_size});
 }
 
-// One pass of the layer stack over B x T tokens: prefill (parallel or chunkwise retention, which
-// also hands back each layer's state) or, with Form::recurrent and T = 1, a decode step that
-// updates the states in place.
-Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq_len, DecodeState &state, Form form,
+// One pass of the layer stack over B x T tokens: a prefill (parallel or chunkwise retention, which
+// also hands back each layer's state) or, with T = 1, a decode step that updates the states in place.
+Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq_len, DecodeState &state, Pass pass,
                   int chunk, bool all_logits) const {
     const ModelConfig &c = config_;
     const int64_t B = batch, T = seq_len, M = B * T, d = c.embed_dim, H = c.heads, K = c.key_dim(), V = c.value_dim();
     const Device dev = device_;
     const float eps = static_cast<float>(c.layernorm_eps);
     const float alpha = static_cast<float>(c.residual_alpha());
-    const bool step = form == Form::recurrent;
-    if (!all_logits && T > 1 && M >= (int64_t(1) << 24)) {  // last rows are gathered by float32 row ids
-        throw Error(fmt::format("Model::forward: {} x {} tokens: last-position logits need fewer than 2^24 tokens "
-                                "per call (ask for all logits, or split the batch)", B, T));
-    }
+    const bool step = pass == Pass::decode_step;
 
     // Every activation of one call at once: refused by name when it cannot fit, rather than
     // failing an allocation halfway through the layers (T comes from files and flags).
@@ -121,9 +120,9 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
     const uint64_t per_row = uint64_t(3 * d + 4 * H * K + 4 * H * V + c.ffn_dim + (all_logits ? c.vocab_size : 0));
     require_fits_in_memory(checked_mul(checked_mul(uint64_t(M), per_row, what), uint64_t(sizeof(float)), what), what);
 
-    Tensor ids = Tensor::empty({M});
-    for (int64_t i = 0; i < M; i++) ids.data()[i] = static_cast<float>(tokens[static_cast<size_t>(i)]);
-    if (dev != Device::cpu) ids = ids.to(dev);
+    Tensor ids = Tensor::empty({M}, Device::cpu, DType::i32);
+    std::copy(tokens.begin(), tokens.end(), ids.data_i32());
+    ids = ids.to(dev);
 
     Tensor h = Tensor::empty({M, d}, dev), h_next = Tensor::empty({M, d}, dev), a = Tensor::empty({M, d}, dev);
     embedding(ids, weights_.embed_tokens, static_cast<float>(c.embed_scale()), h);
@@ -134,7 +133,7 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
     const RotationTables tables = RotationTables::make(state.positions, T, c.rotation_angles(), dev);
     const float k_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(K)));
     RetentionOptions retention_options;
-    retention_options.scale = 1.0;  // k carries K^-0.5 already
+    retention_options.scale = 1.0;      // k carries K^-0.5 already
     retention_options.decay = c.decay;  // empty: the default gamma_h
 
     Tensor q = Tensor::empty({B, T, H, K}, dev), k = Tensor::empty({B, T, H, K}, dev);
@@ -159,7 +158,7 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
             Tensor o3 = o.reshape({B, H, V});
             retention_decode_step(q_rot.reshape({B, H, K}), k_rot.reshape({B, H, K}), v.reshape({B, H, V}), layer_state,
                                   o3, retention_options);
-        } else if (form == Form::parallel) {
+        } else if (pass == Pass::parallel) {
             retention_parallel(q_rot, k_rot, v.reshape({B, T, H, V}), o, retention_options, &layer_state, &final_state);
             std::swap(layer_state, final_state);
         } else {
@@ -182,12 +181,13 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
     Tensor rows = h;
     int64_t kept = T;
     if (!all_logits && T > 1) {
-        // Each sequence's last row, gathered where h lives by the embedding kernel (a row gather),
-        // rather than copying every hidden state to the host.
-        Tensor last_rows = Tensor::empty({B});
-        for (int64_t b = 0; b < B; b++) last_rows.data()[b] = static_cast<float>((b + 1) * T - 1);
+        // Each sequence's last row, gathered where h lives rather than copying every hidden state
+        // to the host.
+        Tensor last_rows = Tensor::empty({B}, Device::cpu, DType::i32);
+        // Exact in int32: every kernel above already refused an h of 2^31 elements or more.
+        for (int64_t b = 0; b < B; b++) last_rows.data_i32()[b] = static_cast<int32_t>((b + 1) * T - 1);
         rows = Tensor::empty({B, d}, dev);
-        embedding(dev == Device::cpu ? last_rows : last_rows.to(dev), h, 1.0f, rows);
+        gather_rows(last_rows.to(dev), h, rows);
         kept = 1;
     }
     Tensor normed = Tensor::empty({B * kept, d}, dev), logits = Tensor::empty({B * kept, c.vocab_size}, dev);

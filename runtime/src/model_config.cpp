@@ -16,10 +16,10 @@ namespace retnet {
 
 namespace {
 
-using nlohmann::json;
 using detail::field;
-using detail::required;
 using detail::refuse_unless;
+using detail::required;
+using nlohmann::json;
 
 // The largest hyperparameters the kernels are built for (retention.h: K <= 256, V <= 512) and that
 // token ids as float32 represent exactly (vocab < 2^24).
@@ -84,11 +84,13 @@ void ModelConfig::validate(const std::string &source) const {
     }
     if (value_embed_dim % heads != 0) {
         throw Error(fmt::format("{}: decoder_value_embed_dim: {} does not divide by decoder_retention_heads = {} (the "
-                                "value dimension per head must be whole)", source, value_embed_dim, heads));
+                                "value dimension per head must be whole)",
+                                source, value_embed_dim, heads));
     }
     if (key_dim() % 2 != 0 || key_dim() > kMaxKeyDim) {
         throw Error(fmt::format("{}: decoder_embed_dim / decoder_retention_heads: expected an even key dimension of at "
-                                "most {} (the rotation pairs features), got {}", source, kMaxKeyDim, key_dim()));
+                                "most {} (the rotation pairs features), got {}",
+                                source, kMaxKeyDim, key_dim()));
     }
     if (value_dim() > kMaxValueDim) {
         throw Error(fmt::format("{}: decoder_value_embed_dim / decoder_retention_heads: expected at most {}, got {}",
@@ -117,9 +119,12 @@ void ModelConfig::validate(const std::string &source) const {
 
 const char *dialect_name(Dialect dialect) {
     switch (dialect) {
-    case Dialect::torchscale: return "torchscale";
-    case Dialect::syncdoth: return "syncdoth";
-    case Dialect::fla: return "fla";
+    case Dialect::torchscale:
+        return "torchscale";
+    case Dialect::syncdoth:
+        return "syncdoth";
+    case Dialect::fla:
+        return "fla";
     }
     return "unknown";
 }
@@ -145,9 +150,15 @@ ModelConfig ModelConfig::from_json_text(const std::string &text, const std::stri
     if (!j.is_object()) throw Error(fmt::format("{}: expected a JSON object, got {}", source, j.type_name()));
     ModelConfig c;
     switch (detail::detect_dialect(j, source)) {
-    case Dialect::syncdoth: c = detail::parse_syncdoth_config(j, source); break;
-    case Dialect::fla: c = detail::parse_fla_config(j, source); break;
-    case Dialect::torchscale: c = detail::parse_torchscale_config(j, source); break;
+    case Dialect::syncdoth:
+        c = detail::parse_syncdoth_config(j, source);
+        break;
+    case Dialect::fla:
+        c = detail::parse_fla_config(j, source);
+        break;
+    case Dialect::torchscale:
+        c = detail::parse_torchscale_config(j, source);
+        break;
     }
     c.validate(source);
     return c;

@@ -56,7 +56,7 @@ Model Model::from_tensors(const ModelConfig &config, const std::map<std::string,
     for (const auto &[name, t] : tensors) checkpoint.shapes.emplace(name, t.shape());
     checkpoint.read = [&tensors](const std::string &name) {
         const Tensor &t = tensors.at(name);
-        return t.device() == Device::cpu ? t : t.to(Device::cpu);
+        return t.to(Device::cpu);
     };
     return from_checkpoint(config, checkpoint, device);
 }
@@ -105,7 +105,7 @@ Model Model::from_checkpoint(const ModelConfig &config, const CheckpointSource &
     // real sizes), while little else is held: the peak is then the kept weights plus one layer
     // tensor's conversion, not plus an embedding's.
     Tensor embed = checkpoint.read("embed_tokens.weight");
-    w.embed_tokens = device == Device::cpu ? embed : embed.to(device);
+    w.embed_tokens = embed.to(device);
     w.output = config.tied_embeddings ? LinearWeight::pack(embed, device, "embed_tokens.weight (tied output projection)")
                                       : lin("output_projection.weight");
     embed = Tensor();

@@ -96,8 +96,10 @@ private:
             if (dims.size() == kMaxRank) fail(fmt::format("more than {} dimensions", kMaxRank));
             dims.push_back(n);
             skip_space();
-            if (peek() == ',') pos_++;
-            else if (peek() != ')') fail("expected ',' or ')' in the shape");
+            if (peek() == ',')
+                pos_++;
+            else if (peek() != ')')
+                fail("expected ',' or ')' in the shape");
         }
         pos_++;
         return dims;
@@ -111,7 +113,7 @@ private:
 }  // namespace
 
 void write_npy(AtomicOutputFile &out, const Tensor &tensor) {
-    Tensor host = tensor.device() == Device::cpu ? tensor : tensor.to(Device::cpu);
+    Tensor host = tensor.to(Device::cpu);
     std::string shape = "(";
     for (int64_t extent : host.shape()) shape += fmt::format("{}, ", extent);
     if (host.rank() > 1) shape.resize(shape.size() - 2);

@@ -13,15 +13,15 @@
 #include "halide_bridge.h"
 #include "kernel_dispatch.h"
 #include "retnet/error.h"
-#include "retnet/tuning_buckets.h"
 
 namespace retnet {
 
 using detail::cached;
 using detail::check_rank;
-using detail::check_tensor;
 using detail::check_same_device;
-using detail::kernels_for;
+using detail::check_tensor;
+using detail::find_kernel;
+using detail::kernel_table;
 using detail::KernelBuffer;
 using detail::Label;
 using detail::leaked;
@@ -42,10 +42,14 @@ std::vector<double> default_decay(int64_t heads) {
 
 const char *form_name(Form form) {
     switch (form) {
-    case Form::automatic: return "auto";
-    case Form::parallel: return "parallel";
-    case Form::chunkwise: return "chunkwise";
-    case Form::recurrent: return "recurrent";
+    case Form::automatic:
+        return "auto";
+    case Form::parallel:
+        return "parallel";
+    case Form::chunkwise:
+        return "chunkwise";
+    case Form::recurrent:
+        return "recurrent";
     }
     return "unknown";
 }
@@ -96,7 +100,8 @@ Dims check_sequence_inputs(const char *fn, const Tensor &q, const Tensor &k, con
 
 // Which per-head decay a kernel takes: gamma itself (the recurrent kernels) or its log (the
 // parallel and chunkwise kernels, from log in double).
-enum class DecayForm { gamma, log_gamma };
+enum class DecayForm { gamma,
+                       log_gamma };
 
 // Per-head decay (validated) in the kernel's form, and the scale, resolved against their defaults.
 struct Decay {
@@ -192,16 +197,14 @@ private:
     std::optional<KernelBuffer> buffer_;
 };
 
-// The chunkwise kernel stores the state entering each of its chunks (K V floats a head, a chunk)
-// and rereads them for the outputs. On the CPU a long sequence runs in blocks of tokens whose
-// states take about 256 KB a head, so that they and the block's inputs stay in a core's L2 cache
-// (1 MB here) between the two phases: 512 tokens at C 64, K 64, V 128; 256 at K = V = 128. At
-// least 256 tokens, so that a block's work outweighs a kernel call. A/B on the 2-core Zen 4 VM
-// (docs/PERF.md): B1 H8 K64 V128 T 8192 22% faster, T 2048 3-10%; K = 128, V = 256, T 4096 15%.
-int64_t cpu_chunkwise_token_block(int chunk, int64_t K, int64_t V) {
-    constexpr int64_t kStateBytesPerHead = 256 * 1024, kMinTokens = 256;
+// The token block of a CPU chunkwise call: chunks whose stored states (K V floats a head, a chunk)
+// take about `blocks.state_bytes_per_head` a head, and at least `blocks.min_tokens` tokens, so that
+// the states and the block's inputs stay in a core's L2 cache between the scan and the outputs and
+// a block's work outweighs a kernel call (kernels.json, cpu_token_blocks). 0: not blocked.
+int64_t cpu_chunkwise_token_block(const detail::TokenBlocks &blocks, int chunk, int64_t K, int64_t V) {
+    if (blocks.state_bytes_per_head <= 0) return 0;
     const int64_t state_bytes = K * V * static_cast<int64_t>(sizeof(float));
-    return chunk * std::max((kMinTokens + chunk - 1) / chunk, kStateBytesPerHead / state_bytes);
+    return chunk * std::max((blocks.min_tokens + chunk - 1) / chunk, blocks.state_bytes_per_head / state_bytes);
 }
 
 // Runs a sequence kernel over consecutive blocks of `block` tokens of CPU buffers, each block
@@ -209,7 +212,7 @@ int64_t cpu_chunkwise_token_block(int chunk, int64_t K, int64_t V) {
 // the sequence); the last block writes `final_state`, the others one of two scratch states.
 // `qkvo` are q, k, v and o, whose dimension 2 in Halide's reversed order is T.
 void run_in_token_blocks(const char *fn, detail::SequenceKernel kernel, const Dims &d, int64_t block,
-                         std::array<halide_buffer_t *, 4> qkvo, halide_buffer_t *decay, float scale,
+                         std::array<KernelBuffer *, 4> qkvo, halide_buffer_t *decay, float scale,
                          bool has_initial, halide_buffer_t *initial_state, halide_buffer_t *final_state) {
     constexpr int kTokens = 2;
     const Shape state_shape{d.B, d.H, d.K, d.V};
@@ -219,87 +222,63 @@ void run_in_token_blocks(const char *fn, detail::SequenceKernel kernel, const Di
     for (int64_t first = 0, n = 0; first < d.T; first += block, n++) {
         const int64_t count = std::min(block, d.T - first);
         halide_buffer_t *final = first + count == d.T ? final_state : carried[n % 2];
-        detail::HostBufferSlice q(qkvo[0], kTokens, first, count), k(qkvo[1], kTokens, first, count),
-            v(qkvo[2], kTokens, first, count), o(qkvo[3], kTokens, first, count);
-        run_kernel(fn, [&] { return kernel(q, k, v, decay, scale, has_initial, initial, o, final); });
+        auto slice = [&](KernelBuffer *whole) { return detail::host_slice(whole->buffer(), kTokens, first, count); };
+        auto q = slice(qkvo[0]), k = slice(qkvo[1]), v = slice(qkvo[2]), o = slice(qkvo[3]);
+        run_kernel(fn, [&] {
+            return kernel(q.raw_buffer(), k.raw_buffer(), v.raw_buffer(), decay, scale, has_initial, initial,
+                          o.raw_buffer(), final);
+        });
         initial = final;
         has_initial = true;
     }
 }
 
-// Checks and runs one sequence form; `pick(kernels)` chooses the generated entry point. A chunkwise
-// kernel (blocked_chunk, its chunk length, > 0) runs on the CPU in token blocks (above).
-template<typename Pick>
-void run_sequence_form(const char *fn, const std::string &tuned_name, const Tensor &q, const Tensor &k, const Tensor &v, Tensor &o,
-                       const RetentionOptions &options, const Tensor *initial_state, Tensor *final_state,
-                       bool recurrent_decay, Pick &&pick, int blocked_chunk = 0) {
+// Checks and runs one sequence form with a kernel of `kernels` (`chunk`: the chunkwise instance,
+// 0 for the others). Kernels with token blocks (the chunkwise form) run on the CPU in blocks.
+void run_sequence_form(const char *fn, const detail::KernelSet<detail::SequenceKernel> &kernels, const Tensor &q,
+                       const Tensor &k, const Tensor &v, Tensor &o, const RetentionOptions &options,
+                       const Tensor *initial_state, Tensor *final_state, bool recurrent_decay, int chunk = 0) {
     Dims d = check_sequence_inputs(fn, q, k, v);
     check_tensor(o, Label(fn, "o"), {d.B, d.T, d.H, d.V}, "B, T, H, V");
-    check_same_device(fn, {{"q", &q}, {"k", &k}, {"v", &v}, {"o", &o}, {"initial_state", initial_state},
-                           {"final_state", final_state}});
+    check_same_device(fn, {{"q", &q}, {"k", &k}, {"v", &v}, {"o", &o}, {"initial_state", initial_state}, {"final_state", final_state}});
     Decay decay = resolve_decay(fn, options, d.H, d.K, recurrent_decay ? DecayForm::gamma : DecayForm::log_gamma);
-    const detail::DeviceKernels &kernels = kernels_for(fn, q.device());
-    detail::SequenceKernel kernel = detail::tuned_or(q.device(), tuned_name, sequence_bucket(d.T), pick(kernels));
+    detail::SequenceKernel kernel = find_kernel(fn, kernels, q.device(), d.T, chunk);
     States states = prepare_states(fn, d, q.device(), initial_state, final_state);
     KernelBuffer hq(q, Label(fn, "q")), hk(k, Label(fn, "k")), hv(v, Label(fn, "v")), ho(o, Label(fn, "o"));
     KernelBuffer hs0(states.initial, Label(fn, "initial_state")), hsf(states.final_out, Label(fn, "final_state"));
     DecayArgument hdecay(decay.values, q.device());
-    const int64_t block = q.device() == Device::cpu && blocked_chunk > 0 ? cpu_chunkwise_token_block(blocked_chunk, d.K, d.V) : 0;
+    const int64_t block =
+        q.device() == Device::cpu && chunk > 0 ? cpu_chunkwise_token_block(kernels.cpu_token_blocks, chunk, d.K, d.V) : 0;
     if (block <= 0 || d.T <= block) {
         run_kernel(fn, [&] { return kernel(hq, hk, hv, hdecay, decay.scale, states.has_initial, hs0, ho, hsf); });
     } else {
-        run_in_token_blocks(fn, kernel, d, block, {hq, hk, hv, ho}, hdecay, decay.scale, states.has_initial, hs0, hsf);
+        run_in_token_blocks(fn, kernel, d, block, {&hq, &hk, &hv, &ho}, hdecay, decay.scale, states.has_initial, hs0, hsf);
     }
 }
 
 }  // namespace
 
 std::vector<int> supported_chunk_lengths(Device device) {
-    std::vector<int> lengths;
-    for (const auto &kernels : detail::built_kernels()) {
-        if (kernels.device != device) continue;
-        for (const auto &variant : kernels.chunkwise) lengths.push_back(variant.chunk);
-    }
-    return lengths;
+    return kernel_table().retention_chunkwise.instances(device);
 }
 
 void retention_parallel(const Tensor &q, const Tensor &k, const Tensor &v, Tensor &o, const RetentionOptions &options,
                         const Tensor *initial_state, Tensor *final_state) {
-    run_sequence_form("retention_parallel", "retention_parallel", q, k, v, o, options, initial_state, final_state, false,
-                      [](const detail::DeviceKernels &kernels) { return kernels.parallel; });
+    run_sequence_form("retention_parallel", kernel_table().retention_parallel, q, k, v, o, options, initial_state,
+                      final_state, false);
 }
 
 void retention_chunkwise(const Tensor &q, const Tensor &k, const Tensor &v, Tensor &o, int chunk,
                          const RetentionOptions &options, const Tensor *initial_state, Tensor *final_state) {
-    run_sequence_form("retention_chunkwise", fmt::format("retention_chunkwise_c{}", chunk), q, k, v, o, options, initial_state, final_state, false,
-                      [&](const detail::DeviceKernels &kernels) {
-                          for (const auto &variant : kernels.chunkwise) {
-                              if (variant.chunk == chunk) return variant.kernel;
-                          }
-                          throw Error(fmt::format("retention_chunkwise: chunk: expected one of {} on {}, got {}",
-                                                  fmt::join(supported_chunk_lengths(kernels.device), ", "),
-                                                  device_name(kernels.device), chunk));
-                      }, chunk);
+    run_sequence_form("retention_chunkwise", kernel_table().retention_chunkwise, q, k, v, o, options, initial_state,
+                      final_state, false, chunk);
 }
 
 void retention_recurrent(const Tensor &q, const Tensor &k, const Tensor &v, Tensor &o, const RetentionOptions &options,
                          const Tensor *initial_state, Tensor *final_state) {
-    run_sequence_form("retention_recurrent", "retention_recurrent", q, k, v, o, options, initial_state, final_state, true,
-                      [](const detail::DeviceKernels &kernels) { return kernels.recurrent; });
+    run_sequence_form("retention_recurrent", kernel_table().retention_recurrent, q, k, v, o, options, initial_state,
+                      final_state, true);
 }
-
-namespace {
-
-// The K = V = 128 kernels: blocks of 32 value columns for up to kNarrowHeads (batch x head) pairs,
-// where more, smaller blocks reach more SMs; a block per (head, batch) for more. Other shapes take
-// the kernel for any K and V.
-detail::DecodeStepKernel decode_step_kernel(const detail::DeviceKernels &kernels, int64_t heads, int64_t K, int64_t V) {
-    constexpr int64_t kNarrowHeads = 256;
-    if (K != 128 || V != 128) return kernels.decode_step;
-    return heads > kNarrowHeads ? kernels.decode_step_kv128 : kernels.decode_step_kv128_narrow;
-}
-
-}  // namespace
 
 void retention_decode_step(const Tensor &q, const Tensor &k, const Tensor &v, Tensor &state, Tensor &o,
                            const RetentionOptions &options) {
@@ -320,11 +299,14 @@ void retention_decode_step(const Tensor &q, const Tensor &k, const Tensor &v, Te
     check_tensor(o, Label(fn, "o"), {B, H, V}, "B, H, V");
     check_same_device(fn, {{"q", &q}, {"k", &k}, {"v", &v}, {"state", &state}, {"o", &o}});
     Decay decay = resolve_decay(fn, options, H, K, DecayForm::gamma);
-    const detail::DeviceKernels &kernels = kernels_for(fn, q.device());
+    // K = V = 128 has kernels of its own on GPUs (every offset inside a head a constant).
+    const detail::KernelTable &table = kernel_table();
+    const bool kv128 = K == 128 && V == 128 && table.retention_decode_step_kv128.built_for(q.device());
+    auto step = kv128 ? find_kernel(fn, table.retention_decode_step_kv128, q.device(), B * H)
+                      : find_kernel(fn, table.retention_decode_step, q.device(), B);
     KernelBuffer hq(q, Label(fn, "q")), hk(k, Label(fn, "k")), hv(v, Label(fn, "v")), hs(state, Label(fn, "state"));
     KernelBuffer ho(o, Label(fn, "o")), hs_out(state, Label(fn, "state"));
     DecayArgument gamma(decay.values, q.device());
-    auto step = detail::tuned_or(q.device(), "retention_decode_step", decode_bucket(B), decode_step_kernel(kernels, B * H, K, V));
     run_kernel(fn, [&] { return step(hq, hk, hv, gamma, decay.scale, hs, ho, hs_out); });
 }
 
@@ -337,8 +319,12 @@ RetentionResult retention(const Tensor &q, const Tensor &k, const Tensor &v, con
     if (want_final_state) result.final_state = Tensor::empty({d.B, d.H, d.K, d.V}, q.device());
     Tensor *final_state = want_final_state ? &result.final_state : nullptr;
     switch (result.form) {
-    case Form::parallel: retention_parallel(q, k, v, result.o, options, initial_state, final_state); break;
-    case Form::recurrent: retention_recurrent(q, k, v, result.o, options, initial_state, final_state); break;
+    case Form::parallel:
+        retention_parallel(q, k, v, result.o, options, initial_state, final_state);
+        break;
+    case Form::recurrent:
+        retention_recurrent(q, k, v, result.o, options, initial_state, final_state);
+        break;
     case Form::chunkwise:
     case Form::automatic:
         result.form = Form::chunkwise;

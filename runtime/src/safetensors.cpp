@@ -14,8 +14,8 @@ namespace retnet {
 
 namespace {
 
-using nlohmann::json;
 using detail::brief;
+using nlohmann::json;
 
 // A header larger than this is refused before it is read (real ones are kilobytes).
 constexpr uint64_t kMaxHeaderBytes = uint64_t(100) << 20;
@@ -113,7 +113,8 @@ SafetensorsFile SafetensorsFile::open(const std::string &path) {
     const uint64_t header_size = read_u64_le(mapped->data());
     if (header_size > file_size - 8 || header_size > kMaxHeaderBytes) {
         throw Error(fmt::format("{}: header length {} does not fit the file ({} bytes): truncated or not a safetensors "
-                                "file", path, header_size, file_size));
+                                "file",
+                                path, header_size, file_size));
     }
     const char *header = reinterpret_cast<const char *>(mapped->data() + 8);
     json j;
@@ -189,7 +190,7 @@ void write_safetensors(const std::string &path, const std::vector<std::pair<std:
     out.write(length, 8);
     out.write(text);
     for (const auto &[name, t] : tensors) {
-        Tensor host = t.device() == Device::cpu ? t : t.to(Device::cpu);
+        Tensor host = t.to(Device::cpu);
         if (host.numel() > 0) out.write(host.data(), static_cast<size_t>(host.numel()) * 4);
     }
     out.commit();

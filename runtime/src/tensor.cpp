@@ -18,7 +18,10 @@ namespace retnet {
 
 const char *dtype_name(DType dtype) {
     switch (dtype) {
-    case DType::f32: return "float32";
+    case DType::f32:
+        return "float32";
+    case DType::i32:
+        return "int32";
     }
     return "unknown";
 }
@@ -41,9 +44,8 @@ int64_t Tensor::numel() const { return checked_numel(shape_); }
 
 // Host storage starts on a cache-line boundary (kHostAlignment bytes, Halide's own buffer
 // alignment): the kernels' 64-byte vector loads and stores of a row then stay inside one line.
-// (operator new[] gave large arrays 16-byte alignment, so every AVX-512 access to them spanned two
-// lines. Interleaved A/B of `retnet bench`, same kernels: CPU chunkwise T 2048 5.85 -> 5.56 ms,
-// T 8192 24.5 -> 22.0 ms, decode B1 H16 17.7 -> 16.3 us, medians of the runs' medians.)
+// (operator new[] gives large arrays 16-byte alignment, so every AVX-512 access to them would span
+// two lines.)
 constexpr size_t kHostAlignment = 128;
 constexpr size_t kHugePage = size_t(2) << 20;
 
@@ -66,16 +68,17 @@ static std::shared_ptr<float[]> aligned_host_storage(int64_t n, const Shape &sha
     return std::shared_ptr<float[]>(data, [](float *p) { std::free(p); });
 }
 
-Tensor Tensor::empty(const Shape &shape, Device device) {
+Tensor Tensor::empty(const Shape &shape, Device device, DType dtype) {
     Tensor t;
     int64_t n = checked_numel(shape);
     t.shape_ = shape;
     t.device_ = device;
+    t.dtype_ = dtype;
     if (device == Device::cpu) {
         t.storage_ = aligned_host_storage(n, shape);
         t.data_ = t.storage_.get();
     } else {
-        t.device_memory_ = std::make_shared<detail::DeviceAllocation>(device, shape);
+        t.device_memory_ = std::make_shared<detail::DeviceAllocation>(device, shape, dtype);
     }
     return t;
 }
@@ -85,7 +88,7 @@ Tensor Tensor::zeros(const Shape &shape, Device device) { return full(shape, 0.0
 Tensor Tensor::full(const Shape &shape, float value, Device device) {
     Tensor host = empty(shape, Device::cpu);
     std::fill(host.data_, host.data_ + host.numel(), value);
-    return device == Device::cpu ? host : host.to(device);
+    return host.to(device);
 }
 
 Tensor Tensor::view(float *data, const Shape &shape, DType dtype) {
@@ -98,15 +101,30 @@ Tensor Tensor::view(float *data, const Shape &shape, DType dtype) {
     return t;
 }
 
-float *Tensor::data() {
-    if (device_ != Device::cpu) {
+static void require_host(const Tensor &t, DType expected) {
+    if (t.device() != Device::cpu) {
         throw Error(fmt::format("tensor of shape {} is on {}: copy it to the host with to(Device::cpu) first",
-                                shape_string(shape_), device_name(device_)));
+                                shape_string(t.shape()), device_name(t.device())));
     }
+    if (t.dtype() != expected) {
+        throw Error(fmt::format("tensor of shape {} holds {}, read as {}", shape_string(t.shape()),
+                                dtype_name(t.dtype()), dtype_name(expected)));
+    }
+}
+
+float *Tensor::data() {
+    require_host(*this, DType::f32);
     return data_;
 }
 
 const float *Tensor::data() const { return const_cast<Tensor *>(this)->data(); }
+
+int32_t *Tensor::data_i32() {
+    require_host(*this, DType::i32);
+    return reinterpret_cast<int32_t *>(data_);
+}
+
+const int32_t *Tensor::data_i32() const { return const_cast<Tensor *>(this)->data_i32(); }
 
 Tensor Tensor::reshape(const Shape &shape) const {
     if (checked_numel(shape) != numel()) {
@@ -120,16 +138,22 @@ Tensor Tensor::reshape(const Shape &shape) const {
 
 void Tensor::fill(float value) {
     if (device_ == Device::cpu) {
+        require_host(*this, DType::f32);
         std::fill(data_, data_ + numel(), value);
     } else {
         copy_from(full(shape_, value, Device::cpu));
     }
 }
 
-Tensor Tensor::clone() const { return to(device_); }
+Tensor Tensor::clone() const {
+    Tensor copy = empty(shape_, device_, dtype_);
+    copy.copy_from(*this);
+    return copy;
+}
 
 Tensor Tensor::to(Device device) const {
-    Tensor copy = empty(shape_, device);
+    if (device == device_) return *this;
+    Tensor copy = empty(shape_, device, dtype_);
     copy.copy_from(*this);
     return copy;
 }
@@ -138,6 +162,10 @@ void Tensor::copy_from(const Tensor &source) {
     if (source.shape() != shape_) {
         throw Error(fmt::format("Tensor::copy_from: expected a source of shape {}, got {}", shape_string(shape_),
                                 shape_string(source.shape())));
+    }
+    if (source.dtype() != dtype_) {
+        throw Error(fmt::format("Tensor::copy_from: expected a {} source, got {}", dtype_name(dtype_),
+                                dtype_name(source.dtype())));
     }
     if (device_ == Device::cpu && source.device() == Device::cpu) {
         if (numel() > 0) std::memcpy(data_, source.data_, static_cast<size_t>(numel()) * sizeof(float));

@@ -70,8 +70,9 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string &dir, int64_t vocab
         tokenizer = tokenizer_detail::make_byte_tokenizer();
     } else {
         throw Error(dir + ": no tokenizer: looked for tokenizer.json, tokenizer.model and spiece.model "
-                    "(only a model with vocab_size 256 may go without, with the byte-level tokenizer; "
-                    "this one has vocab_size " + std::to_string(vocab_size) + ")");
+                          "(only a model with vocab_size 256 may go without, with the byte-level tokenizer; "
+                          "this one has vocab_size " +
+                    std::to_string(vocab_size) + ")");
     }
     tokenizer_detail::Access::apply(*tokenizer, source, vocab_size, bos, eos);
     return tokenizer;

@@ -8,7 +8,7 @@
 namespace retnet::tokenizer_detail {
 namespace {
 
-constexpr uint32_t kMatchLimit = 10'000'000;  // backtracking steps of one match attempt
+constexpr uint32_t kMatchLimit = 10'000'000;   // backtracking steps of one match attempt
 constexpr uint32_t kHeapLimitKiB = 64 * 1024;  // the interpreter's backtracking memory
 constexpr size_t kJitStackMax = 8 << 20;
 

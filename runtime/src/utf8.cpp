@@ -112,9 +112,13 @@ void append(std::string &out, uint32_t cp) {
 
 uint32_t next(std::string_view text, size_t &pos) {
     const auto b = static_cast<unsigned char>(text[pos]);
-    int length = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+    int length = b < 0x80 ? 1 : b < 0xE0 ? 2
+                            : b < 0xF0   ? 3
+                                         : 4;
     if (pos + length > text.size()) length = static_cast<int>(text.size() - pos);
-    uint32_t cp = length == 1 ? b : length == 2 ? (b & 0x1F) : length == 3 ? (b & 0x0F) : (b & 0x07);
+    uint32_t cp = length == 1 ? b : length == 2 ? (b & 0x1F)
+                                : length == 3   ? (b & 0x0F)
+                                                : (b & 0x07);
     for (int i = 1; i < length; ++i) cp = (cp << 6) | (static_cast<unsigned char>(text[pos + i]) & 0x3F);
     pos += length;
     return cp;

@@ -10,12 +10,6 @@ namespace retnet_gen {
 
 using namespace Halide;
 
-#define RETNET_ROWS_CPU_SCHEDULE_PARAMS                           \
-    /* floats per SIMD vector; 0 = the target's natural width */ \
-    GeneratorParam<int> vector_width{"vector_width", 0, 0, 32};  \
-    /* rows per parallel task */                                  \
-    RETNET_TUNABLE("rows", "cpu", rows_per_task);
-
 // A row-wise output, the per-row Func it reads (may be undefined), and its outer dimensions
 // (innermost first); the row's own dimension is passed to the schedule.
 struct RowFuncs {
@@ -34,11 +28,10 @@ inline Var fuse_rows(Func out, const std::vector<Var> &outer) {
     return row;
 }
 
-inline void schedule_rows_cpu(RowFuncs &f, const Var &inner, int vector_width, int rows_per_task,
-                              const Target &target) {
-    const int vec = vector_width > 0 ? vector_width : target.natural_vector_size<float>();
+inline void schedule_rows_cpu(RowFuncs &f, const Var &inner, const RowsCpuParams &p, const Target &target) {
+    const int vec = p.vector_width > 0 ? p.vector_width : target.natural_vector_size<float>();
     Var row = fuse_rows(f.out, f.outer), ro("ro"), ri("ri");
-    f.out.split(row, ro, ri, rows_per_task, TailStrategy::GuardWithIf)
+    f.out.split(row, ro, ri, p.rows_per_task, TailStrategy::GuardWithIf)
         .parallel(ro)
         .vectorize(inner, vec, TailStrategy::GuardWithIf);
     if (f.per_row.defined()) f.per_row.compute_at(f.out, ri);

@@ -12,22 +12,6 @@
 
 namespace retnet_gen {
 
-#define RETNET_LINEAR_CPU_SCHEDULE_PARAMS                                 \
-    /* floats per SIMD vector; 0 = the target's natural width */          \
-    GeneratorParam<int> vector_width{"vector_width", 0, 0, 32};           \
-    /* SIMD vectors across a register tile (its columns), per product */  \
-    RETNET_TUNABLE("linear", "cpu", vectors);                             \
-    /* rows of a register tile; 1 makes the matrix-vector variant */      \
-    RETNET_TUNABLE("linear", "cpu", rows);
-
-struct LinearCpuParams {
-    int vector_width, vectors, rows;
-};
-template<typename G>
-LinearCpuParams linear_cpu_params(const G &g) {
-    return {g.vector_width, g.vectors, g.rows};
-}
-
 // `accumulators`: products per output element (2 for the gated FFN), which share the registers.
 inline void schedule_linear_cpu(Func y, Func acc, LinearVars &v, const LinearCpuParams &p, int accumulators,
                                 const Target &target) {

@@ -13,34 +13,13 @@
 
 namespace retnet_gen {
 
-// The tunable parameters of this schedule and their legal ranges, in one place.
-#define RETNET_CHUNKWISE_CPU_SCHEDULE_PARAMS                                                   \
-    /* floats per SIMD vector; 0 = the target's natural width */                              \
-    GeneratorParam<int> vector_width{"vector_width", 0, 0, 32};                               \
-    /* register tile: SIMD vectors across the output columns, and rows down */                \
-    RETNET_TUNABLE("retention_chunkwise", "cpu", tile_vectors);                               \
-    RETNET_TUNABLE("retention_chunkwise", "cpu", tile_rows);                                  \
-    /* split each chunk's outputs into this many row blocks per task (more, smaller tasks) */ \
-    RETNET_TUNABLE("retention_chunkwise", "cpu", row_blocks);                                 \
-    /* 1: a task per (batch, head) runs its scan, then its chunks' outputs, in cache */       \
-    RETNET_TUNABLE("retention_chunkwise", "cpu", head_tasks);
-
-struct ChunkwiseCpuParams {
-    int vector_width, tile_vectors, tile_rows, row_blocks, head_tasks;
-};
-
-template<typename G>
-ChunkwiseCpuParams chunkwise_cpu_params(const G &g) {
-    return {g.vector_width, g.tile_vectors, g.tile_rows, g.row_blocks, g.head_tasks};
-}
-
-inline void schedule_retention_chunkwise_cpu(ChunkwiseFuncs &f, ChunkwiseVars &x, int C,
-                                             const ChunkwiseCpuParams &p,
-                                             const Target &target = get_target_from_environment()) {
+inline void schedule_retention_chunkwise_cpu(ChunkwiseFuncs &f, ChunkwiseVars &x, const ChunkwiseAlgorithm &a,
+                                             const ChunkwiseCpuParams &p, const Target &target) {
+    const int C = a.chunk;
     const RegisterTile tile = register_tile_for(target, p.vector_width, p.tile_vectors,
-                                                std::min(p.tile_rows, C), 1 << 30);
+                                                std::min(a.tile_rows, C), 1 << 30);
     const RegisterTile key_tile = register_tile_for(target, p.vector_width, p.tile_vectors,
-                                                    std::min(p.tile_rows, C), C);
+                                                    std::min(a.tile_rows, C), C);
     Var task("task"), vo("vo"), vi("vi"), io("io"), ii("ii"), rb("rb");
 
     f.decay.compute_root();
@@ -48,7 +27,7 @@ inline void schedule_retention_chunkwise_cpu(ChunkwiseFuncs &f, ChunkwiseVars &x
 
     // With head_tasks, one task per (b, h) runs the head's scan and then its chunks' outputs, so
     // the head's states (T/C K V floats) and inputs are reread from cache rather than memory (at
-    // T 8192 the states of 8 heads are 32 MB and q, k, v 64 MB, beyond this machine's L3). h and b
+    // T 8192 the states of 8 heads are 32 MB and q, k, v 64 MB, beyond a typical L3). h and b
     // stay separate parallel loops, not a fused index: bounds inference then gives each task
     // exactly its own head (with a fused index it computed every head's scan in every task).
     const bool per_head = p.head_tasks != 0;
@@ -66,8 +45,7 @@ inline void schedule_retention_chunkwise_cpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     scan.tile(x.vd, x.kd, vo, io, vi, ii, tile.cols, tile.rows, TailStrategy::GuardWithIf)
         .vectorize(vi, tile.vector_width)
         .unroll(ii);
-    f.v_decayed.compute_at(f.state_before, x.scan).vectorize(x.vd, tile.vector_width,
-                                                           TailStrategy::GuardWithIf);
+    f.v_decayed.compute_at(f.state_before, x.scan).vectorize(x.vd, tile.vector_width, TailStrategy::GuardWithIf);
     schedule_register_tile(f.chunk_state, x.vd, x.kd, LoopLevel(f.state_before, vo), tile,
                            {x.over_chunk});
     stage_input(f.k_padded.in(f.chunk_state), LoopLevel(f.state_before, x.scan), tile.vector_width);
@@ -82,8 +60,7 @@ inline void schedule_retention_chunkwise_cpu(ChunkwiseFuncs &f, ChunkwiseVars &x
         .vectorize(vi, tile.vector_width)
         .unroll(ii);
     if (p.row_blocks > 1 && !per_head) {
-        f.o.split(io, rb, io, std::max(1, C / tile.rows / p.row_blocks)).reorder(vi, ii, vo, io, rb, task)
-            .fuse(rb, task, task);
+        f.o.split(io, rb, io, std::max(1, C / tile.rows / p.row_blocks)).reorder(vi, ii, vo, io, rb, task).fuse(rb, task, task);
     }
     stage_input(f.k_padded.in(f.k_transposed), chunk_level, tile.vector_width);
     f.k_transposed.compute_at(chunk_level).vectorize(x.j, key_tile.vector_width);

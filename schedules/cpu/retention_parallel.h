@@ -12,23 +12,6 @@
 
 namespace retnet_gen {
 
-// The tunable parameters of this schedule and their legal ranges, in one place.
-#define RETNET_PARALLEL_CPU_SCHEDULE_PARAMS                                     \
-    /* floats per SIMD vector; 0 = the target's natural width */               \
-    GeneratorParam<int> vector_width{"vector_width", 0, 0, 32};                \
-    /* register tile: SIMD vectors across the output columns, and rows down */ \
-    RETNET_TUNABLE("retention_parallel", "cpu", tile_vectors);                 \
-    RETNET_TUNABLE("retention_parallel", "cpu", tile_rows);
-
-struct ParallelCpuParams {
-    int vector_width, tile_vectors, tile_rows;
-};
-
-template<typename G>
-ParallelCpuParams parallel_cpu_params(const G &g) {
-    return {g.vector_width, g.tile_vectors, g.tile_rows};
-}
-
 inline void schedule_retention_parallel_cpu(ParallelFuncs &f, ParallelVars &x, int tile_len,
                                             const Expr &has_initial_state, const ParallelCpuParams &p,
                                             const Target &target) {

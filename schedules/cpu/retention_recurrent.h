@@ -11,34 +11,6 @@
 
 namespace retnet_gen {
 
-// The tunable parameters of these schedules and their legal ranges, in one place.
-#define RETNET_DECODE_STEP_CPU_SCHEDULE_PARAMS                          \
-    /* floats per SIMD vector; 0 = the target's natural width */       \
-    GeneratorParam<int> vector_width{"vector_width", 0, 0, 32};        \
-    /* state rows (keys) updated per unrolled step */                  \
-    RETNET_TUNABLE("retention_decode_step", "cpu", key_unroll);        \
-    /* SIMD vectors of value columns read out in registers per walk */ \
-    RETNET_TUNABLE("retention_decode_step", "cpu", value_vectors);
-
-#define RETNET_RECURRENT_CPU_SCHEDULE_PARAMS                            \
-    /* floats per SIMD vector; 0 = the target's natural width */       \
-    GeneratorParam<int> vector_width{"vector_width", 0, 0, 32};
-
-struct DecodeStepCpuParams {
-    int vector_width, key_unroll, value_vectors;
-};
-struct RecurrentCpuParams {
-    int vector_width;
-};
-template<typename G>
-DecodeStepCpuParams decode_step_cpu_params(const G &g) {
-    return {g.vector_width, g.key_unroll, g.value_vectors};
-}
-template<typename G>
-RecurrentCpuParams recurrent_cpu_params(const G &g) {
-    return {g.vector_width};
-}
-
 inline int cpu_vector_width(const Target &target, int param) {
     return param > 0 ? param : target.natural_vector_size<float>();
 }

@@ -9,13 +9,9 @@
 
 namespace retnet_gen {
 
-#define RETNET_ROWS_GPU_SCHEDULE_PARAMS \
-    /* threads per block (one row) */   \
-    RETNET_TUNABLE("rows", "gpu", gpu_threads);
-
-inline void schedule_rows_gpu(RowFuncs &f, const Var &inner, int threads) {
+inline void schedule_rows_gpu(RowFuncs &f, const Var &inner, const RowsGpuParams &p) {
     Var row = fuse_rows(f.out, f.outer), io("io"), ii("ii");
-    f.out.split(inner, io, ii, threads, TailStrategy::GuardWithIf)
+    f.out.split(inner, io, ii, p.threads, TailStrategy::GuardWithIf)
         .reorder(ii, io, row)
         .gpu_blocks(row)
         .gpu_threads(ii);
@@ -25,10 +21,10 @@ inline void schedule_rows_gpu(RowFuncs &f, const Var &inner, int threads) {
 // Chooses the schedule for the generator's target.
 template<typename G>
 void schedule_rows(G &g, const Target &target, RowFuncs &f, const Var &inner) {
-    if (target.has_gpu_feature()) {
-        schedule_rows_gpu(f, inner, g.gpu_threads);
+    if (uses_gpu_schedules(target)) {
+        schedule_rows_gpu(f, inner, rows_gpu_params(g));
     } else {
-        schedule_rows_cpu(f, inner, g.vector_width, g.rows_per_task, target);
+        schedule_rows_cpu(f, inner, rows_cpu_params(g), target);
     }
 }
 

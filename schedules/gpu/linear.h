@@ -11,23 +11,6 @@
 
 namespace retnet_gen {
 
-#define RETNET_LINEAR_GPU_SCHEDULE_PARAMS                                              \
-    /* output columns per thread */                                                    \
-    RETNET_TUNABLE("linear", "gpu", gpu_cols);                                         \
-    /* output rows per thread */                                                       \
-    RETNET_TUNABLE("linear", "gpu", gpu_rows);                                         \
-    /* threads per block along columns and rows */                                     \
-    RETNET_TUNABLE("linear", "gpu", gpu_col_threads);                                  \
-    RETNET_TUNABLE("linear", "gpu", gpu_row_threads);
-
-struct LinearGpuParams {
-    int cols, rows, col_threads, row_threads;
-};
-template<typename G>
-LinearGpuParams linear_gpu_params(const G &g) {
-    return {g.gpu_cols, g.gpu_rows, g.gpu_col_threads, g.gpu_row_threads};
-}
-
 inline void schedule_linear_gpu(Func y, Func acc, LinearVars &v, const LinearGpuParams &p) {
     // A block's columns may run past the last one only into the weights' padding.
     check_schedule(kWeightColumnPadding % (p.cols * p.col_threads) == 0,

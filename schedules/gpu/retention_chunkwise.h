@@ -23,67 +23,32 @@
 
 namespace retnet_gen {
 
-#define RETNET_CHUNKWISE_GPU_SCHEDULE_PARAMS                                               \
-    /* threads along V per block (outputs and state columns) */                              \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_value_threads);                         \
-    /* value columns per thread, in registers: a block covers threads x columns of V */      \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_cols_per_thread);                       \
-    /* output rows per thread, in registers */                                               \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_rows_per_thread);                       \
-    /* threads along K in the state scan, and state rows per thread */                      \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_key_threads);                           \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_key_rows);                              \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_parallel_chunk_states);                 \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_decay_table);                           \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_unroll);                                \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_stage_inputs);                          \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_dense_queries);                         \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_vector_loads);                          \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_vector_scan);                           \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_causal_rows);                           \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_causal_scores);                         \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_scores_kernel);                         \
-    RETNET_TUNABLE("retention_chunkwise", "gpu", gpu_score_rows);
-
-struct ChunkwiseGpuParams {
-    int value_threads, cols_per_thread, rows_per_thread, key_threads, key_rows, parallel_chunk_states, decay_table,
-        unroll, stage_inputs, dense_queries, vector_loads, vector_scan, causal_scores, scores_kernel,
-        score_rows;
-};
-
-template<typename G>
-ChunkwiseGpuParams chunkwise_gpu_params(const G &g) {
-    return {g.gpu_value_threads, g.gpu_cols_per_thread,       g.gpu_rows_per_thread,
-            g.gpu_key_threads,   g.gpu_key_rows,              g.gpu_parallel_chunk_states,
-            g.gpu_decay_table,   g.gpu_unroll,                g.gpu_stage_inputs,
-            g.gpu_dense_queries, g.gpu_vector_loads,  g.gpu_vector_scan, g.gpu_causal_scores, g.gpu_scores_kernel,
-            g.gpu_score_rows};
-}
-
 // The thread layout of a chunk's score tile: threads along the keys, rows a thread, threads to a
 // block row. Inside the output kernel the tile uses that kernel's threads (value threads x C /
 // rows); a kernel of its own uses 16 x C / score_rows in rows of 32. Where each warp can lie in
 // one quadrant of the scores, the quadrant past the diagonal is skipped (warp_quadrants; the
-// generator adds the predicate).
+// algorithm's skip_masked_quadrant adds the predicate).
 struct ChunkScoreLayout {
     int key_threads, rows, threads_x;
     bool warp_quadrants;
 };
 
 inline ChunkScoreLayout chunk_score_layout(int C, int value_threads, int rows, int score_rows, bool scores_kernel,
-                                           bool causal_scores) {
+                                           bool skip_masked_quadrant) {
     ChunkScoreLayout layout{scores_kernel ? 16 : value_threads, std::min(scores_kernel ? score_rows : rows, C),
                             scores_kernel ? 32 : value_threads, false};
     layout.warp_quadrants =
-        causal_scores && gpu_warp_quadrant_scores(C, layout.key_threads, layout.rows, layout.threads_x);
+        skip_masked_quadrant && gpu_warp_quadrant_scores(C, layout.key_threads, layout.rows, layout.threads_x);
     return layout;
 }
 
 // Every thread owns a register tile (cols x rows), so that each value it loads feeds several
 // FMAs: with one column per thread the inner loops issued about one load per FMA and were bound
-// by the load units (measured: 2.7% of the H200's fp32 FMA rate).
-inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x, int C, const ChunkwiseGpuParams &p) {
-    const int rows = std::min(p.rows_per_thread, C);
+// by the load units.
+inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x, const ChunkwiseAlgorithm &a,
+                                             const ChunkwiseGpuParams &p) {
+    const int C = a.chunk;
+    const int rows = std::min(a.tile_rows, C);
     const int cols = p.cols_per_thread;
     const int value_tile = p.value_threads * cols;
     Var vo("vo"), vt("vt"), vi("vi"), vc("vc"), ko("ko"), kt("kt"), ki("ki"), kr("kr"), io("io"), ii("ii"),
@@ -130,8 +95,8 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     }
     if (p.parallel_chunk_states) {
         // Every chunk's contribution K_c^T (V_c * zeta) at once, a block per (state tile, chunk,
-        // head): thousands of blocks instead of one serial walk per state tile (measured on the
-        // H200: the walk ran at 24% occupancy and took a third of the kernel time). The scan
+        // head): thousands of blocks instead of one serial walk per state tile (which
+        // leaves most of the GPU idle). The scan
         // above then only decays and adds, reading each contribution once.
         Func contribution = f.chunk_state.in(f.state_before);
         contribution.compute_root();
@@ -204,7 +169,7 @@ inline void schedule_retention_chunkwise_gpu(ChunkwiseFuncs &f, ChunkwiseVars &x
     unroll_reduction(f.out_chunk.update(2), over_chunk, p.unroll);
     ScoreTile score_tile{f.scores, f.scores_raw, f.k_transposed, x.j, x.i, x.kd, x.c, x.h, x.b, x.score_keys};
     const ChunkScoreLayout score_layout =
-        chunk_score_layout(C, p.value_threads, rows, p.score_rows, p.scores_kernel, p.causal_scores);
+        chunk_score_layout(C, p.value_threads, rows, p.score_rows, p.scores_kernel, a.skip_masked_quadrant);
     schedule_gpu_score_tile(score_tile, C, score_layout.rows, score_layout.key_threads, score_layout.warp_quadrants,
                             score_layout.threads_x);
     if (p.scores_kernel) {

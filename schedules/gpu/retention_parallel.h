@@ -13,32 +13,6 @@
 
 namespace retnet_gen {
 
-#define RETNET_PARALLEL_GPU_SCHEDULE_PARAMS                                         \
-    /* threads along V per block */                                                   \
-    RETNET_TUNABLE("retention_parallel", "gpu", gpu_value_threads);           \
-    /* value columns per thread, in registers: a block covers threads x columns */    \
-    RETNET_TUNABLE("retention_parallel", "gpu", gpu_cols_per_thread);         \
-    /* output rows per thread */                                                      \
-    RETNET_TUNABLE("retention_parallel", "gpu", gpu_rows_per_thread);        \
-    /* threads along K in the final-state kernel */                                   \
-    RETNET_TUNABLE("retention_parallel", "gpu", gpu_key_threads);                   \
-    /* reduction loops unrolled; queries read from a dense copy (retention_chunkwise's) */ \
-    RETNET_TUNABLE("retention_parallel", "gpu", gpu_unroll);                        \
-    RETNET_TUNABLE("retention_parallel", "gpu", gpu_dense_queries);                 \
-    RETNET_TUNABLE("retention_parallel", "gpu", gpu_stage_inputs);                  \
-    RETNET_TUNABLE("retention_parallel", "gpu", gpu_vector_loads);
-
-struct ParallelGpuParams {
-    int value_threads, cols_per_thread, rows_per_thread, key_threads, unroll, dense_queries, stage_inputs, vector_loads;
-};
-
-template<typename G>
-ParallelGpuParams parallel_gpu_params(const G &g) {
-    return {g.gpu_value_threads, g.gpu_cols_per_thread, g.gpu_rows_per_thread,
-            g.gpu_key_threads,   g.gpu_unroll,          g.gpu_dense_queries,
-            g.gpu_stage_inputs,  g.gpu_vector_loads};
-}
-
 inline void schedule_retention_parallel_gpu(ParallelFuncs &f, ParallelVars &x, int tile_len, const ParallelGpuParams &p) {
     const int rows = std::min(p.rows_per_thread, tile_len);
     const int cols = p.cols_per_thread;
@@ -63,8 +37,7 @@ inline void schedule_retention_parallel_gpu(ParallelFuncs &f, ParallelVars &x, i
     // Constant extents (a partial last value tile computes columns nobody reads; its clamped
     // value reads stay in bounds) and rounded-up thread tiles: the shared buffers' offsets and
     // row strides are then constants, so the unrolled loads of 4 consecutive keys' scores and of
-    // a thread's 4 value columns merge into ld.shared.v4 (PTX: 80 scalar loads per 128 FMAs
-    // before, 20 vector loads after).
+    // a thread's 4 value columns merge into ld.shared.v4 (a quarter of the load instructions).
     auto thread_tiles = [&](Stage s) {
         s.split(x.vd, vt, vc, cols, TailStrategy::RoundUp).split(x.i, io, ii, rows, TailStrategy::RoundUp).reorder(vc, ii, vt, io).gpu_threads(vt, io).unroll(vc).unroll(ii);
     };
@@ -102,8 +75,8 @@ inline void schedule_retention_parallel_gpu(ParallelFuncs &f, ParallelVars &x, i
 
     // The final state: the sum over tokens split into key tiles, each tile's part computed by its
     // own block (rfactor) with a register tile per thread, then one thread per state element adds
-    // the parts. (One thread walking all T tokens per element took 4.0 of 20.7 ms at B4 T2048 H16,
-    // measured under ncu on the H200.)
+    // the parts. (One thread walking all T tokens per element would be a long serial walk with
+    // few threads.)
     RVar tile_index("tile_index"), in_tile("in_tile");
     Var piece("piece"), vo2("vo"), vt2("vt"), vi2("vi"), vc2("vc"), ko("ko"), kt("kt"), ki("ki"), kr("kr"), tile("tile");
     Func parts = f.state_sum.update().split(x.over_time, tile_index, in_tile, tile_len, guard).rfactor(tile_index, piece);

@@ -11,32 +11,13 @@
 
 namespace retnet_gen {
 
-// The decode step's one GPU parameter: value columns per block of the fixed-K kernel (narrow blocks
-// spread a small batch over more SMs; wide ones run a large batch faster; the runtime holds both).
-#define RETNET_DECODE_STEP_GPU_SCHEDULE_PARAMS \
-    RETNET_TUNABLE("retention_decode_step", "gpu", gpu_columns);           \
-    RETNET_TUNABLE("retention_decode_step", "gpu", gpu_row_groups);
-
-#define RETNET_RECURRENT_GPU_SCHEDULE_PARAMS                              \
-    /* threads along V per block */                                         \
-    RETNET_TUNABLE("retention_recurrent", "gpu", gpu_value_threads);
-
-struct RecurrentGpuParams {
-    int value_threads;
-};
-template<typename G>
-RecurrentGpuParams recurrent_gpu_params(const G &g) {
-    return {g.gpu_value_threads};
-}
-
 // One kernel, a thread per value column of a (head, batch).
 //  - K fixed at build time (key_dim > 0): each thread computes its updated state column once into
 //    registers (all K loads independent, in flight together), reads it out and stores it: one
 //    read and one write of the state. Blocks of `columns` columns (32 spread a small batch over
-//    more SMs: B1 H16 on the H200 14.6 µs a step against 17.6 with a block per head), or with
-//    columns = 0 a block per (head, batch) (B256 H32: 313 µs against 339 with 32 columns; V <= 128
+//    more SMs), or with columns = 0 a block per (head, batch) (faster for large batches; V <= 128
 //    only, or the block's registers overflow the SM's). With V fixed too (value_dim), every row's
-//    offset is a constant: PTX per thread 1867 -> 962 instructions, 155 -> 18 kernel arguments.
+//    offset is a constant: about half the instructions per thread and no per-row kernel arguments.
 //  - any K: a block per (head, batch) (V <= 512 fits one; Halide 14's loop partitioning fails
 //    on a guarded split of V here). Each thread first reads its column for the output, then
 //    (fused with compute_with) rereads it and writes the update in place; the reread hits cache
@@ -44,8 +25,9 @@ RecurrentGpuParams recurrent_gpu_params(const G &g) {
 // Blocks span (h, b) as grid dimensions, not a fused index: each block's head and batch are then
 // plain block ids, and bounds inference gives the per-thread column an exact, constant-size
 // footprint (with a fused index it did not, and the column went to device memory).
-inline void schedule_retention_decode_step_gpu(DecodeStepFuncs &f, DecodeStepVars &x, int fixed_keys, int columns,
-                                               int row_groups) {
+inline void schedule_retention_decode_step_gpu(DecodeStepFuncs &f, DecodeStepVars &x, int fixed_keys,
+                                               const DecodeStepGpuParams &p) {
+    const int columns = p.columns, row_groups = p.row_groups;
     Var vo("vo"), vi("vi");
     if (fixed_keys > 0 && columns > 0 && row_groups > 1) {
         // Each column's rows split over `row_groups` threads, so that a small batch has that many

@@ -42,9 +42,9 @@ private:
     const Model &model_;
     int64_t capacity_;
     int64_t next_id_ = 0;
-    std::vector<int64_t> ids_;                   // slot -> id
-    std::vector<std::vector<float>> logits_;     // slot -> next-token logits
-    DecodeState state_;                          // batch = ids_.size(); empty when none
+    std::vector<int64_t> ids_;                // slot -> id
+    std::vector<std::vector<float>> logits_;  // slot -> next-token logits
+    DecodeState state_;                       // batch = ids_.size(); empty when none
 };
 
 }  // namespace retnet

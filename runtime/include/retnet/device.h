@@ -7,7 +7,9 @@
 
 namespace retnet {
 
-enum class Device { cpu, cuda, opencl };
+enum class Device { cpu,
+                    cuda,
+                    opencl };
 
 const char *device_name(Device device);
 Device parse_device(const std::string &name);  // "cpu", "cuda", "opencl"

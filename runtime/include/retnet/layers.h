@@ -23,7 +23,8 @@ struct LinearWeight {
     std::string name;  // for error messages ("layers.0.ffn.fc1.weight")
 };
 
-enum class Activation { swish, gelu };
+enum class Activation { swish,
+                        gelu };
 const char *activation_name(Activation activation);
 
 // y [M, out] = x [M, in] W^T.
@@ -57,8 +58,11 @@ struct RotationTables {
 void rotate_query_key(const Tensor &q, const Tensor &k, const RotationTables &tables, float k_scale, Tensor &q_out,
                       Tensor &k_out);
 
-// y [M, C] = scale * table[tokens[m]]; tokens [M] holds ids as floats (checked on the host by the
-// caller: see Model); table [vocab, C].
+// y [M, C] = scale * table[tokens[m]]; tokens [M] int32 ids (checked against the vocabulary by
+// the caller: see Model; the kernel clamps them into the table anyway); table [vocab, C].
 void embedding(const Tensor &tokens, const Tensor &table, float scale, Tensor &y);
+
+// y [M, C] = table[ids[m]]: rows of a [rows, C] table by int32 index (clamped into the table).
+void gather_rows(const Tensor &ids, const Tensor &table, Tensor &y);
 
 }  // namespace retnet

@@ -36,16 +36,16 @@ struct DecodeState {
 struct LayerWeights {
     Tensor retention_norm;  // [d]
     LinearWeight q, k, v, g, out;
-    Tensor ffn_norm;        // [d]
+    Tensor ffn_norm;  // [d]
     LinearWeight fc1, gate, fc2;
 };
 
 struct ModelWeights {
-    Tensor embed_tokens;        // [vocab, d], row per token
-    Tensor embedding_norm;      // [d], only with layernorm_embedding
+    Tensor embed_tokens;    // [vocab, d], row per token
+    Tensor embedding_norm;  // [d], only with layernorm_embedding
     std::vector<LayerWeights> layers;
-    Tensor final_norm;          // [d]
-    LinearWeight output;        // the output projection (a copy of embed_tokens when tied)
+    Tensor final_norm;    // [d]
+    LinearWeight output;  // the output projection (a copy of embed_tokens when tied)
 };
 
 // A checkpoint's tensors, by name: their shapes up front (checked before anything is read), and
@@ -88,7 +88,12 @@ public:
     static std::vector<std::pair<std::string, Shape>> checkpoint_layout(const ModelConfig &config);
 
 private:
-    Tensor run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq_len, DecodeState &state, Form form,
+    // What one pass of the layer stack does with retention: a prefill in one of the sequence
+    // forms (handing back each layer's state), or one decode step (states updated in place).
+    enum class Pass { parallel,
+                      chunkwise,
+                      decode_step };
+    Tensor run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq_len, DecodeState &state, Pass pass,
                int chunk, bool all_logits) const;
     void check_tokens(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq_len, const DecodeState &state,
                       const char *fn) const;

@@ -20,22 +20,24 @@
 
 namespace retnet {
 
-enum class Dialect { torchscale, syncdoth, fla };
+enum class Dialect { torchscale,
+                     syncdoth,
+                     fla };
 const char *dialect_name(Dialect dialect);
 
 struct ModelConfig {
-    int64_t embed_dim = 0;        // decoder_embed_dim, d
-    int64_t value_embed_dim = 0;  // decoder_value_embed_dim, H * V
-    int64_t heads = 0;            // decoder_retention_heads, H
-    int64_t ffn_dim = 0;          // decoder_ffn_embed_dim
-    int64_t layers = 0;           // decoder_layers
-    int64_t vocab_size = 0;       // vocab_size
-    double layernorm_eps = 1e-6;  // layernorm_eps
+    int64_t embed_dim = 0;                     // decoder_embed_dim, d
+    int64_t value_embed_dim = 0;               // decoder_value_embed_dim, H * V
+    int64_t heads = 0;                         // decoder_retention_heads, H
+    int64_t ffn_dim = 0;                       // decoder_ffn_embed_dim
+    int64_t layers = 0;                        // decoder_layers
+    int64_t vocab_size = 0;                    // vocab_size
+    double layernorm_eps = 1e-6;               // layernorm_eps
     Activation activation = Activation::gelu;  // activation_fn (torchscale's default: gelu)
-    bool scale_embedding = false;        // !no_scale_embedding: embeddings times sqrt(d)
-    bool layernorm_embedding = false;    // an RMSNorm on the embeddings (layernorm_embedding.weight)
-    bool tied_embeddings = false;        // share_decoder_input_output_embed
-    bool deepnorm = false;               // residuals alpha * residual + x
+    bool scale_embedding = false;              // !no_scale_embedding: embeddings times sqrt(d)
+    bool layernorm_embedding = false;          // an RMSNorm on the embeddings (layernorm_embedding.weight)
+    bool tied_embeddings = false;              // share_decoder_input_output_embed
+    bool deepnorm = false;                     // residuals alpha * residual + x
 
     Dialect dialect = Dialect::torchscale;
     // H * K, the width of q and k: decoder_embed_dim in torchscale's layout, hidden_size * expand_k

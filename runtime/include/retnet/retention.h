@@ -31,7 +31,10 @@ struct RetentionOptions {
 // The default per-head decay of torchscale and fla.
 std::vector<double> default_decay(int64_t heads);
 
-enum class Form { automatic, parallel, chunkwise, recurrent };
+enum class Form { automatic,
+                  parallel,
+                  chunkwise,
+                  recurrent };
 const char *form_name(Form form);
 Form parse_form(const std::string &name);  // "auto", "parallel", "chunkwise", "recurrent"
 
@@ -41,9 +44,8 @@ constexpr int kDefaultChunk = 64;
 
 // The automatic choice (documented in README.md): T == 1 -> recurrent; T <= kParallelMaxT ->
 // parallel (one 64-token tile: the chunkwise form's work without its scan); longer sequences ->
-// chunkwise with chunk 64, already faster at T 128 on the CPU (B1 H8 K64 V128: 0.42 against
-// 0.48 ms; T 256: 0.80 against 1.47 ms); on the H200 (B8 H8 K=V=64) equal at T 128, faster from
-// T 256 (0.082 against 0.119 ms).
+// chunkwise with chunk 64, which is faster from T 128 on the CPU and from T 256 on GPUs
+// (`retnet bench`, docs/PERF.md).
 constexpr int64_t kParallelMaxT = 64;
 Form choose_form(int64_t seq_len);
 
@@ -66,7 +68,7 @@ void retention_decode_step(const Tensor &q, const Tensor &k, const Tensor &v, Te
 
 struct RetentionResult {
     Tensor o;
-    Tensor final_state;  // defined only when asked for
+    Tensor final_state;           // defined only when asked for
     Form form = Form::automatic;  // the form that ran
     int chunk = 0;                // its chunk length, for the chunkwise form
 };

@@ -1,6 +1,7 @@
-// A dense, row-major float tensor on a Device: on the CPU either owning its memory or a view over
-// the caller's; on a GPU always owning a device allocation. Copies of a Tensor share its memory
-// (like a shared pointer); clone() and to() copy the data.
+// A dense, row-major tensor of float32 (or int32: token ids and row indices) on a Device: on the
+// CPU either owning its memory or a view over the caller's; on a GPU always owning a device
+// allocation. Copies of a Tensor share its memory (like a shared pointer); clone() copies the data,
+// and to() copies it to another device.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +17,8 @@ namespace detail {
 struct DeviceAllocation;  // a GPU allocation (runtime/src/device_allocation.h)
 }
 
-enum class DType { f32 };
+enum class DType { f32,
+                   i32 };  // both 4 bytes an element
 const char *dtype_name(DType dtype);
 
 using Shape = std::vector<int64_t>;
@@ -27,7 +29,7 @@ public:
     Tensor() = default;
 
     // Owning tensors. empty() leaves the contents unspecified.
-    static Tensor empty(const Shape &shape, Device device = Device::cpu);
+    static Tensor empty(const Shape &shape, Device device = Device::cpu, DType dtype = DType::f32);
     static Tensor zeros(const Shape &shape, Device device = Device::cpu);
     static Tensor full(const Shape &shape, float value, Device device = Device::cpu);
     // A view over `data`, which must outlive the view and hold product(shape) floats.
@@ -41,17 +43,21 @@ public:
     int rank() const { return static_cast<int>(shape_.size()); }
     int64_t dim(int i) const { return shape_.at(static_cast<size_t>(i)); }
     int64_t numel() const;
-    // Host memory; throws retnet::Error for a tensor on a GPU (copy it with to(Device::cpu)).
+    // Host memory; throws retnet::Error for a tensor on a GPU (copy it with to(Device::cpu)) or of
+    // another dtype.
     float *data();
     const float *data() const;
+    int32_t *data_i32();
+    const int32_t *data_i32() const;
     detail::DeviceAllocation *device_allocation() const { return device_memory_.get(); }
 
     // The same memory seen with another shape of as many elements (no copy; on any device).
     Tensor reshape(const Shape &shape) const;
 
     void fill(float value);
+    // A copy of the data on the same device.
     Tensor clone() const;
-    // A copy on `device` (a new tensor even when it is already there).
+    // The tensor on `device`: itself (the same memory) where it already is, else a copy there.
     Tensor to(Device device) const;
     // Copies `source` (same shape, any device) into this tensor's memory.
     void copy_from(const Tensor &source);
@@ -59,6 +65,7 @@ public:
     void synchronize() const;
 
 private:
+    // Host memory, 4 bytes an element whatever the dtype.
     std::shared_ptr<float[]> storage_;
     float *data_ = nullptr;
     std::shared_ptr<detail::DeviceAllocation> device_memory_;
