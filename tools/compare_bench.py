@@ -2,18 +2,20 @@
 """Compare two or more CSV files written by `retnet bench --csv` or `retnet bench-model --csv`.
 
 The first file is the baseline. Rows are matched by their shape columns (bench: kernel, B, T, H, K,
-V, C; bench-model: form, B, T, layers, d, heads, vocab); the table shows each file's time and, for
-every file after the first, the speedup against the baseline (baseline time / that file's time:
-above 1 means faster than the baseline). Rows found in some files only are flagged.
+V, C; bench-model: model, phase, B, T, or in older files form, B, T, layers, d, heads, vocab). The
+table shows each file's time and, for every file after the first, the speedup against the baseline
+(baseline time / that file's time: above 1 means faster). Rows found in some files only are flagged,
+and a geometric-mean speedup per file ends the output.
 
     python3 tools/compare_bench.py BASELINE.csv OTHER.csv [MORE.csv ...]
     python3 tools/compare_bench.py --metric min_ms --labels before,after a.csv b.csv
     python3 tools/compare_bench.py --format text --threshold 5 a.csv b.csv
     python3 tools/compare_bench.py --metric gflops a.csv b.csv     # a rate: speedup = file / baseline
 
-Per-file columns such as `commit`, `target`, `device` or `date` (the same value on every row, or a
-few values) are shown above the table instead of in it. Columns a file lacks are left out of the
-match and named on stderr; extra columns are ignored. Lines starting with '#' are comments.
+Per-run columns such as `commit`, `machine`, `device`, `target` or `weights` are shown above the
+table instead of in it; one whose value changes within a file is matched on like a shape column.
+Columns a file lacks are left out of the match and named on stderr; other extra columns are
+ignored. Lines starting with '#' are comments.
 Standard library only; any python3.
 """
 import argparse
@@ -23,10 +25,11 @@ import os
 import sys
 
 # Columns that say which row it is, in display order. Any of them that every file has is used.
-KEY_COLUMNS = ['kernel', 'form', 'dtype', 'B', 'T', 'H', 'K', 'V', 'C', 'layers', 'd', 'heads', 'value_dim',
-               'ffn_dim', 'vocab']
-# Columns that describe the run rather than the row: shown in the header, never matched on.
-RUN_COLUMNS = ['commit', 'target', 'device', 'host', 'machine', 'date', 'threads', 'tool_version']
+KEY_COLUMNS = ['kernel', 'model', 'phase', 'form', 'dtype', 'B', 'T', 'H', 'K', 'V', 'C', 'layers', 'd', 'heads',
+               'value_dim', 'ffn_dim', 'vocab']
+# Columns that describe the run rather than the row: shown in the header, matched on only where
+# they change within a file.
+RUN_COLUMNS = ['commit', 'machine', 'device', 'target', 'weights', 'host', 'date', 'threads', 'tool_version']
 # Time columns, in order of preference when --metric is not given.
 TIME_COLUMNS = ['median_ms', 'ms', 'min_ms']
 
@@ -76,6 +79,16 @@ def format_value(x):
     if x >= 1:
         return '{:.3f}'.format(x)
     return '{:.4f}'.format(x)
+
+
+def kind_of(table):
+    if 'kernel' in table.columns:
+        return 'retnet bench'
+    if 'phase' in table.columns:
+        return 'retnet bench-model'
+    if 'form' in table.columns:
+        return 'retnet bench-model, older columns'
+    return 'unknown'
 
 
 def run_values(table, column):
@@ -129,15 +142,17 @@ def main(argv=None):
     unit = 'ms' if is_time else metric
 
     # bench and bench-model files have different row kinds: refuse to mix them.
-    kinds = set('bench' if 'kernel' in t.columns else 'bench-model' if 'form' in t.columns else '?' for t in tables)
-    if len(kinds) > 1:
-        raise SystemExit('compare_bench: the files mix `retnet bench` (kernel column) and `retnet bench-model` '
-                         '(form column) rows: {}'.format(', '.join(
-                             '{} ({})'.format(t.label, 'bench' if 'kernel' in t.columns else 'bench-model' if 'form' in t.columns else 'unknown')
-                             for t in tables)))
+    kinds = [kind_of(t) for t in tables]
+    if len(set(kinds)) > 1:
+        raise SystemExit('compare_bench: the files hold different kinds of rows: {}'.format(
+            ', '.join('{} ({})'.format(t.label, k) for t, k in zip(tables, kinds))))
 
     present = [c for c in KEY_COLUMNS if any(c in t.columns for t in tables)]
     keys = [c for c in present if all(c in t.columns for t in tables)]
+    # A run column whose value changes within a file (two devices in one CSV, say) tells rows apart.
+    varying = [c for c in RUN_COLUMNS if all(c in t.columns for t in tables) and
+               any(len(run_values(t, c)) > 1 for t in tables)]
+    keys = varying + keys
     for c in present:
         if c not in keys:
             missing = [t.label for t in tables if c not in t.columns]
@@ -169,7 +184,7 @@ def main(argv=None):
 
     # Header: each file, with its run columns (commit, target, ...) where it has them.
     out = sys.stdout
-    run_cols = [c for c in RUN_COLUMNS if any(c in t.columns for t in tables)]
+    run_cols = [c for c in RUN_COLUMNS if any(c in t.columns for t in tables) and c not in keys]
     if is_time:
         out.write('metric: {} (ms); speedup = [0] / file: above 1 is faster than the baseline\n'.format(metric))
     else:

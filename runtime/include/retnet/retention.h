@@ -42,7 +42,7 @@ Form parse_form(const std::string &name);  // "auto", "parallel", "chunkwise", "
 std::vector<int> supported_chunk_lengths(Device device = Device::cpu);
 constexpr int kDefaultChunk = 64;
 
-// The automatic choice (documented in README.md): T == 1 -> recurrent; T <= kParallelMaxT ->
+// The automatic choice (docs/SEMANTICS.md §1.5): T == 1 -> recurrent; T <= kParallelMaxT ->
 // parallel (one 64-token tile: the chunkwise form's work without its scan); longer sequences ->
 // chunkwise with chunk 64, which is faster from T 128 on the CPU and from T 256 on GPUs
 // (`retnet bench`, docs/PERF.md).
