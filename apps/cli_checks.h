@@ -14,4 +14,8 @@ CLI::Validator IntegerIn(int64_t lo, int64_t hi);
 // A decimal unsigned 64-bit integer (seeds).
 CLI::Validator Unsigned64();
 
+// --weights: how the model keeps its linear weights (retnet/layers.h WeightStorage): auto (as the
+// checkpoint stores them), f32, bf16 or f16.
+void add_weights_option(CLI::App *cmd, std::string *weights);
+
 }  // namespace retnet::apps

@@ -24,6 +24,7 @@ struct GenerateOptions {
     int64_t max_tokens = 300;
     SamplingOptions sampling;
     std::string device = "cpu";
+    std::string weights = "auto";
     std::string form = "chunkwise";
     int chunk = 0;
     int64_t batch = 1;
@@ -58,7 +59,7 @@ void run_generate(GenerateOptions o) {
     require_device(device);
     const std::string dir = o.model_dir.empty() ? default_model_dir() : o.model_dir;
 
-    const TextModel text_model = load_text_model(dir, device);
+    const TextModel text_model = load_text_model(dir, device, parse_weight_storage(o.weights));
     const Model &model = text_model.model;
     const Tokenizer &tokenizer = *text_model.tokenizer;
     const double load_s = text_model.load_seconds;
@@ -156,6 +157,7 @@ void add_generate_command(CLI::App &app) {
     cmd->add_option("--top-p", o->sampling.top_p, "keep the most likely tokens up to this probability mass")->capture_default_str();
     cmd->add_option("--seed", o->sampling.seed, "random seed: the same seed gives the same text")->capture_default_str()->check(Unsigned64());
     cmd->add_option("--device,-d", o->device, "cpu, cuda or opencl")->capture_default_str();
+    add_weights_option(cmd, &o->weights);
     cmd->add_option("--form", o->form, "how the prompt is prefilled: parallel or chunkwise")->capture_default_str();
     cmd->add_option("--chunk", o->chunk, "chunk length of the chunkwise prefill (0: 64)")->check(IntegerIn(0, 1 << 16));
     cmd->add_option("--batch", o->batch, "samples of the prompt, decoded together")->capture_default_str()->check(IntegerIn(1, 4096));

@@ -20,6 +20,7 @@ struct LogitsOptions {
     std::string form = "chunkwise";
     int chunk = 0;
     std::string device = "cpu";
+    std::string weights = "auto";
 };
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -38,7 +39,7 @@ void run_logits(const LogitsOptions &o) {
     // appears only once complete.
     AtomicOutputFile out(o.out_path, "--out");
     auto start = std::chrono::steady_clock::now();
-    const Model model = Model::load(o.model_dir, device);
+    const Model model = Model::load(o.model_dir, device, parse_weight_storage(o.weights));
     const double load_s = seconds_since(start);
     if (!o.text.empty()) {  // only then a tokenizer: token ids need none (load_text_model requires one)
         const ModelConfig &c = model.config();
@@ -66,6 +67,7 @@ void add_logits_command(CLI::App &app) {
     cmd->add_option("--form", options->form, "parallel, chunkwise or recurrent")->capture_default_str();
     cmd->add_option("--chunk", options->chunk, "chunk length of the chunkwise form (0: the default, 64)")->check(IntegerIn(0, 1 << 16));
     cmd->add_option("--device", options->device, "cpu, cuda or opencl")->capture_default_str();
+    add_weights_option(cmd, &options->weights);
     cmd->callback([options] { run_logits(*options); });
 }
 

@@ -29,6 +29,7 @@ struct PerplexityOptions {
     int chunk = 0;
     int64_t window = 2048;
     std::string device = "cpu";
+    std::string weights = "auto";
     bool progress = true;
     double progress_interval = 2.0;
 };
@@ -52,7 +53,8 @@ void run_perplexity(const PerplexityOptions &o) {
     require_device(device);
     require_regular_file(o.text_path, "text file");
     const uint64_t total_bytes = std::filesystem::file_size(o.text_path);
-    const TextModel text_model = load_text_model(o.model_dir.empty() ? default_model_dir() : o.model_dir, device);
+    const TextModel text_model = load_text_model(o.model_dir.empty() ? default_model_dir() : o.model_dir, device,
+                                                 parse_weight_storage(o.weights));
     const Model &model = text_model.model;
     const Tokenizer &tokenizer = *text_model.tokenizer;
     const int64_t vocab = model.config().vocab_size;
@@ -108,6 +110,7 @@ void add_perplexity_command(CLI::App &app) {
     cmd->add_option("--chunk", o->chunk, "chunk length of the chunkwise form (0: 64)")->check(IntegerIn(0, 1 << 16));
     cmd->add_option("--window", o->window, "tokens per forward call; the state carries across")->capture_default_str()->check(IntegerIn(1, kMaxWindow));
     cmd->add_option("--device", o->device, "cpu, cuda or opencl")->capture_default_str();
+    add_weights_option(cmd, &o->weights);
     cmd->add_flag("!--no-progress", o->progress, "no progress lines on stderr");
     cmd->add_option("--progress-interval", o->progress_interval, "seconds between progress lines")
         ->capture_default_str()

@@ -21,6 +21,6 @@ struct TextModel {
     std::vector<int32_t> encode(const std::string &text) const;
 };
 
-TextModel load_text_model(const std::string &dir, Device device);
+TextModel load_text_model(const std::string &dir, Device device, WeightStorage storage = WeightStorage::as_stored);
 
 }  // namespace retnet::apps

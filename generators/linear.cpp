@@ -1,6 +1,13 @@
-// Registers the generators of linear.h with the generator executable.
+// Registers the generators of linear.h with the generator executable: each product for float32,
+// bfloat16 and float16 weights.
 #include "linear.h"
 
-HALIDE_REGISTER_GENERATOR(retnet_gen::Linear, linear)
-HALIDE_REGISTER_GENERATOR(retnet_gen::LinearResidual, linear_residual)
-HALIDE_REGISTER_GENERATOR(retnet_gen::LinearGlu, linear_glu)
+HALIDE_REGISTER_GENERATOR(retnet_gen::LinearT<float>, linear)
+HALIDE_REGISTER_GENERATOR(retnet_gen::LinearResidualT<float>, linear_residual)
+HALIDE_REGISTER_GENERATOR(retnet_gen::LinearGluT<float>, linear_glu)
+HALIDE_REGISTER_GENERATOR(retnet_gen::LinearT<uint16_t>, linear_bf16)
+HALIDE_REGISTER_GENERATOR(retnet_gen::LinearResidualT<uint16_t>, linear_residual_bf16)
+HALIDE_REGISTER_GENERATOR(retnet_gen::LinearGluT<uint16_t>, linear_glu_bf16)
+HALIDE_REGISTER_GENERATOR(retnet_gen::LinearT<Halide::float16_t>, linear_f16)
+HALIDE_REGISTER_GENERATOR(retnet_gen::LinearResidualT<Halide::float16_t>, linear_residual_f16)
+HALIDE_REGISTER_GENERATOR(retnet_gen::LinearGluT<Halide::float16_t>, linear_glu_f16)

@@ -23,6 +23,14 @@ struct Products {
     RDom over_k;
 };
 
+// A weight element as float32: bfloat16 (its bits, uint16) is the top half of a float32, so a
+// 16-bit shift widens it exactly; float16 converts (F16C on x86); float32 is itself. Weights stay
+// 2 bytes in memory and in the caches: only registers hold them as float32.
+inline Expr widened(const Expr &w) {
+    if (w.type() == UInt(16)) return reinterpret(Float(32), cast(UInt(32), w) << 16);
+    return cast<float>(w);
+}
+
 // Rows past the last are clamped: a tile may run past M, and its extra rows are never stored.
 template<typename X, typename... W>
 Products products(const X &x, Var n, Var m, const W &...weights) {
@@ -31,11 +39,12 @@ Products products(const X &x, Var n, Var m, const W &...weights) {
     Expr xv = x(p.over_k, row);
     if constexpr (sizeof...(weights) == 1) {
         p.acc(n, m) = 0.0f;
-        p.acc(n, m) += (xv * ... * weights(n, p.over_k));
+        p.acc(n, m) += (xv * ... * widened(weights(n, p.over_k)));
     } else {
         p.acc(n, m) = Tuple(0.0f, 0.0f);
         const auto &[w1, w2] = std::tie(weights...);
-        p.acc(n, m) = Tuple(p.acc(n, m)[0] + xv * w1(n, p.over_k), p.acc(n, m)[1] + xv * w2(n, p.over_k));
+        p.acc(n, m) = Tuple(p.acc(n, m)[0] + xv * widened(w1(n, p.over_k)),
+                            p.acc(n, m)[1] + xv * widened(w2(n, p.over_k)));
     }
     return p;
 }
@@ -50,65 +59,74 @@ void schedule_linear(G &g, const Target &target, Func y, Products &p, Var n, Var
     }
 }
 
-class Linear : public Generator<Linear> {
+// Each product for weights of element type W: float (float32), uint16_t (bfloat16 bits) or
+// float16_t; the activations and the accumulation are float32 whatever W is.
+template<typename W>
+class LinearT : public Generator<LinearT<W>> {
 public:
     RETNET_PARAMS_linear_cpu
     RETNET_PARAMS_linear_gpu
 
-    Input<Buffer<float, 2>> x{"x"};            // (k, m)
-    Input<Buffer<float, 2>> weight{"weight"};  // (n, k), padded
-    Output<Buffer<float, 2>> y{"y"};           // (n, m)
+    GeneratorInput<Buffer<float, 2>> x{"x"};        // (k, m)
+    GeneratorInput<Buffer<W, 2>> weight{"weight"};  // (n, k), padded
+    GeneratorOutput<Buffer<float, 2>> y{"y"};       // (n, m)
 
     void generate() {
         Var n("n"), m("m");
         Products p = products(x, n, m, weight);
         y(n, m) = p.acc(n, m);
-        if (auto_schedule) {  // Adams2019, for comparison: typical prefill sizes
+        if (this->auto_schedule) {  // Adams2019, for comparison: typical prefill sizes
             x.set_estimates({{0, 768}, {0, 512}});
             weight.set_estimates({{0, 768}, {0, 768}});
             y.set_estimates({{0, 768}, {0, 512}});
             return;
         }
-        schedule_linear(*this, get_target(), y, p, n, m, 1);
+        schedule_linear(*this, this->get_target(), y, p, n, m, 1);
     }
 };
 
-class LinearResidual : public Generator<LinearResidual> {
+template<typename W>
+class LinearResidualT : public Generator<LinearResidualT<W>> {
 public:
     RETNET_PARAMS_linear_cpu
     RETNET_PARAMS_linear_gpu
 
-    Input<Buffer<float, 2>> x{"x"};                // (k, m)
-    Input<Buffer<float, 2>> weight{"weight"};      // (n, k), padded
-    Input<Buffer<float, 2>> residual{"residual"};  // (n, m)
-    Input<float> alpha{"alpha"};                   // 1, or deepnorm's (2 L)^(1/4)
-    Output<Buffer<float, 2>> y{"y"};               // (n, m)
+    GeneratorInput<Buffer<float, 2>> x{"x"};                // (k, m)
+    GeneratorInput<Buffer<W, 2>> weight{"weight"};          // (n, k), padded
+    GeneratorInput<Buffer<float, 2>> residual{"residual"};  // (n, m)
+    GeneratorInput<float> alpha{"alpha"};                   // 1, or deepnorm's (2 L)^(1/4)
+    GeneratorOutput<Buffer<float, 2>> y{"y"};               // (n, m)
 
     void generate() {
         Var n("n"), m("m");
         Products p = products(x, n, m, weight);
         y(n, m) = alpha * residual(n, m) + p.acc(n, m);
-        schedule_linear(*this, get_target(), y, p, n, m, 1);
+        schedule_linear(*this, this->get_target(), y, p, n, m, 1);
     }
 };
 
-class LinearGlu : public Generator<LinearGlu> {
+template<typename W>
+class LinearGluT : public Generator<LinearGluT<W>> {
 public:
     RETNET_PARAMS_linear_cpu
     RETNET_PARAMS_linear_gpu
     GeneratorParam<Activation> activation{"activation", Activation::swish, {{"swish", Activation::swish}, {"gelu", Activation::gelu}}};
 
-    Input<Buffer<float, 2>> x{"x"};                      // (k, m)
-    Input<Buffer<float, 2>> weight{"weight"};            // fc1 (n, k), padded
-    Input<Buffer<float, 2>> gate_weight{"gate_weight"};  // gate (n, k), padded
-    Output<Buffer<float, 2>> y{"y"};                     // (n, m)
+    GeneratorInput<Buffer<float, 2>> x{"x"};                  // (k, m)
+    GeneratorInput<Buffer<W, 2>> weight{"weight"};            // fc1 (n, k), padded
+    GeneratorInput<Buffer<W, 2>> gate_weight{"gate_weight"};  // gate (n, k), padded
+    GeneratorOutput<Buffer<float, 2>> y{"y"};                 // (n, m)
 
     void generate() {
         Var n("n"), m("m");
         Products p = products(x, n, m, weight, gate_weight);
         y(n, m) = activate(activation, p.acc(n, m)[0]) * p.acc(n, m)[1];
-        schedule_linear(*this, get_target(), y, p, n, m, 2);
+        schedule_linear(*this, this->get_target(), y, p, n, m, 2);
     }
 };
+
+using Linear = LinearT<float>;
+using LinearResidual = LinearResidualT<float>;
+using LinearGlu = LinearGluT<float>;
 
 }  // namespace retnet_gen

@@ -13,7 +13,9 @@
 #include "device_test.h"
 #include "reference.h"
 #include "retnet/error.h"
+#include "retnet/float_formats.h"
 #include "retnet/layers.h"
+#include "scratch_dir.h"
 #include "test_support.h"
 
 namespace retnet::test {
@@ -43,28 +45,52 @@ std::vector<double> product(const Tensor &x, const Tensor &w, bool magnitude = f
 // Row sizes covering the matrix-vector variants (<= 4 rows), partial tiles and several tiles.
 const std::vector<int64_t> kRows{1, 3, 4, 5, 17, 40};
 
+// The weight storages this build runs on `device`.
+std::vector<WeightStorage> storages_on(Device device) {
+    std::vector<WeightStorage> storages;
+    for (WeightStorage s : {WeightStorage::f32, WeightStorage::bf16, WeightStorage::f16}) {
+        if (weight_storage_supported(s, device)) storages.push_back(s);
+    }
+    return storages;
+}
+
+// `w` as `storage` keeps it (rounded to bfloat16 or float16, widened back exactly): the weights
+// the kernels multiply by, which the float64 reference uses too.
+Tensor rounded(const Tensor &w, WeightStorage storage) {
+    Tensor r = w.clone();
+    for (int64_t i = 0; i < r.numel(); i++) {
+        float &v = r.data()[i];
+        if (storage == WeightStorage::bf16) v = bfloat16_to_float(float_to_bfloat16(v));
+        if (storage == WeightStorage::f16) v = half_to_float(float_to_half(v));
+    }
+    return r;
+}
+
 class LayersOnDevice : public OnEveryDevice {};
 
 TEST_P(LayersOnDevice, LinearMatchesReference) {
     for (auto [in, out] : std::vector<std::pair<int64_t, int64_t>>{{33, 70}, {64, 64}, {8, 1}, {96, 130}}) {
         for (int64_t M : kRows) {
-            SCOPED_TRACE(fmt::format("M={} in={} out={}", M, in, out));
-            Tensor x = random_tensor({M, in}), w = random_tensor({out, in}), r = random_tensor({M, out});
-            LinearWeight packed = LinearWeight::pack(w, device(), "w");
-            std::vector<double> ref = product(x, w), magnitude = product(x, w, true);
-            Tensor y = on(device(), poisoned({M, out}));
-            linear(on(device(), x), packed, y);
-            EXPECT_LE(error_against_magnitude(y, ref, magnitude), 1e-5);
+            for (WeightStorage storage : storages_on(device())) {
+                SCOPED_TRACE(fmt::format("M={} in={} out={} weights {}", M, in, out, weight_storage_name(storage)));
+                Tensor x = random_tensor({M, in}), w = random_tensor({out, in}), r = random_tensor({M, out});
+                LinearWeight packed = LinearWeight::pack(w, device(), "w", storage);
+                const Tensor wr = rounded(w, storage);
+                std::vector<double> ref = product(x, wr), magnitude = product(x, wr, true);
+                Tensor y = on(device(), poisoned({M, out}));
+                linear(on(device(), x), packed, y);
+                EXPECT_LE(error_against_magnitude(y, ref, magnitude), 1e-5);
 
-            const float alpha = 1.75f;
-            std::vector<double> with_residual = ref, residual_magnitude = magnitude;
-            for (size_t i = 0; i < ref.size(); i++) {
-                with_residual[i] += alpha * double(r.data()[i]);
-                residual_magnitude[i] += std::fabs(alpha * double(r.data()[i]));
+                const float alpha = 1.75f;
+                std::vector<double> with_residual = ref, residual_magnitude = magnitude;
+                for (size_t i = 0; i < ref.size(); i++) {
+                    with_residual[i] += alpha * double(r.data()[i]);
+                    residual_magnitude[i] += std::fabs(alpha * double(r.data()[i]));
+                }
+                Tensor y2 = on(device(), poisoned({M, out}));
+                linear_residual(on(device(), x), packed, on(device(), r), alpha, y2);
+                EXPECT_LE(error_against_magnitude(y2, with_residual, residual_magnitude), 1e-5);
             }
-            Tensor y2 = on(device(), poisoned({M, out}));
-            linear_residual(on(device(), x), packed, on(device(), r), alpha, y2);
-            EXPECT_LE(error_against_magnitude(y2, with_residual, residual_magnitude), 1e-5);
         }
     }
 }
@@ -72,21 +98,79 @@ TEST_P(LayersOnDevice, LinearMatchesReference) {
 TEST_P(LayersOnDevice, GatedFeedForwardMatchesReference) {
     for (Activation act : {Activation::swish, Activation::gelu}) {
         for (int64_t M : kRows) {
-            const int64_t in = 40, out = 75;
-            SCOPED_TRACE(fmt::format("{} M={}", activation_name(act), M));
-            Tensor x = random_tensor({M, in}), w1 = random_tensor({out, in}), wg = random_tensor({out, in});
-            std::vector<double> a = product(x, w1), b = product(x, wg), ref(a.size());
-            std::vector<double> am = product(x, w1, true), bm = product(x, wg, true), magnitude(a.size());
-            for (size_t i = 0; i < a.size(); i++) {
-                ref[i] = (act == Activation::swish ? swish(a[i]) : gelu(a[i])) * b[i];
-                magnitude[i] = am[i] * bm[i];  // |act(a)| <= |a|; the product's rounding scales with both
+            for (WeightStorage storage : storages_on(device())) {
+                const int64_t in = 40, out = 75;
+                SCOPED_TRACE(fmt::format("{} M={} weights {}", activation_name(act), M, weight_storage_name(storage)));
+                Tensor x = random_tensor({M, in}), w1 = random_tensor({out, in}), wg = random_tensor({out, in});
+                const Tensor w1r = rounded(w1, storage), wgr = rounded(wg, storage);
+                std::vector<double> a = product(x, w1r), b = product(x, wgr), ref(a.size());
+                std::vector<double> am = product(x, w1r, true), bm = product(x, wgr, true), magnitude(a.size());
+                for (size_t i = 0; i < a.size(); i++) {
+                    ref[i] = (act == Activation::swish ? swish(a[i]) : gelu(a[i])) * b[i];
+                    magnitude[i] = am[i] * bm[i];  // |act(a)| <= |a|; the product's rounding scales with both
+                }
+                Tensor y = on(device(), poisoned({M, out}));
+                linear_glu(on(device(), x), LinearWeight::pack(w1, device(), "fc1", storage),
+                           LinearWeight::pack(wg, device(), "gate", storage), act, y);
+                EXPECT_LE(error_against_magnitude(y, ref, magnitude), 1e-5);
             }
-            Tensor y = on(device(), poisoned({M, out}));
-            linear_glu(on(device(), x), LinearWeight::pack(w1, device(), "fc1"), LinearWeight::pack(wg, device(), "gate"),
-                       act, y);
-            EXPECT_LE(error_against_magnitude(y, ref, magnitude), 1e-5);
         }
     }
+}
+
+// Weights that arrive as bfloat16 or float16 (a checkpoint's) stay so, unchanged, unless another
+// storage is asked for; float32 storage widens them exactly.
+TEST(Layers, PackedWeightsKeepTheirStoredPrecision) {
+    const int64_t out = 5, in = 3;
+    Tensor bits = Tensor::empty({out, in}, Device::cpu, DType::bf16);
+    for (int64_t i = 0; i < bits.numel(); i++) bits.data_u16()[i] = float_to_bfloat16(0.1f * float(i) - 0.7f);
+    const LinearWeight kept = LinearWeight::pack(bits, Device::cpu, "w");
+    ASSERT_EQ(kept.packed.dtype(), DType::bf16);
+    const LinearWeight widened = LinearWeight::pack(bits, Device::cpu, "w", WeightStorage::f32);
+    ASSERT_EQ(widened.packed.dtype(), DType::f32);
+    const int64_t padded = kept.packed.dim(1);
+    for (int64_t o = 0; o < out; o++) {
+        for (int64_t i = 0; i < in; i++) {
+            EXPECT_EQ(kept.packed.data_u16()[i * padded + o], bits.data_u16()[o * in + i]);
+            EXPECT_EQ(widened.packed.data()[i * padded + o], bfloat16_to_float(bits.data_u16()[o * in + i]));
+        }
+    }
+    for (int64_t i = 0; i < in; i++) {
+        for (int64_t o = out; o < padded; o++) EXPECT_EQ(kept.packed.data_u16()[i * padded + o], 0) << "padding";
+    }
+}
+
+TEST(Layers, PackingRefusesWeightsItCannotKeep) {
+    Tensor bits = Tensor::empty({2, 2}, Device::cpu, DType::bf16);
+    for (int i = 0; i < 4; i++) bits.data_u16()[i] = float_to_bfloat16(1.0f);
+    bits.data_u16()[3] = 0x7fc0;  // a bfloat16 NaN
+    expect_error([&] { LinearWeight::pack(bits, Device::cpu, "layers.3.ffn.fc2.weight"); },
+                 {"layers.3.ffn.fc2.weight", "element 3 (row 1, column 1) is not finite"});
+    Tensor big = Tensor::full({2, 2}, 1e5f);
+    expect_error([&] { LinearWeight::pack(big, Device::cpu, "w", WeightStorage::f16); }, {"w", "beyond float16's range"});
+}
+
+// Narrowing rounds to nearest, ties to even, for every bfloat16 and float16 value and the midpoints
+// between neighbours.
+TEST(FloatFormats, NarrowingRoundsToNearestEven) {
+    for (uint32_t b = 0; b < 0x10000; b++) {
+        const uint16_t bits = static_cast<uint16_t>(b);
+        const float bf = bfloat16_to_float(bits), h = half_to_float(bits);
+        if (std::isfinite(bf)) EXPECT_EQ(float_to_bfloat16(bf), bits) << b;
+        if (std::isfinite(h)) EXPECT_EQ(float_to_half(h), bits) << b;
+        // The midpoint to the next value up (same sign, larger magnitude) goes to the even one.
+        const uint16_t next = static_cast<uint16_t>(bits + 1);
+        if (std::isfinite(h) && (bits & 0x7fff) < 0x7bff) {
+            const float mid = static_cast<float>((double(h) + double(half_to_float(next))) / 2);
+            EXPECT_EQ(float_to_half(mid), (bits & 1) ? next : bits) << b;
+        }
+        if (std::isfinite(bf) && (bits & 0x7fff) < 0x7f7f) {
+            const double mid = (double(bf) + double(bfloat16_to_float(next))) / 2;
+            EXPECT_EQ(float_to_bfloat16(static_cast<float>(mid)), (bits & 1) ? next : bits) << b;
+        }
+    }
+    EXPECT_EQ(float_to_half(65520.0f), 0x7c00);  // past the largest half, rounding up: infinity
+    EXPECT_EQ(float_to_half(65519.0f), 0x7bff);
 }
 
 TEST_P(LayersOnDevice, RmsNormMatchesReference) {

@@ -53,6 +53,29 @@ TEST_P(ModelOnDevice, EveryFormMatchesGoldenLogits) {
     }
 }
 
+// A checkpoint's bfloat16 or float16 weights kept 2 bytes (widened in registers) give the logits
+// of the same weights widened to float32 at load, within float32 rounding.
+TEST_P(ModelOnDevice, StoredPrecisionMatchesFloat32Storage) {
+    for (const std::string &name : golden_model_names()) {
+        SCOPED_TRACE(name);
+        GoldenModel g = load_golden(name);
+        Model kept = Model::load(g.dir, device()), widened = Model::load(g.dir, device(), WeightStorage::f32);
+        // The fixtures stored in 2-byte formats say so in their names.
+        const bool bf16 = name.find("bf16") != std::string::npos;
+        const bool f16 = !bf16 && name.find("f16") != std::string::npos;
+        if ((bf16 && weight_storage_supported(WeightStorage::bf16, device())) ||
+            (f16 && weight_storage_supported(WeightStorage::f16, device()))) {
+            EXPECT_LT(kept.weight_bytes(), widened.weight_bytes());
+        }
+        const int64_t T = static_cast<int64_t>(g.tokens.size());
+        for (Form form : {Form::chunkwise, Form::recurrent}) {
+            DecodeState a = kept.new_state(1), b = widened.new_state(1);
+            Tensor x = to_host(kept.forward(g.tokens, 1, T, a, form)), y = to_host(widened.forward(g.tokens, 1, T, b, form));
+            EXPECT_LE(relative_error(x, y), 1e-5) << form_name(form);
+        }
+    }
+}
+
 TEST_P(ModelOnDevice, FormsAgreeWithEachOther) {
     GoldenModel g = load_golden("tiny_swish");
     Model model = Model::load(g.dir, device());

@@ -1,6 +1,7 @@
 #include "checkpoint_dialects.h"
 
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <set>
 
@@ -123,23 +124,33 @@ CheckpointSource syncdoth_checkpoint(ModelConfig &config, const CheckpointFiles 
     }
     Recipes recipes;
     for (const auto &[name, stored] : stored_name) {
-        recipes.emplace(name, Recipe{expected.at(stored), [&files, stored = stored] { return files.read(stored); }});
+        recipes.emplace(name, Recipe{expected.at(stored), [&files, stored = stored] { return files.read_stored(stored); }});
     }
     return source_of(files, std::move(recipes));
 }
 
 // ---- fla -----------------------------------------------------------------------------------
 
+// The permutations below move whole rows, so they work on any dtype (a bfloat16 checkpoint's
+// weights stay bfloat16): rows are copied as bytes.
+const uint8_t *row_bytes(const Tensor &w, int64_t row) {
+    return static_cast<const uint8_t *>(w.bytes()) + row * w.dim(1) * static_cast<int64_t>(dtype_size(w.dtype()));
+}
+
+void copy_rows(const Tensor &from, int64_t first, int64_t count, Tensor &to, int64_t at) {
+    const size_t row = static_cast<size_t>(from.dim(1)) * dtype_size(from.dtype());
+    std::memcpy(static_cast<uint8_t *>(to.bytes()) + static_cast<size_t>(at) * row, row_bytes(from, first),
+                static_cast<size_t>(count) * row);
+}
+
 // Rows of `w` [heads * K, in], per head, from fla's half-split rotation pairs (i, i + K/2) to
 // interleaved ones (2i, 2i + 1).
 Tensor interleave_rotation_pairs(const Tensor &w, int64_t heads, int64_t K) {
-    const int64_t in = w.dim(1);
-    Tensor out = Tensor::empty(w.shape());
+    Tensor out = Tensor::empty(w.shape(), Device::cpu, w.dtype());
     for (int64_t h = 0; h < heads; h++) {
         for (int64_t i = 0; i < K / 2; i++) {
-            const float *first = w.data() + (h * K + i) * in, *second = w.data() + (h * K + K / 2 + i) * in;
-            std::copy(first, first + in, out.data() + (h * K + 2 * i) * in);
-            std::copy(second, second + in, out.data() + (h * K + 2 * i + 1) * in);
+            copy_rows(w, h * K + i, 1, out, h * K + 2 * i);
+            copy_rows(w, h * K + K / 2 + i, 1, out, h * K + 2 * i + 1);
         }
     }
     return out;
@@ -149,20 +160,15 @@ Tensor interleave_rotation_pairs(const Tensor &w, int64_t heads, int64_t K) {
 // (fla's repeat '... h d -> ... (h g) d': query head j reads kv head j / group).
 Tensor repeat_heads(const Tensor &w, int64_t kv_heads, int64_t rows, int64_t group) {
     if (group == 1) return w;
-    const int64_t in = w.dim(1);
-    Tensor out = Tensor::empty({kv_heads * group * rows, in});
-    for (int64_t j = 0; j < kv_heads * group; j++) {
-        const float *src = w.data() + (j / group) * rows * in;
-        std::copy(src, src + rows * in, out.data() + j * rows * in);
-    }
+    Tensor out = Tensor::empty({kv_heads * group * rows, w.dim(1)}, Device::cpu, w.dtype());
+    for (int64_t j = 0; j < kv_heads * group; j++) copy_rows(w, (j / group) * rows, rows, out, j * rows);
     return out;
 }
 
 // Rows [begin, begin + count) of a matrix.
 Tensor row_block(const Tensor &w, int64_t begin, int64_t count) {
-    const int64_t in = w.dim(1);
-    Tensor out = Tensor::empty({count, in});
-    std::copy(w.data() + begin * in, w.data() + (begin + count) * in, out.data());
+    Tensor out = Tensor::empty({count, w.dim(1)}, Device::cpu, w.dtype());
+    copy_rows(w, begin, count, out, 0);
     return out;
 }
 
@@ -196,7 +202,7 @@ CheckpointSource fla_checkpoint(ModelConfig &config, const CheckpointFiles &file
     check_layout(files, expected, optional, config);
 
     const CheckpointFiles *f = &files;
-    auto plain = [f](std::string name) { return [f, name] { return f->read(name); }; };
+    auto plain = [f](std::string name) { return [f, name] { return f->read_stored(name); }; };
     Recipes r;
     r.emplace("embed_tokens.weight", Recipe{{vocab, D}, plain("model.embeddings.weight")});
     r.emplace("layer_norm.weight", Recipe{{D}, plain("model.norm.weight")});
@@ -205,20 +211,21 @@ CheckpointSource fla_checkpoint(ModelConfig &config, const CheckpointFiles &file
     for (int64_t l = 0; l < config.layers; l++) {
         r.emplace(layer(l, "retention_layer_norm.weight"), Recipe{{D}, plain(stored(l, "attn_norm.weight"))});
         r.emplace(layer(l, "retention.q_proj.weight"), Recipe{{H * K, D}, [f, name = stored(l, "attn.q_proj.weight"), H, K] {
-                                                                  return interleave_rotation_pairs(f->read(name), H, K);
+                                                                  return interleave_rotation_pairs(f->read_stored(name), H, K);
                                                               }});
         r.emplace(layer(l, "retention.k_proj.weight"),
                   Recipe{{H * K, D}, [f, name = stored(l, "attn.k_proj.weight"), Hkv, K, H] {
-                             return repeat_heads(interleave_rotation_pairs(f->read(name), Hkv, K), Hkv, K, H / Hkv);
+                             return repeat_heads(interleave_rotation_pairs(f->read_stored(name), Hkv, K), Hkv, K, H / Hkv);
                          }});
         r.emplace(layer(l, "retention.v_proj.weight"), Recipe{{H * V, D}, [f, name = stored(l, "attn.v_proj.weight"), Hkv, V, H] {
-                                                                  return repeat_heads(f->read(name), Hkv, V, H / Hkv);
+                                                                  return repeat_heads(f->read_stored(name), Hkv, V, H / Hkv);
                                                               }});
         r.emplace(layer(l, "retention.g_proj.weight"), Recipe{{H * V, D}, plain(stored(l, "attn.g_proj.weight"))});
         r.emplace(layer(l, "retention.out_proj.weight"),
                   Recipe{{D, H * V}, [f, o = stored(l, "attn.o_proj.weight"), w = stored(l, norm_name), norm_weight, D, H, V] {
+                             if (!norm_weight) return f->read_stored(o);
+                             // The product is not representable in the stored format: float32.
                              Tensor out = f->read(o);
-                             if (!norm_weight) return out;
                              // y = norm(o) * w * swish(g), then y Wo^T: w scales Wo's columns, head by head.
                              const Tensor weight = f->read(w);
                              for (int64_t row = 0; row < D; row++) {
@@ -229,8 +236,8 @@ CheckpointSource fla_checkpoint(ModelConfig &config, const CheckpointFiles &file
         r.emplace(layer(l, "final_layer_norm.weight"), Recipe{{D}, plain(stored(l, "mlp_norm.weight"))});
         const std::string gate = stored(l, "mlp.gate_proj.weight");
         if (fused_mlp) {  // rows [0, I): the activated branch; [I, 2I): the linear one
-            r.emplace(layer(l, "ffn.fc1.weight"), Recipe{{I, D}, [f, gate, I] { return row_block(f->read(gate), 0, I); }});
-            r.emplace(layer(l, "ffn.gate.weight"), Recipe{{I, D}, [f, gate, I] { return row_block(f->read(gate), I, I); }});
+            r.emplace(layer(l, "ffn.fc1.weight"), Recipe{{I, D}, [f, gate, I] { return row_block(f->read_stored(gate), 0, I); }});
+            r.emplace(layer(l, "ffn.gate.weight"), Recipe{{I, D}, [f, gate, I] { return row_block(f->read_stored(gate), I, I); }});
         } else {
             r.emplace(layer(l, "ffn.fc1.weight"), Recipe{{I, D}, plain(gate)});
             r.emplace(layer(l, "ffn.gate.weight"), Recipe{{I, D}, plain(stored(l, "mlp.up_proj.weight"))});
@@ -254,7 +261,7 @@ CheckpointSource canonical_checkpoint(ModelConfig &config, const CheckpointFiles
     CheckpointSource source;
     source.description = files.description();
     source.shapes = files.shapes();
-    source.read = [&files](const std::string &name) { return files.read(name); };
+    source.read = [&files](const std::string &name) { return files.read_stored(name); };
     return source;
 }
 

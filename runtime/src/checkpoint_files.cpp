@@ -106,4 +106,10 @@ Tensor CheckpointFiles::read(const std::string &name) const {
     return files_[it->second].read(name);
 }
 
+Tensor CheckpointFiles::read_stored(const std::string &name) const {
+    auto it = file_of_.find(name);
+    if (it == file_of_.end()) throw Error(fmt::format("{}: tensor '{}' is missing", description_, name));
+    return files_[it->second].read_stored(name);
+}
+
 }  // namespace retnet::detail

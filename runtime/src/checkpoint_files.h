@@ -20,6 +20,8 @@ public:
     bool contains(const std::string &name) const { return shapes_.count(name) != 0; }
     // float32 on the host, converted from the mapped file (retnet/safetensors.h).
     Tensor read(const std::string &name) const;
+    // As stored: a view of the mapped file (SafetensorsFile::read_stored).
+    Tensor read_stored(const std::string &name) const;
     // "DIR/model.safetensors" or "DIR (3 shards)", for messages.
     const std::string &description() const { return description_; }
 

@@ -68,8 +68,16 @@ std::vector<halide_dimension_t> halide_dims(const Shape &shape, Label role) {
     return dims;
 }
 
+// bfloat16 travels as its bits (uint16): the kernels widen it with a shift.
 halide_type_t halide_type_of_dtype(DType dtype) {
-    return dtype == DType::i32 ? halide_type_of<int32_t>() : halide_type_of<float>();
+    switch (dtype) {
+    case DType::f32: return halide_type_of<float>();
+    case DType::i32: return halide_type_of<int32_t>();
+    case DType::bf16: return halide_type_of<uint16_t>();
+    case DType::f16: return halide_type_t(halide_type_float, 16);
+    case DType::i8: return halide_type_of<int8_t>();
+    }
+    return halide_type_of<float>();
 }
 
 KernelBuffer::KernelBuffer(const Tensor &tensor, Label role) {
@@ -86,8 +94,7 @@ KernelBuffer::KernelBuffer(const Tensor &tensor, Label role) {
     view.dim = dims;
     if (tensor.device() == Device::cpu) {
         // Inputs are never written; constness is the kernels' contract.
-        view.host = tensor.dtype() == DType::i32 ? reinterpret_cast<uint8_t *>(const_cast<int32_t *>(tensor.data_i32()))
-                                                 : reinterpret_cast<uint8_t *>(const_cast<float *>(tensor.data()));
+        view.host = static_cast<uint8_t *>(const_cast<void *>(tensor.bytes()));
     } else {
         const DeviceAllocation *allocation = tensor.device_allocation();
         view.device = allocation->buffer.device;

@@ -44,32 +44,40 @@ const char *activation_name(Activation activation) {
     return activation == Activation::swish ? "swish" : "gelu";
 }
 
-LinearWeight LinearWeight::pack(const Tensor &weight, Device device, const std::string &name) {
-    check_rank(weight, "LinearWeight: " + name, 2, "out, in");
-    const int64_t out = weight.dim(0), in = weight.dim(1);
-    if (out < 1 || in < 1) throw Error(fmt::format("LinearWeight: {}: expected a non-empty [out, in], got {}", name, shape_string(weight.shape())));
-    const int64_t padded = (out + kColumnPadding - 1) / kColumnPadding * kColumnPadding;
-    Tensor host = Tensor::empty({in, padded});
-    const float *src = weight.data();
-    float *dst = host.data();
-    // A transpose in 64 x 64 tiles: element by element, every write of a [32000, 2048] weight went
-    // to another page, and loading a 1.3B model spent most of its time here.
-    constexpr int64_t kTile = 64;
-    for (int64_t o0 = 0; o0 < out; o0 += kTile) {
-        for (int64_t i0 = 0; i0 < in; i0 += kTile) {
-            const int64_t o1 = std::min(out, o0 + kTile), i1 = std::min(in, i0 + kTile);
-            for (int64_t i = i0; i < i1; i++) {
-                for (int64_t o = o0; o < o1; o++) dst[i * padded + o] = src[o * in + i];
-            }
-        }
+namespace {
+
+// The kernel of a product for its weights' storage.
+template<typename Fn>
+const detail::KernelSet<Fn> &for_storage(const char *fn, const LinearWeight &w, const detail::KernelSet<Fn> &f32,
+                                         const detail::KernelSet<Fn> &bf16, const detail::KernelSet<Fn> &f16) {
+    switch (w.packed.dtype()) {
+    case DType::f32:
+        return f32;
+    case DType::bf16:
+        return bf16;
+    case DType::f16:
+        return f16;
+    default:
+        break;
     }
-    for (int64_t i = 0; i < in; i++) std::fill(dst + i * padded + out, dst + (i + 1) * padded, 0.0f);
-    LinearWeight w;
-    w.packed = host.to(device);
-    w.in_features = in;
-    w.out_features = out;
-    w.name = name;
-    return w;
+    throw Error(fmt::format("{}: weight {}: no kernel for {} weights", fn, w.name, dtype_name(w.packed.dtype())));
+}
+
+}  // namespace
+
+bool weight_storage_supported(WeightStorage storage, Device device) {
+    const detail::KernelTable &t = kernel_table();
+    switch (storage) {
+    case WeightStorage::f32:
+        return t.linear.built_for(device);
+    case WeightStorage::bf16:
+        return t.linear_bf16.built_for(device);
+    case WeightStorage::f16:
+        return t.linear_f16.built_for(device);
+    case WeightStorage::as_stored:
+        return t.linear.built_for(device) && t.linear_bf16.built_for(device);
+    }
+    return false;
 }
 
 void linear(const Tensor &x, const LinearWeight &weight, Tensor &y) {
@@ -77,7 +85,8 @@ void linear(const Tensor &x, const LinearWeight &weight, Tensor &y) {
     int64_t rows = check_product(fn, x, weight, y);
     check_same_device(fn, {{"x", &x}, {"weight", &weight.packed}, {"y", &y}});
     // By rows: a few (decoding) take the matrix-vector schedule (kernels.json's bucket_params).
-    auto kernel = find_kernel(fn, kernel_table().linear, x.device(), rows);
+    const detail::KernelTable &table = kernel_table();
+    auto kernel = find_kernel(fn, for_storage(fn, weight, table.linear, table.linear_bf16, table.linear_f16), x.device(), rows);
     KernelBuffer hx(x, "linear: x"), hw(weight.packed, weight.name), hy(y, "linear: y");
     run_kernel(fn, [&] { return kernel(hx, hw, hy); });
 }
@@ -87,7 +96,9 @@ void linear_residual(const Tensor &x, const LinearWeight &weight, const Tensor &
     int64_t rows = check_product(fn, x, weight, y);
     check_tensor(residual, "linear_residual: residual", y.shape(), "as y");
     check_same_device(fn, {{"x", &x}, {"weight", &weight.packed}, {"residual", &residual}, {"y", &y}});
-    auto kernel = find_kernel(fn, kernel_table().linear_residual, x.device(), rows);
+    const detail::KernelTable &table = kernel_table();
+    auto kernel = find_kernel(fn, for_storage(fn, weight, table.linear_residual, table.linear_residual_bf16, table.linear_residual_f16),
+                              x.device(), rows);
     KernelBuffer hx(x, "linear_residual: x"), hw(weight.packed, weight.name), hr(residual, "linear_residual: residual"),
         hy(y, "linear_residual: y");
     run_kernel(fn, [&] { return kernel(hx, hw, hr, alpha, hy); });
@@ -102,8 +113,17 @@ void linear_glu(const Tensor &x, const LinearWeight &fc1, const LinearWeight &ga
                                 fc1.out_features));
     }
     check_same_device(fn, {{"x", &x}, {"fc1", &fc1.packed}, {"gate", &gate.packed}, {"y", &y}});
+    if (gate.packed.dtype() != fc1.packed.dtype()) {
+        throw Error(fmt::format("linear_glu: {} is {} but {} is {}: both weights of the product need one storage",
+                                fc1.name, dtype_name(fc1.packed.dtype()), gate.name, dtype_name(gate.packed.dtype())));
+    }
     const detail::KernelTable &table = kernel_table();
-    auto kernel = find_kernel(fn, activation == Activation::swish ? table.linear_glu_swish : table.linear_glu_gelu,
+    const bool swish = activation == Activation::swish;
+    auto kernel = find_kernel(fn,
+                              swish ? for_storage(fn, fc1, table.linear_glu_swish, table.linear_glu_swish_bf16,
+                                                  table.linear_glu_swish_f16)
+                                    : for_storage(fn, fc1, table.linear_glu_gelu, table.linear_glu_gelu_bf16,
+                                                  table.linear_glu_gelu_f16),
                               x.device(), rows);
     KernelBuffer hx(x, "linear_glu: x"), h1(fc1.packed, fc1.name), hg(gate.packed, gate.name), hy(y, "linear_glu: y");
     run_kernel(fn, [&] { return kernel(hx, h1, hg, hy); });

@@ -23,8 +23,19 @@ DecodeState DecodeState::clone() const {
     return copy;
 }
 
+int64_t Model::decode_weight_bytes() const {
+    int64_t bytes = weights_.output.packed.byte_size() + weights_.final_norm.byte_size() +
+                    weights_.embed_tokens.byte_size() / std::max<int64_t>(1, config_.vocab_size);
+    for (const LayerWeights &l : weights_.layers) {
+        for (const LinearWeight *w : {&l.q, &l.k, &l.v, &l.g, &l.out, &l.fc1, &l.gate, &l.fc2}) bytes += w->packed.byte_size();
+        bytes += l.retention_norm.byte_size() + l.ffn_norm.byte_size();
+    }
+    return bytes;
+}
+
 int64_t Model::weight_bytes() const {
-    return config_.parameter_count() * static_cast<int64_t>(sizeof(float));
+    return decode_weight_bytes() - weights_.embed_tokens.byte_size() / std::max<int64_t>(1, config_.vocab_size) +
+           weights_.embed_tokens.byte_size() + weights_.embedding_norm.byte_size();
 }
 
 DecodeState Model::new_state(int64_t batch) const {

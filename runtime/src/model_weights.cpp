@@ -50,7 +50,7 @@ std::vector<std::pair<std::string, Shape>> Model::checkpoint_layout(const ModelC
 }
 
 Model Model::from_tensors(const ModelConfig &config, const std::map<std::string, Tensor> &tensors, Device device,
-                          const std::string &source) {
+                          const std::string &source, WeightStorage storage) {
     CheckpointSource checkpoint;
     checkpoint.description = source;
     for (const auto &[name, t] : tensors) checkpoint.shapes.emplace(name, t.shape());
@@ -58,14 +58,18 @@ Model Model::from_tensors(const ModelConfig &config, const std::map<std::string,
         const Tensor &t = tensors.at(name);
         return t.to(Device::cpu);
     };
-    return from_checkpoint(config, checkpoint, device);
+    return from_checkpoint(config, checkpoint, device, storage);
 }
 
-Model Model::from_checkpoint(const ModelConfig &config, const CheckpointSource &checkpoint, Device device) {
+Model Model::from_checkpoint(const ModelConfig &config, const CheckpointSource &checkpoint, Device device,
+                             WeightStorage storage) {
     const std::string &source = checkpoint.description;
     config.validate(source);
-    require_fits_in_memory(checked_mul(uint64_t(config.parameter_count()), uint64_t(sizeof(float)), source),
-                           fmt::format("{}: the model's float32 weights", source));
+    // At least 2 bytes a weight (4 when converted to float32); each tensor is checked again as it
+    // is allocated.
+    const uint64_t bytes_per_weight = storage == WeightStorage::f32 ? 4 : 2;
+    require_fits_in_memory(checked_mul(uint64_t(config.parameter_count()), bytes_per_weight, source),
+                           fmt::format("{}: the model's weights", source));
     const auto layout = checkpoint_layout(config);
     // Every name and shape is accounted for before anything is read: all missing and unexpected
     // names at once, then the first wrong shape.
@@ -94,9 +98,22 @@ Model Model::from_checkpoint(const ModelConfig &config, const CheckpointSource &
         }
     }
 
-    // One tensor at a time: read (converted to float32), packed for the kernels, released.
-    auto vec = [&](const std::string &name) { return checkpoint.read(name).to(device); };
-    auto lin = [&](const std::string &name) { return LinearWeight::pack(checkpoint.read(name), device, name); };
+    // One tensor at a time: read as stored (a view of the mapped file), packed for the kernels in
+    // the storage asked for, released (its pages dropped). Norms and the embedding table are float32.
+    // A weight the conversion refuses (not finite, beyond float16) is named with the checkpoint.
+    auto in_checkpoint = [&](auto &&convert) {
+        try {
+            return convert();
+        } catch (const Error &e) {
+            throw Error(fmt::format("{}: {}", source, e.what()));
+        }
+    };
+    auto vec = [&](const std::string &name) {
+        return in_checkpoint([&] { return to_float32(checkpoint.read(name), name).to(device); });
+    };
+    auto lin = [&](const std::string &name) {
+        return in_checkpoint([&] { return LinearWeight::pack(checkpoint.read(name), device, name, storage); });
+    };
     Model m;
     m.config_ = config;
     m.device_ = device;
@@ -105,9 +122,12 @@ Model Model::from_checkpoint(const ModelConfig &config, const CheckpointSource &
     // real sizes), while little else is held: the peak is then the kept weights plus one layer
     // tensor's conversion, not plus an embedding's.
     Tensor embed = checkpoint.read("embed_tokens.weight");
-    w.embed_tokens = embed.to(device);
-    w.output = config.tied_embeddings ? LinearWeight::pack(embed, device, "embed_tokens.weight (tied output projection)")
-                                      : lin("output_projection.weight");
+    w.embed_tokens = in_checkpoint([&] { return to_float32(embed, "embed_tokens.weight").to(device); });
+    w.output = config.tied_embeddings
+                   ? in_checkpoint([&] {
+                         return LinearWeight::pack(embed, device, "embed_tokens.weight (tied output projection)", storage);
+                     })
+                   : lin("output_projection.weight");
     embed = Tensor();
     if (config.layernorm_embedding) w.embedding_norm = vec("layernorm_embedding.weight");
     for (int64_t l = 0; l < config.layers; l++) {
@@ -128,16 +148,16 @@ Model Model::from_checkpoint(const ModelConfig &config, const CheckpointSource &
     return m;
 }
 
-Model Model::load(const std::string &dir, Device device) {
+Model Model::load(const std::string &dir, Device device, WeightStorage storage) {
     namespace fs = std::filesystem;
     if (!fs::is_directory(dir)) throw Error(fmt::format("{}: model directory not found", dir));
     ModelConfig config = ModelConfig::load((fs::path(dir) / "config.json").string());
     const detail::CheckpointFiles files = detail::CheckpointFiles::open(dir);
     const CheckpointSource checkpoint = detail::canonical_checkpoint(config, files);
-    return from_checkpoint(config, checkpoint, device);
+    return from_checkpoint(config, checkpoint, device, storage);
 }
 
-Model Model::random(const ModelConfig &config, uint64_t seed, Device device) {
+Model Model::random(const ModelConfig &config, uint64_t seed, Device device, WeightStorage storage) {
     config.validate("Model::random");
     require_fits_in_memory(checked_mul(uint64_t(config.parameter_count()), uint64_t(2 * sizeof(float)), "Model::random"),
                            "Model::random: the random weights and their packed copy");
@@ -152,7 +172,7 @@ Model Model::random(const ModelConfig &config, uint64_t seed, Device device) {
         for (int64_t i = 0; i < t.numel(); i++) t.data()[i] = (norm ? 1.0f : 0.0f) + dist(rng);
         tensors.emplace(name, t);
     }
-    return from_tensors(config, tensors, device, fmt::format("Model::random(seed {})", seed));
+    return from_tensors(config, tensors, device, fmt::format("Model::random(seed {})", seed), storage);
 }
 
 }  // namespace retnet

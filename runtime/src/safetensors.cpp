@@ -75,35 +75,6 @@ SafetensorsFile::Entry parse_entry(const std::string &where, const json &value, 
 
 }  // namespace
 
-float half_to_float(uint16_t h) {
-    const uint32_t sign = uint32_t(h & 0x8000u) << 16;
-    uint32_t exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ffu, bits;
-    if (exponent == 0x1f) {
-        bits = sign | 0x7f800000u | (mantissa << 13);  // inf, nan
-    } else if (exponent != 0) {
-        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-    } else if (mantissa == 0) {
-        bits = sign;  // +-0
-    } else {          // subnormal half: normalise
-        int e = -1;
-        do {
-            e++;
-            mantissa <<= 1;
-        } while ((mantissa & 0x400u) == 0);
-        bits = sign | (uint32_t(112 - e) << 23) | ((mantissa & 0x3ffu) << 13);
-    }
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-}
-
-float bfloat16_to_float(uint16_t b) {
-    uint32_t bits = uint32_t(b) << 16;
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-}
-
 SafetensorsFile SafetensorsFile::open(const std::string &path) {
     auto mapped = std::make_shared<MappedFile>(MappedFile::open(path, "weights file"));
     const uint64_t file_size = mapped->size();
@@ -164,6 +135,28 @@ Tensor SafetensorsFile::read(const std::string &name) const {
                                 out[first_bad]));
     }
     return t;
+}
+
+Tensor SafetensorsFile::read_stored(const std::string &name) const {
+    auto it = entries_.find(name);
+    if (it == entries_.end()) throw Error(fmt::format("{}: tensor '{}' is missing", path_, name));
+    const Entry &e = it->second;
+    const DType dtype = e.dtype == "F32" ? DType::f32 : e.dtype == "F16" ? DType::f16
+                                                                         : DType::bf16;
+    const unsigned char *raw = file_->data() + data_start_ + e.begin;
+    const uint64_t offset = data_start_ + e.begin, length = e.end - e.begin;
+    if (reinterpret_cast<uintptr_t>(raw) % dtype_size(dtype) != 0) {
+        // Misaligned for its element type (the format does not promise alignment): a copy.
+        Tensor t = Tensor::empty(e.shape, Device::cpu, dtype);
+        if (length > 0) std::memcpy(t.bytes(), raw, length);
+        file_->release(offset, length);
+        return t;
+    }
+    // A view of the mapping (the file's bytes are little-endian, as this machine's); its pages are
+    // dropped when the last copy of the view goes.
+    std::shared_ptr<const MappedFile> file = file_;
+    std::shared_ptr<const void> owner(raw, [file, offset, length](const void *) { file->release(offset, length); });
+    return Tensor::view_bytes(raw, e.shape, dtype, std::move(owner));
 }
 
 Tensor SafetensorsFile::read(const std::string &name, const Shape &expected) const {

@@ -3,11 +3,25 @@
 // throws retnet::Error naming the bad one, and runs on the device of its tensors.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "retnet/tensor.h"
 
 namespace retnet {
+
+// How linear weights are kept: as the checkpoint stores them (float32, bfloat16 or float16:
+// 2-byte weights stay 2 bytes in memory and are widened to float32 in registers; float32 where
+// the device has no kernels for the format), or converted to one of those (rounded to nearest
+// even; float16 refuses a weight past its range).
+enum class WeightStorage { as_stored,
+                           f32,
+                           bf16,
+                           f16 };
+WeightStorage parse_weight_storage(const std::string &name);  // "auto", "f32", "bf16" or "f16"
+const char *weight_storage_name(WeightStorage storage);
+// Whether this build has the product kernels for `storage` on `device` (float16 has none on OpenCL).
+bool weight_storage_supported(WeightStorage storage, Device device);
 
 // A torch Linear weight [out, in] in the kernels' layout: transposed to [in, out_padded] so that
 // a tile of outputs reads contiguous weights, with columns padded (zeros) to a multiple of
@@ -15,10 +29,12 @@ namespace retnet {
 struct LinearWeight {
     static constexpr int64_t kColumnPadding = 64;  // generators/linear_common.h: kWeightColumnPadding
 
-    // `weight` is [out, in] on the host; the packed copy is made on `device`.
-    static LinearWeight pack(const Tensor &weight, Device device, const std::string &name);
+    // `weight` is [out, in] on the host (float32, bfloat16 or float16; a view of a mapped file is
+    // read once); the packed copy is made on `device`. Throws on a weight that is not finite.
+    static LinearWeight pack(const Tensor &weight, Device device, const std::string &name,
+                             WeightStorage storage = WeightStorage::as_stored);
 
-    Tensor packed;  // [in, out_padded]
+    Tensor packed;  // [in, out_padded]: float32, bfloat16 or float16
     int64_t in_features = 0, out_features = 0;
     std::string name;  // for error messages ("layers.0.ffn.fc1.weight")
 };
@@ -27,7 +43,11 @@ enum class Activation { swish,
                         gelu };
 const char *activation_name(Activation activation);
 
-// y [M, out] = x [M, in] W^T.
+// A host tensor of float32, bfloat16 or float16 as float32 (itself if already float32), checked
+// finite; `name` names it in errors.
+Tensor to_float32(const Tensor &t, const std::string &name);
+
+// y [M, out] = x [M, in] W^T (any weight storage; x and y float32).
 void linear(const Tensor &x, const LinearWeight &weight, Tensor &y);
 // y = alpha * residual + x W^T (the residual connection, deepnorm's alpha).
 void linear_residual(const Tensor &x, const LinearWeight &weight, const Tensor &residual, float alpha, Tensor &y);

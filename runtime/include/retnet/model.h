@@ -49,8 +49,8 @@ struct ModelWeights {
 };
 
 // A checkpoint's tensors, by name: their shapes up front (checked before anything is read), and
-// each tensor read on demand as float32 on the host, so that loading holds one unpacked tensor at
-// a time.
+// each tensor read on demand on the host as stored (float32, bfloat16 or float16; often a view of
+// the mapped file), so that loading holds one unpacked tensor at a time.
 struct CheckpointSource {
     std::string description;  // names the checkpoint in errors
     std::map<std::string, Shape> shapes;
@@ -60,17 +60,24 @@ struct CheckpointSource {
 class Model {
 public:
     // Loads DIR/config.json and DIR/model.safetensors (F32, F16 or BF16; torchscale names).
-    static Model load(const std::string &dir, Device device = Device::cpu);
+    // Linear weights are kept as `storage` says (layers.h: as stored, or converted).
+    static Model load(const std::string &dir, Device device = Device::cpu,
+                      WeightStorage storage = WeightStorage::as_stored);
     // From a config and a host tensor per checkpoint name (what load() reads from the file).
     static Model from_tensors(const ModelConfig &config, const std::map<std::string, Tensor> &tensors, Device device,
-                              const std::string &source);
-    static Model from_checkpoint(const ModelConfig &config, const CheckpointSource &checkpoint, Device device);
+                              const std::string &source, WeightStorage storage = WeightStorage::as_stored);
+    static Model from_checkpoint(const ModelConfig &config, const CheckpointSource &checkpoint, Device device,
+                                 WeightStorage storage = WeightStorage::as_stored);
     // Random weights (fixed by `seed`), for benchmarks.
-    static Model random(const ModelConfig &config, uint64_t seed, Device device = Device::cpu);
+    static Model random(const ModelConfig &config, uint64_t seed, Device device = Device::cpu,
+                        WeightStorage storage = WeightStorage::as_stored);
 
     const ModelConfig &config() const { return config_; }
     Device device() const { return device_; }
+    // The bytes its weights take on its device (packed, as stored).
     int64_t weight_bytes() const;
+    // The bytes of weights one decode step reads: every linear weight and one embedding row.
+    int64_t decode_weight_bytes() const;
 
     // A fresh state for `batch` sequences: zero retention states, positions 0.
     DecodeState new_state(int64_t batch) const;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "retnet/files.h"
+#include "retnet/float_formats.h"
 #include "retnet/tensor.h"
 
 namespace retnet {
@@ -37,6 +38,10 @@ public:
     // of another shape when `expected` is given, or holds a NaN or an infinity.
     Tensor read(const std::string &name) const;
     Tensor read(const std::string &name, const Shape &expected) const;
+    // The tensor as stored (float32, float16 or bfloat16): a read-only view of the mapped file,
+    // whose pages are dropped when the view goes. Not checked for NaN or infinity here: the
+    // consumers (LinearWeight::pack, to_float32) check as they convert.
+    Tensor read_stored(const std::string &name) const;
 
 private:
     std::string path_;
@@ -48,9 +53,5 @@ private:
 // Writes float32 tensors (host) as a .safetensors file, in the given order; the file appears
 // only when complete.
 void write_safetensors(const std::string &path, const std::vector<std::pair<std::string, Tensor>> &tensors);
-
-// IEEE half and bfloat16 to float, exactly.
-float half_to_float(uint16_t bits);
-float bfloat16_to_float(uint16_t bits);
 
 }  // namespace retnet

@@ -1,7 +1,8 @@
-// A dense, row-major tensor of float32 (or int32: token ids and row indices) on a Device: on the
-// CPU either owning its memory or a view over the caller's; on a GPU always owning a device
-// allocation. Copies of a Tensor share its memory (like a shared pointer); clone() copies the data,
-// and to() copies it to another device.
+// A dense, row-major tensor on a Device: float32 activations, int32 token ids and row indices,
+// and weights kept in the precision they come in (bfloat16, float16) or quantised (int8). On the
+// CPU it owns its memory or views the caller's (a mapped file's, say); on a GPU it always owns a
+// device allocation. Copies of a Tensor share its memory (like a shared pointer); clone() copies
+// the data, and to() copies it to another device.
 #pragma once
 
 #include <cstdint>
@@ -18,8 +19,12 @@ struct DeviceAllocation;  // a GPU allocation (runtime/src/device_allocation.h)
 }
 
 enum class DType { f32,
-                   i32 };  // both 4 bytes an element
+                   i32,
+                   bf16,
+                   f16,
+                   i8 };
 const char *dtype_name(DType dtype);
+size_t dtype_size(DType dtype);  // bytes an element
 
 using Shape = std::vector<int64_t>;
 std::string shape_string(const Shape &shape);
@@ -33,7 +38,10 @@ public:
     static Tensor zeros(const Shape &shape, Device device = Device::cpu);
     static Tensor full(const Shape &shape, float value, Device device = Device::cpu);
     // A view over `data`, which must outlive the view and hold product(shape) floats.
-    static Tensor view(float *data, const Shape &shape, DType dtype = DType::f32);
+    static Tensor view(float *data, const Shape &shape);
+    // A read-only view over host bytes of any dtype, kept alive by `owner` (a mapped file): only
+    // ever read, by packing or conversion.
+    static Tensor view_bytes(const void *data, const Shape &shape, DType dtype, std::shared_ptr<const void> owner);
 
     bool defined() const { return data_ != nullptr || device_memory_ != nullptr; }
     bool owns_memory() const { return storage_ != nullptr || device_memory_ != nullptr; }
@@ -43,12 +51,20 @@ public:
     int rank() const { return static_cast<int>(shape_.size()); }
     int64_t dim(int i) const { return shape_.at(static_cast<size_t>(i)); }
     int64_t numel() const;
+    int64_t byte_size() const { return numel() * static_cast<int64_t>(dtype_size(dtype_)); }
     // Host memory; throws retnet::Error for a tensor on a GPU (copy it with to(Device::cpu)) or of
     // another dtype.
     float *data();
     const float *data() const;
     int32_t *data_i32();
     const int32_t *data_i32() const;
+    // bfloat16 or float16 bits, int8 values, or any dtype's bytes.
+    const uint16_t *data_u16() const;
+    uint16_t *data_u16();
+    const int8_t *data_i8() const;
+    int8_t *data_i8();
+    const void *bytes() const;
+    void *bytes();
     detail::DeviceAllocation *device_allocation() const { return device_memory_.get(); }
 
     // The same memory seen with another shape of as many elements (no copy; on any device).
@@ -65,9 +81,8 @@ public:
     void synchronize() const;
 
 private:
-    // Host memory, 4 bytes an element whatever the dtype.
-    std::shared_ptr<float[]> storage_;
-    float *data_ = nullptr;
+    std::shared_ptr<const void> storage_;  // the host memory's owner (an allocation, a mapping)
+    uint8_t *data_ = nullptr;
     std::shared_ptr<detail::DeviceAllocation> device_memory_;
     Shape shape_;
     DType dtype_ = DType::f32;

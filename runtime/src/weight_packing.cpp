@@ -1,0 +1,210 @@
+// Linear weights from a checkpoint's [out, in] (float32, bfloat16 or float16, often a view of the
+// mapped file) into the kernels' [in, out_padded] layout, in the storage asked for. One pass over
+// the source: each element is read once, checked finite, converted if needed and written to its
+// transposed place, in 64 x 64 tiles (element by element, every write of a [32000, 2048] weight
+// went to another page) split over the machine's cores.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "kernel_dispatch.h"
+#include "retnet/error.h"
+#include "retnet/float_formats.h"
+#include "retnet/layers.h"
+
+namespace retnet {
+
+namespace {
+
+// One source element as float32 (exact), and whether it was finite.
+struct SourceReader {
+    const void *data;
+    DType dtype;
+
+    float operator()(int64_t i) const {
+        switch (dtype) {
+        case DType::bf16:
+            return bfloat16_to_float(static_cast<const uint16_t *>(data)[i]);
+        case DType::f16:
+            return half_to_float(static_cast<const uint16_t *>(data)[i]);
+        default: {
+            float f;
+            std::memcpy(&f, static_cast<const uint8_t *>(data) + 4 * i, 4);
+            return f;
+        }
+        }
+    }
+};
+
+// Runs body(first, last) over [0, count) split into one contiguous range per core.
+template<typename Body>
+void parallel_ranges(int64_t count, int64_t grain, Body &&body) {
+    const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
+    const int64_t tasks = std::max<int64_t>(1, std::min(cores, count / std::max<int64_t>(grain, 1)));
+    if (tasks == 1) {
+        body(int64_t(0), count);
+        return;
+    }
+    std::vector<std::thread> threads;
+    const int64_t per = (count + tasks - 1) / tasks;
+    for (int64_t t = 0; t < tasks; t++) {
+        const int64_t first = t * per, last = std::min(count, first + per);
+        if (first < last) threads.emplace_back([&body, first, last] { body(first, last); });
+    }
+    for (std::thread &t : threads) t.join();
+}
+
+// The transposed copy: dst[i * padded + o] = convert(src[o * in + i]) for o < out, zeros past it.
+// `convert` turns a float32 into the stored element; returns the first non-finite source index, or -1.
+template<typename Dst, typename Convert>
+int64_t transpose_into(const Tensor &weight, Dst *dst, int64_t padded, Convert &&convert) {
+    const int64_t out = weight.dim(0), in = weight.dim(1);
+    const SourceReader read{weight.bytes(), weight.dtype()};
+    constexpr int64_t kTile = 64;
+    std::atomic<int64_t> bad{std::numeric_limits<int64_t>::max()};
+    // Split over input rows of the packed layout (i): each task writes whole packed rows.
+    parallel_ranges(in, kTile, [&](int64_t i_first, int64_t i_last) {
+        int64_t local_bad = std::numeric_limits<int64_t>::max();
+        for (int64_t i0 = i_first; i0 < i_last; i0 += kTile) {
+            const int64_t i1 = std::min(i_last, i0 + kTile);
+            for (int64_t o0 = 0; o0 < out; o0 += kTile) {
+                const int64_t o1 = std::min(out, o0 + kTile);
+                for (int64_t i = i0; i < i1; i++) {
+                    for (int64_t o = o0; o < o1; o++) {
+                        const float v = read(o * in + i);
+                        if (!std::isfinite(v)) local_bad = std::min(local_bad, o * in + i);
+                        dst[i * padded + o] = convert(v);
+                    }
+                }
+            }
+            for (int64_t i = i0; i < i1; i++) std::fill(dst + i * padded + out, dst + (i + 1) * padded, convert(0.0f));
+        }
+        int64_t seen = bad.load();
+        while (local_bad < seen && !bad.compare_exchange_weak(seen, local_bad)) {
+        }
+    });
+    const int64_t first = bad.load();
+    return first == std::numeric_limits<int64_t>::max() ? -1 : first;
+}
+
+DType storage_dtype(WeightStorage storage, DType stored, Device device) {
+    switch (storage) {
+    case WeightStorage::as_stored: {
+        // Where the device has no kernels for the stored format (float16 on OpenCL): float32,
+        // widened exactly.
+        const WeightStorage kept = stored == DType::bf16  ? WeightStorage::bf16
+                                   : stored == DType::f16 ? WeightStorage::f16
+                                                          : WeightStorage::f32;
+        return weight_storage_supported(kept, device) ? stored : DType::f32;
+    }
+    case WeightStorage::f32: return DType::f32;
+    case WeightStorage::bf16: return DType::bf16;
+    case WeightStorage::f16: return DType::f16;
+    }
+    return stored;
+}
+
+}  // namespace
+
+WeightStorage parse_weight_storage(const std::string &name) {
+    if (name == "auto") return WeightStorage::as_stored;
+    if (name == "f32") return WeightStorage::f32;
+    if (name == "bf16") return WeightStorage::bf16;
+    if (name == "f16") return WeightStorage::f16;
+    throw Error(fmt::format("weights: expected auto, f32, bf16 or f16, got '{}'", name));
+}
+
+const char *weight_storage_name(WeightStorage storage) {
+    switch (storage) {
+    case WeightStorage::as_stored:
+        return "auto";
+    case WeightStorage::f32:
+        return "f32";
+    case WeightStorage::bf16:
+        return "bf16";
+    case WeightStorage::f16:
+        return "f16";
+    }
+    return "auto";
+}
+
+LinearWeight LinearWeight::pack(const Tensor &weight, Device device, const std::string &name, WeightStorage storage) {
+    detail::check_rank(weight, "LinearWeight: " + name, 2, "out, in");
+    const DType stored = weight.dtype();
+    if (stored != DType::f32 && stored != DType::bf16 && stored != DType::f16) {
+        throw Error(fmt::format("LinearWeight: {}: expected float32, bfloat16 or float16 weights, got {}", name,
+                                dtype_name(stored)));
+    }
+    const int64_t out = weight.dim(0), in = weight.dim(1);
+    if (out < 1 || in < 1) {
+        throw Error(fmt::format("LinearWeight: {}: expected a non-empty [out, in], got {}", name, shape_string(weight.shape())));
+    }
+    const int64_t padded = (out + kColumnPadding - 1) / kColumnPadding * kColumnPadding;
+    const DType dtype = storage_dtype(storage, stored, device);
+    Tensor host = Tensor::empty({in, padded}, Device::cpu, dtype);
+    int64_t bad = -1;
+    switch (dtype) {
+    case DType::bf16:
+        bad = transpose_into(weight, host.data_u16(), padded, [](float v) { return float_to_bfloat16(v); });
+        break;
+    case DType::f16: {
+        bad = transpose_into(weight, host.data_u16(), padded, [](float v) { return float_to_half(v); });
+        // A float32 weight past float16's range would become infinite: refused by name.
+        if (bad < 0 && stored == DType::f32) {
+            const uint16_t *h = host.data_u16();
+            for (int64_t k = 0; k < host.numel(); k++) {
+                if ((h[k] & 0x7c00u) == 0x7c00u) {
+                    throw Error(fmt::format("LinearWeight: {}: a weight beyond float16's range (65504): store it as f32 "
+                                            "or bf16",
+                                            name));
+                }
+            }
+        }
+        break;
+    }
+    default:
+        bad = transpose_into(weight, host.data(), padded, [](float v) { return v; });
+        break;
+    }
+    if (bad >= 0) {
+        throw Error(fmt::format("LinearWeight: {}: element {} (row {}, column {}) is not finite: expected finite weights",
+                                name, bad, bad / in, bad % in));
+    }
+    LinearWeight w;
+    w.packed = host.to(device);
+    w.in_features = in;
+    w.out_features = out;
+    w.name = name;
+    return w;
+}
+
+Tensor to_float32(const Tensor &t, const std::string &name) {
+    if (t.dtype() == DType::f32) {
+        const float *v = t.data();
+        for (int64_t k = 0; k < t.numel(); k++) {
+            if (!std::isfinite(v[k])) throw Error(fmt::format("{}: element {} is {}: expected finite weights", name, k, v[k]));
+        }
+        return t;
+    }
+    if (t.dtype() != DType::bf16 && t.dtype() != DType::f16) {
+        throw Error(fmt::format("{}: expected float32, bfloat16 or float16, got {}", name, dtype_name(t.dtype())));
+    }
+    Tensor out = Tensor::empty(t.shape());
+    const SourceReader read{t.bytes(), t.dtype()};
+    float *dst = out.data();
+    int64_t bad = -1;
+    for (int64_t k = 0; k < t.numel(); k++) {
+        dst[k] = read(k);
+        if (!std::isfinite(dst[k]) && bad < 0) bad = k;
+    }
+    if (bad >= 0) throw Error(fmt::format("{}: element {} is {}: expected finite weights", name, bad, dst[bad]));
+    return out;
+}
+
+}  // namespace retnet
