@@ -165,13 +165,6 @@ Tensor repeat_heads(const Tensor &w, int64_t kv_heads, int64_t rows, int64_t gro
     return out;
 }
 
-// Rows [begin, begin + count) of a matrix.
-Tensor row_block(const Tensor &w, int64_t begin, int64_t count) {
-    Tensor out = Tensor::empty({count, w.dim(1)}, Device::cpu, w.dtype());
-    copy_rows(w, begin, count, out, 0);
-    return out;
-}
-
 CheckpointSource fla_checkpoint(ModelConfig &config, const CheckpointFiles &files) {
     const int64_t D = config.embed_dim, H = config.heads, K = config.key_dim(), V = config.value_dim();
     const int64_t Hkv = config.kv_heads ? config.kv_heads : H, I = config.ffn_dim, vocab = config.vocab_size;
@@ -228,16 +221,18 @@ CheckpointSource fla_checkpoint(ModelConfig &config, const CheckpointFiles &file
                              Tensor out = f->read(o);
                              // y = norm(o) * w * swish(g), then y Wo^T: w scales Wo's columns, head by head.
                              const Tensor weight = f->read(w);
+                             float *o_data = out.data();
+                             const float *w_data = weight.data();
                              for (int64_t row = 0; row < D; row++) {
-                                 for (int64_t c = 0; c < H * V; c++) out.data()[row * H * V + c] *= weight.data()[c % V];
+                                 for (int64_t c = 0; c < H * V; c++) o_data[row * H * V + c] *= w_data[c % V];
                              }
                              return out;
                          }});
         r.emplace(layer(l, "final_layer_norm.weight"), Recipe{{D}, plain(stored(l, "mlp_norm.weight"))});
         const std::string gate = stored(l, "mlp.gate_proj.weight");
         if (fused_mlp) {  // rows [0, I): the activated branch; [I, 2I): the linear one
-            r.emplace(layer(l, "ffn.fc1.weight"), Recipe{{I, D}, [f, gate, I] { return row_block(f->read_stored(gate), 0, I); }});
-            r.emplace(layer(l, "ffn.gate.weight"), Recipe{{I, D}, [f, gate, I] { return row_block(f->read_stored(gate), I, I); }});
+            r.emplace(layer(l, "ffn.fc1.weight"), Recipe{{I, D}, [f, gate, I] { return f->read_stored(gate).rows(0, I); }});
+            r.emplace(layer(l, "ffn.gate.weight"), Recipe{{I, D}, [f, gate, I] { return f->read_stored(gate).rows(I, I); }});
         } else {
             r.emplace(layer(l, "ffn.fc1.weight"), Recipe{{I, D}, plain(gate)});
             r.emplace(layer(l, "ffn.gate.weight"), Recipe{{I, D}, plain(stored(l, "mlp.up_proj.weight"))});

@@ -27,13 +27,6 @@ float half_to_float(uint16_t h) {
     return f;
 }
 
-float bfloat16_to_float(uint16_t b) {
-    uint32_t bits = uint32_t(b) << 16;
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-}
-
 uint16_t float_to_bfloat16(float f) {
     uint32_t bits;
     std::memcpy(&bits, &f, 4);

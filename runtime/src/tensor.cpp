@@ -186,6 +186,20 @@ Tensor Tensor::reshape(const Shape &shape) const {
     return t;
 }
 
+Tensor Tensor::rows(int64_t begin, int64_t count) const {
+    require_host(*this);
+    if (rank() < 1 || begin < 0 || count < 0 || begin + count > shape_[0]) {
+        throw Error(fmt::format("Tensor::rows: rows [{}, {}) are not inside a tensor of shape {}", begin, begin + count,
+                                shape_string(shape_)));
+    }
+    int64_t row_elements = 1;
+    for (size_t d = 1; d < shape_.size(); d++) row_elements *= shape_[d];
+    Tensor t = *this;
+    t.shape_[0] = count;
+    t.data_ = data_ + static_cast<size_t>(begin * row_elements) * dtype_size(dtype_);
+    return t;
+}
+
 void Tensor::fill(float value) {
     if (device_ == Device::cpu) {
         std::fill(data(), data() + numel(), value);

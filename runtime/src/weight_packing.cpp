@@ -22,24 +22,25 @@ namespace retnet {
 
 namespace {
 
-// One source element as float32 (exact), and whether it was finite.
-struct SourceReader {
-    const void *data;
-    DType dtype;
-
-    float operator()(int64_t i) const {
-        switch (dtype) {
-        case DType::bf16:
-            return bfloat16_to_float(static_cast<const uint16_t *>(data)[i]);
-        case DType::f16:
-            return half_to_float(static_cast<const uint16_t *>(data)[i]);
-        default: {
-            float f;
-            std::memcpy(&f, static_cast<const uint8_t *>(data) + 4 * i, 4);
-            return f;
-        }
-        }
-    }
+// A source element type and how to read it: its bits (kept as they are when the storage is the
+// same), as float32, and whether it is finite (by its exponent bits: no conversion needed).
+struct Bf16 {
+    static constexpr DType dtype = DType::bf16;
+    using Bits = uint16_t;
+    static float widen(Bits b) { return bfloat16_to_float(b); }
+    static bool finite(Bits b) { return (b & 0x7f80u) != 0x7f80u; }
+};
+struct F16 {
+    static constexpr DType dtype = DType::f16;
+    using Bits = uint16_t;
+    static float widen(Bits b) { return half_to_float(b); }
+    static bool finite(Bits b) { return (b & 0x7c00u) != 0x7c00u; }
+};
+struct F32 {
+    static constexpr DType dtype = DType::f32;
+    using Bits = float;
+    static float widen(Bits b) { return b; }
+    static bool finite(Bits b) { return std::isfinite(b); }
 };
 
 // Runs body(first, last) over [0, count) split into one contiguous range per core.
@@ -60,37 +61,64 @@ void parallel_ranges(int64_t count, int64_t grain, Body &&body) {
     for (std::thread &t : threads) t.join();
 }
 
-// The transposed copy: dst[i * padded + o] = convert(src[o * in + i]) for o < out, zeros past it.
-// `convert` turns a float32 into the stored element; returns the first non-finite source index, or -1.
-template<typename Dst, typename Convert>
-int64_t transpose_into(const Tensor &weight, Dst *dst, int64_t padded, Convert &&convert) {
-    const int64_t out = weight.dim(0), in = weight.dim(1);
-    const SourceReader read{weight.bytes(), weight.dtype()};
+// The transposed copy: dst[i * padded + o] = convert(src[o * in + i]) for o < out, zeros past it,
+// from source elements of format Src; returns the first non-finite source index, or -1.
+template<typename Src, typename Dst, typename Convert>
+int64_t transpose_into(const typename Src::Bits *src, int64_t out, int64_t in, Dst *dst, int64_t padded,
+                       Convert convert) {
     constexpr int64_t kTile = 64;
     std::atomic<int64_t> bad{std::numeric_limits<int64_t>::max()};
+    const Dst zero = convert(typename Src::Bits(0));
     // Split over input rows of the packed layout (i): each task writes whole packed rows.
     parallel_ranges(in, kTile, [&](int64_t i_first, int64_t i_last) {
-        int64_t local_bad = std::numeric_limits<int64_t>::max();
+        bool all_finite = true;
         for (int64_t i0 = i_first; i0 < i_last; i0 += kTile) {
             const int64_t i1 = std::min(i_last, i0 + kTile);
             for (int64_t o0 = 0; o0 < out; o0 += kTile) {
                 const int64_t o1 = std::min(out, o0 + kTile);
                 for (int64_t i = i0; i < i1; i++) {
                     for (int64_t o = o0; o < o1; o++) {
-                        const float v = read(o * in + i);
-                        if (!std::isfinite(v)) local_bad = std::min(local_bad, o * in + i);
+                        const typename Src::Bits v = src[o * in + i];
+                        all_finite &= Src::finite(v);
                         dst[i * padded + o] = convert(v);
                     }
                 }
             }
-            for (int64_t i = i0; i < i1; i++) std::fill(dst + i * padded + out, dst + (i + 1) * padded, convert(0.0f));
+            for (int64_t i = i0; i < i1; i++) std::fill(dst + i * padded + out, dst + (i + 1) * padded, zero);
         }
-        int64_t seen = bad.load();
-        while (local_bad < seen && !bad.compare_exchange_weak(seen, local_bad)) {
+        if (all_finite) return;
+        // Rare: find this range's first bad element, for the message.
+        for (int64_t o = 0; o < out; o++) {
+            for (int64_t i = i_first; i < i_last; i++) {
+                if (!Src::finite(src[o * in + i])) {
+                    int64_t seen = bad.load();
+                    while (o * in + i < seen && !bad.compare_exchange_weak(seen, o * in + i)) {
+                    }
+                    return;
+                }
+            }
         }
     });
     const int64_t first = bad.load();
     return first == std::numeric_limits<int64_t>::max() ? -1 : first;
+}
+
+// The packed copy of `weight` (format Src) in `dtype`.
+template<typename Src>
+int64_t pack_from(const Tensor &weight, DType dtype, Tensor &host, int64_t padded) {
+    const auto *src = static_cast<const typename Src::Bits *>(weight.bytes());
+    const int64_t out = weight.dim(0), in = weight.dim(1);
+    using Bits = typename Src::Bits;
+    const bool same = dtype == Src::dtype;  // the bits are kept as they are
+    switch (dtype) {
+    case DType::bf16:
+        if (same) return transpose_into<Src>(src, out, in, host.data_u16(), padded, [](Bits b) { return uint16_t(b); });
+        return transpose_into<Src>(src, out, in, host.data_u16(), padded, [](Bits b) { return float_to_bfloat16(Src::widen(b)); });
+    case DType::f16:
+        if (same) return transpose_into<Src>(src, out, in, host.data_u16(), padded, [](Bits b) { return uint16_t(b); });
+        return transpose_into<Src>(src, out, in, host.data_u16(), padded, [](Bits b) { return float_to_half(Src::widen(b)); });
+    default: return transpose_into<Src>(src, out, in, host.data(), padded, [](Bits b) { return Src::widen(b); });
+    }
 }
 
 DType storage_dtype(WeightStorage storage, DType stored, Device device) {
@@ -148,29 +176,20 @@ LinearWeight LinearWeight::pack(const Tensor &weight, Device device, const std::
     const int64_t padded = (out + kColumnPadding - 1) / kColumnPadding * kColumnPadding;
     const DType dtype = storage_dtype(storage, stored, device);
     Tensor host = Tensor::empty({in, padded}, Device::cpu, dtype);
-    int64_t bad = -1;
-    switch (dtype) {
-    case DType::bf16:
-        bad = transpose_into(weight, host.data_u16(), padded, [](float v) { return float_to_bfloat16(v); });
-        break;
-    case DType::f16: {
-        bad = transpose_into(weight, host.data_u16(), padded, [](float v) { return float_to_half(v); });
-        // A float32 weight past float16's range would become infinite: refused by name.
-        if (bad < 0 && stored == DType::f32) {
-            const uint16_t *h = host.data_u16();
-            for (int64_t k = 0; k < host.numel(); k++) {
-                if ((h[k] & 0x7c00u) == 0x7c00u) {
-                    throw Error(fmt::format("LinearWeight: {}: a weight beyond float16's range (65504): store it as f32 "
-                                            "or bf16",
-                                            name));
-                }
+    const int64_t bad = stored == DType::bf16  ? pack_from<Bf16>(weight, dtype, host, padded)
+                        : stored == DType::f16 ? pack_from<F16>(weight, dtype, host, padded)
+                                               : pack_from<F32>(weight, dtype, host, padded);
+    if (bad < 0 && dtype == DType::f16 && stored != DType::f16) {
+        // A weight past float16's range became infinite: refused by name.
+        const uint16_t *h = host.data_u16();
+        const int64_t n = host.numel();
+        for (int64_t k = 0; k < n; k++) {
+            if ((h[k] & 0x7c00u) == 0x7c00u) {
+                throw Error(fmt::format("LinearWeight: {}: a weight beyond float16's range (65504): store it as f32 "
+                                        "or bf16",
+                                        name));
             }
         }
-        break;
-    }
-    default:
-        bad = transpose_into(weight, host.data(), padded, [](float v) { return v; });
-        break;
     }
     if (bad >= 0) {
         throw Error(fmt::format("LinearWeight: {}: element {} (row {}, column {}) is not finite: expected finite weights",
@@ -185,9 +204,10 @@ LinearWeight LinearWeight::pack(const Tensor &weight, Device device, const std::
 }
 
 Tensor to_float32(const Tensor &t, const std::string &name) {
+    const int64_t n = t.numel();
     if (t.dtype() == DType::f32) {
         const float *v = t.data();
-        for (int64_t k = 0; k < t.numel(); k++) {
+        for (int64_t k = 0; k < n; k++) {
             if (!std::isfinite(v[k])) throw Error(fmt::format("{}: element {} is {}: expected finite weights", name, k, v[k]));
         }
         return t;
@@ -196,11 +216,12 @@ Tensor to_float32(const Tensor &t, const std::string &name) {
         throw Error(fmt::format("{}: expected float32, bfloat16 or float16, got {}", name, dtype_name(t.dtype())));
     }
     Tensor out = Tensor::empty(t.shape());
-    const SourceReader read{t.bytes(), t.dtype()};
+    const uint16_t *src = t.data_u16();
     float *dst = out.data();
+    const bool half = t.dtype() == DType::f16;
     int64_t bad = -1;
-    for (int64_t k = 0; k < t.numel(); k++) {
-        dst[k] = read(k);
+    for (int64_t k = 0; k < n; k++) {
+        dst[k] = half ? half_to_float(src[k]) : bfloat16_to_float(src[k]);
         if (!std::isfinite(dst[k]) && bad < 0) bad = k;
     }
     if (bad >= 0) throw Error(fmt::format("{}: element {} is {}: expected finite weights", name, bad, dst[bad]));

@@ -4,11 +4,18 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace retnet {
 
 float half_to_float(uint16_t bits);
-float bfloat16_to_float(uint16_t bits);
+// bfloat16 is the top half of a float32.
+inline float bfloat16_to_float(uint16_t bits) {
+    const uint32_t word = uint32_t(bits) << 16;
+    float f;
+    std::memcpy(&f, &word, 4);
+    return f;
+}
 uint16_t float_to_bfloat16(float value);
 uint16_t float_to_half(float value);
 

@@ -69,6 +69,8 @@ public:
 
     // The same memory seen with another shape of as many elements (no copy; on any device).
     Tensor reshape(const Shape &shape) const;
+    // Rows [begin, begin + count) of the first dimension of a host tensor, sharing its memory.
+    Tensor rows(int64_t begin, int64_t count) const;
 
     void fill(float value);
     // A copy of the data on the same device.
