@@ -15,23 +15,25 @@ file(READ "${RETNET_MANIFEST}" RETNET_MANIFEST_JSON)
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${RETNET_MANIFEST}")
 
 # manifest_get(<out> <path...>): a value of the manifest, or a configure error naming the path.
-function(manifest_get out)
+# manifest_optional(<out> <path...>): a value, or empty when the path is absent.
+function(manifest_read out required)
   string(JSON value ERROR_VARIABLE err GET "${RETNET_MANIFEST_JSON}" ${ARGN})
-  if (err)
+  if (err AND required)
     string(REPLACE ";" "." where "${ARGN}")
     message(FATAL_ERROR "${RETNET_MANIFEST}: ${where}: ${err}")
-  endif ()
-  set(${out} "${value}" PARENT_SCOPE)
-endfunction()
-
-# manifest_optional(<out> <path...>): a value, or empty when the path is absent.
-function(manifest_optional out)
-  string(JSON value ERROR_VARIABLE err GET "${RETNET_MANIFEST_JSON}" ${ARGN})
-  if (err)
+  elseif (err)
     set(value "")
   endif ()
   set(${out} "${value}" PARENT_SCOPE)
 endfunction()
+
+macro(manifest_get out)
+  manifest_read(${out} TRUE ${ARGN})
+endmacro()
+
+macro(manifest_optional out)
+  manifest_read(${out} FALSE ${ARGN})
+endmacro()
 
 function(manifest_length out)
   string(JSON n ERROR_VARIABLE err LENGTH "${RETNET_MANIFEST_JSON}" ${ARGN})
