@@ -22,4 +22,9 @@ cp build-portable/apps/retnet .device/bin/
 for s in "${suites[@]}"; do cp "build-portable/tests/$s" .device/bin/; done
 [ "$sweep" = 1 ] && cp build-portable/apps/tune/retnet-gpu-sweep .device/bin/
 strip .device/bin/*
-du -sh .device/bin
+# The shared libraries `retnet` needs beyond the C and C++ runtimes (the tokenizers': SentencePiece
+# has no static library in Debian), beside the binaries; scripts/gpu_run.sh puts them on the path.
+rm -rf .device/lib && mkdir -p .device/lib
+ldd .device/bin/retnet | awk '/=> \// {print $3}' | grep -v -E '/lib(c|m|dl|rt|pthread|stdc\+\+|gcc_s)\.so' |
+  xargs -r -I{} cp -L {} .device/lib/
+du -sh .device/bin .device/lib
