@@ -1,4 +1,5 @@
 #include <cstdlib>
+#include <atomic>
 #include <map>
 #include <mutex>
 
@@ -137,11 +138,20 @@ void copy_tensor_data(const Tensor &source, Tensor &destination) {
 }  // namespace detail
 
 bool device_available(Device device, std::string *why) {
+    // Probed once per device and process. Every kernel call asks, so once probed the answer is an
+    // atomic read, without the lock (1: available, 0: not, -1: not probed yet).
+    static std::atomic<int> known[3] = {-1, -1, -1};
+    const size_t slot = static_cast<size_t>(device);
+    if (why == nullptr && slot < 3) {
+        const int k = known[slot].load(std::memory_order_acquire);
+        if (k >= 0) return k == 1;
+    }
     static std::mutex mutex;
-    static std::map<Device, std::string> reasons;  // probed once per process
+    static std::map<Device, std::string> reasons;
     std::lock_guard<std::mutex> lock(mutex);
     auto found = reasons.find(device);
     if (found == reasons.end()) found = reasons.emplace(device, detail::probe(device)).first;
+    if (slot < 3) known[slot].store(found->second.empty() ? 1 : 0, std::memory_order_release);
     if (why) *why = found->second;
     return found->second.empty();
 }

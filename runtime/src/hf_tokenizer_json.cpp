@@ -110,14 +110,13 @@ void read_normalizer(const Node &node, HfConfig &config, int depth) {
         list.array();
         for (size_t i = 0; i < list.size(); ++i) read_normalizer(list.at(i), config, depth + 1);
     } else if (type == "Prepend") {
-        config.normalizers.push_back({Normalizer::Kind::prepend, node["prepend"].string(), nullptr, ""});
+        config.normalizers.push_back({Normalizer::Kind::prepend, node["prepend"].string(), nullptr, "", ""});
     } else if (type == "Replace") {
-        Normalizer n{Normalizer::Kind::replace, "", nullptr, node["content"].string()};
+        Normalizer n{Normalizer::Kind::replace, "", nullptr, node["content"].string(), ""};
         read_pattern(node["pattern"], n.text, n.regex);
         config.normalizers.push_back(std::move(n));
     } else if (type == "NFC" || type == "NFD" || type == "NFKC" || type == "NFKD") {
-        Normalizer n{Normalizer::Kind::unicode, "", nullptr, ""};
-        n.form = type;
+        Normalizer n{Normalizer::Kind::unicode, "", nullptr, "", type};
         config.normalizers.push_back(std::move(n));
     } else {
         node["type"].fail("unsupported normalizer \"" + type +

@@ -13,8 +13,10 @@ void require_kernels_for(const char *fn, Device device, bool built) {
         throw Error(fmt::format("{}: this build has no {} kernels (configure with -DRETNET_GPU_TARGETS={} or both)", fn,
                                 device_name(device), device_name(device)));
     }
+    if (device_available(device)) return;  // the common case: no lock, no string
     std::string why;
-    if (!device_available(device, &why)) throw Error(fmt::format("{}: {}", fn, why));
+    device_available(device, &why);
+    throw Error(fmt::format("{}: {}", fn, why));
 }
 
 void check_rank(const Tensor &t, Label role, int rank, const char *dims) {

@@ -182,12 +182,23 @@ public:
             buffer_.emplace(values);
             return;
         }
-        static std::mutex mutex;
-        static auto &cache = leaked<std::map<std::pair<Device, std::vector<float>>, Tensor>>();
-        std::lock_guard<std::mutex> lock(mutex);
-        on_device_ = cached(cache, std::make_pair(device, values), 64, [&] {
-            return Tensor::view(values.data(), {static_cast<int64_t>(values.size())}).to(device);
-        });
+        // A model's layers share their decay values, so each thread first checks the values it
+        // used last (no lock); then the process-wide cache.
+        struct Last {
+            Device device;
+            std::vector<float> values;
+            Tensor tensor;
+        };
+        thread_local Last *last = new Last{Device::cpu, {}, Tensor()};  // never destroyed: see leaked()
+        if (last->device != device || last->values != values) {
+            static std::mutex mutex;
+            static auto &cache = leaked<std::map<std::pair<Device, std::vector<float>>, Tensor>>();
+            std::lock_guard<std::mutex> lock(mutex);
+            *last = {device, values, cached(cache, std::make_pair(device, values), 64, [&] {
+                         return Tensor::view(values.data(), {static_cast<int64_t>(values.size())}).to(device);
+                     })};
+        }
+        on_device_ = last->tensor;
         buffer_.emplace(on_device_, "decay");
     }
     operator halide_buffer_t *() { return *buffer_; }
