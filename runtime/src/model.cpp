@@ -23,20 +23,26 @@ DecodeState DecodeState::clone() const {
     return copy;
 }
 
-int64_t Model::decode_weight_bytes() const {
-    int64_t bytes = weights_.output.packed.byte_size() + weights_.final_norm.byte_size() +
-                    weights_.embed_tokens.byte_size() / std::max<int64_t>(1, config_.vocab_size);
-    for (const LayerWeights &l : weights_.layers) {
-        for (const LinearWeight *w : {&l.q, &l.k, &l.v, &l.g, &l.out, &l.fc1, &l.gate, &l.fc2}) bytes += w->packed.byte_size();
+namespace {
+
+// The bytes of every weight a decode step reads whole: the layers, the norms and the output head
+// (of the embedding table a step reads one row).
+int64_t whole_weight_bytes(const ModelWeights &w) {
+    int64_t bytes = w.output.packed.byte_size() + w.final_norm.byte_size() + w.embedding_norm.byte_size();
+    for (const LayerWeights &l : w.layers) {
+        for (const LinearWeight *p : {&l.q, &l.k, &l.v, &l.g, &l.out, &l.fc1, &l.gate, &l.fc2}) bytes += p->packed.byte_size();
         bytes += l.retention_norm.byte_size() + l.ffn_norm.byte_size();
     }
     return bytes;
 }
 
-int64_t Model::weight_bytes() const {
-    return decode_weight_bytes() - weights_.embed_tokens.byte_size() / std::max<int64_t>(1, config_.vocab_size) +
-           weights_.embed_tokens.byte_size() + weights_.embedding_norm.byte_size();
+}  // namespace
+
+int64_t Model::decode_weight_bytes() const {
+    return whole_weight_bytes(weights_) + weights_.embed_tokens.byte_size() / std::max<int64_t>(1, config_.vocab_size);
 }
+
+int64_t Model::weight_bytes() const { return whole_weight_bytes(weights_) + weights_.embed_tokens.byte_size(); }
 
 DecodeState Model::new_state(int64_t batch) const {
     if (batch < 1) throw Error(fmt::format("Model::new_state: batch: expected at least 1 sequence, got {}", batch));

@@ -51,7 +51,7 @@ public:
     int rank() const { return static_cast<int>(shape_.size()); }
     int64_t dim(int i) const { return shape_.at(static_cast<size_t>(i)); }
     int64_t numel() const;
-    int64_t byte_size() const { return numel() * static_cast<int64_t>(dtype_size(dtype_)); }
+    int64_t byte_size() const { return defined() ? numel() * static_cast<int64_t>(dtype_size(dtype_)) : 0; }
     // Host memory; throws retnet::Error for a tensor on a GPU (copy it with to(Device::cpu)) or of
     // another dtype.
     float *data();
