@@ -42,8 +42,9 @@ CLI::Validator Unsigned64() {
 
 void add_weights_option(CLI::App *cmd, std::string *weights) {
     cmd->add_option("--weights", *weights,
-                    "linear weights kept as stored (auto: bf16/f16 stay 2 bytes), or converted: f32, bf16, f16")
-        ->check(CLI::IsMember({"auto", "f32", "bf16", "f16"}))
+                    "linear weights kept as stored (auto: bf16/f16 stay 2 bytes), or converted: f32, bf16, f16, or int8 "
+                    "(weight-only, a scale per output feature)")
+        ->check(CLI::IsMember({"auto", "f32", "bf16", "f16", "int8"}))
         ->capture_default_str();
 }
 

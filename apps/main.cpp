@@ -1,5 +1,5 @@
 // `retnet`: one command, with subcommands in the style of git (generate, perplexity, logits, tokenize, bench,
-// bench-model, tune).
+// bench-model, bench-linear, tune).
 #include <csignal>
 #include <new>
 
@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "bench_command.h"
+#include "bench_linear_command.h"
 #include "bench_model_command.h"
 #include "generate_command.h"
 #include "perplexity_command.h"
@@ -27,6 +28,7 @@ int main(int argc, char **argv) {
     retnet::apps::add_logits_command(app);
     retnet::apps::add_tokenize_command(app);
     retnet::apps::add_bench_model_command(app);
+    retnet::apps::add_bench_linear_command(app);
     retnet::apps::add_tune_command(app, argv[0]);
     // Every failure is one line on stderr and exit status 1: never an abort, whatever was thrown.
     try {

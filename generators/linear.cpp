@@ -1,5 +1,5 @@
 // Registers the generators of linear.h with the generator executable: each product for float32,
-// bfloat16 and float16 weights.
+// bfloat16 and float16 weights, and for int8 weights with a scale per output column.
 #include "linear.h"
 
 HALIDE_REGISTER_GENERATOR(retnet_gen::LinearT<float>, linear)
@@ -11,3 +11,6 @@ HALIDE_REGISTER_GENERATOR(retnet_gen::LinearGluT<uint16_t>, linear_glu_bf16)
 HALIDE_REGISTER_GENERATOR(retnet_gen::LinearT<Halide::float16_t>, linear_f16)
 HALIDE_REGISTER_GENERATOR(retnet_gen::LinearResidualT<Halide::float16_t>, linear_residual_f16)
 HALIDE_REGISTER_GENERATOR(retnet_gen::LinearGluT<Halide::float16_t>, linear_glu_f16)
+HALIDE_REGISTER_GENERATOR(retnet_gen::LinearInt8, linear_int8)
+HALIDE_REGISTER_GENERATOR(retnet_gen::LinearResidualInt8, linear_residual_int8)
+HALIDE_REGISTER_GENERATOR(retnet_gen::LinearGluInt8, linear_glu_int8)

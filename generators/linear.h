@@ -24,8 +24,9 @@ struct Products {
 };
 
 // A weight element as float32: bfloat16 (its bits, uint16) is the top half of a float32, so a
-// 16-bit shift widens it exactly; float16 converts (F16C on x86); float32 is itself. Weights stay
-// 2 bytes in memory and in the caches: only registers hold them as float32.
+// 16-bit shift widens it exactly; float16 converts (F16C on x86); int8 (weight-only quantized,
+// scaled per output column after the sum) converts exactly; float32 is itself. Weights stay
+// 1 or 2 bytes in memory and in the caches: only registers hold them as float32.
 inline Expr widened(const Expr &w) {
     if (w.type() == UInt(16)) return reinterpret(Float(32), cast(UInt(32), w) << 16);
     return cast<float>(w);
@@ -122,6 +123,67 @@ public:
         Products p = products(x, n, m, weight, gate_weight);
         y(n, m) = activate(activation, p.acc(n, m)[0]) * p.acc(n, m)[1];
         schedule_linear(*this, this->get_target(), y, p, n, m, 2);
+    }
+};
+
+// Weight-only int8: w(n, k) = scale(n) * q(n, k) with q in [-127, 127]. The scale of an output
+// column is constant over the sum, so it multiplies the float32 sum of x * q once per output.
+class LinearInt8 : public Generator<LinearInt8> {
+public:
+    RETNET_PARAMS_linear_cpu
+    RETNET_PARAMS_linear_gpu
+
+    GeneratorInput<Buffer<float, 2>> x{"x"};             // (k, m)
+    GeneratorInput<Buffer<int8_t, 2>> weight{"weight"};  // q (n, k), padded
+    GeneratorInput<Buffer<float, 1>> scale{"scale"};     // (n), padded
+    GeneratorOutput<Buffer<float, 2>> y{"y"};            // (n, m)
+
+    void generate() {
+        Var n("n"), m("m");
+        Products p = products(x, n, m, weight);
+        y(n, m) = scale(n) * p.acc(n, m);
+        schedule_linear(*this, get_target(), y, p, n, m, 1);
+    }
+};
+
+class LinearResidualInt8 : public Generator<LinearResidualInt8> {
+public:
+    RETNET_PARAMS_linear_cpu
+    RETNET_PARAMS_linear_gpu
+
+    GeneratorInput<Buffer<float, 2>> x{"x"};                // (k, m)
+    GeneratorInput<Buffer<int8_t, 2>> weight{"weight"};     // q (n, k), padded
+    GeneratorInput<Buffer<float, 1>> scale{"scale"};        // (n), padded
+    GeneratorInput<Buffer<float, 2>> residual{"residual"};  // (n, m)
+    GeneratorInput<float> alpha{"alpha"};
+    GeneratorOutput<Buffer<float, 2>> y{"y"};  // (n, m)
+
+    void generate() {
+        Var n("n"), m("m");
+        Products p = products(x, n, m, weight);
+        y(n, m) = alpha * residual(n, m) + scale(n) * p.acc(n, m);
+        schedule_linear(*this, get_target(), y, p, n, m, 1);
+    }
+};
+
+class LinearGluInt8 : public Generator<LinearGluInt8> {
+public:
+    RETNET_PARAMS_linear_cpu
+    RETNET_PARAMS_linear_gpu
+    GeneratorParam<Activation> activation{"activation", Activation::swish, {{"swish", Activation::swish}, {"gelu", Activation::gelu}}};
+
+    GeneratorInput<Buffer<float, 2>> x{"x"};                       // (k, m)
+    GeneratorInput<Buffer<int8_t, 2>> weight{"weight"};            // fc1 q (n, k), padded
+    GeneratorInput<Buffer<float, 1>> scale{"scale"};               // (n), padded
+    GeneratorInput<Buffer<int8_t, 2>> gate_weight{"gate_weight"};  // gate q (n, k), padded
+    GeneratorInput<Buffer<float, 1>> gate_scale{"gate_scale"};     // (n), padded
+    GeneratorOutput<Buffer<float, 2>> y{"y"};                      // (n, m)
+
+    void generate() {
+        Var n("n"), m("m");
+        Products p = products(x, n, m, weight, gate_weight);
+        y(n, m) = activate(activation, scale(n) * p.acc(n, m)[0]) * (gate_scale(n) * p.acc(n, m)[1]);
+        schedule_linear(*this, get_target(), y, p, n, m, 2);
     }
 };
 

@@ -4,7 +4,9 @@
 // matrix-vector variants).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <functional>
 #include <random>
 
@@ -42,21 +44,24 @@ std::vector<double> product(const Tensor &x, const Tensor &w, bool magnitude = f
     return y;
 }
 
-// Row sizes covering the matrix-vector variants (<= 4 rows), partial tiles and several tiles.
-const std::vector<int64_t> kRows{1, 3, 4, 5, 17, 40};
+// Row sizes covering the buckets (<= 4 rows: matrix-vector; <= 64: split-K on GPUs; more), partial
+// tiles and several tiles.
+const std::vector<int64_t> kRows{1, 3, 4, 5, 17, 40, 64, 70};
 
 // The weight storages this build runs on `device`.
 std::vector<WeightStorage> storages_on(Device device) {
     std::vector<WeightStorage> storages;
-    for (WeightStorage s : {WeightStorage::f32, WeightStorage::bf16, WeightStorage::f16}) {
+    for (WeightStorage s : {WeightStorage::f32, WeightStorage::bf16, WeightStorage::f16, WeightStorage::int8}) {
         if (weight_storage_supported(s, device)) storages.push_back(s);
     }
     return storages;
 }
 
-// `w` as `storage` keeps it (rounded to bfloat16 or float16, widened back exactly): the weights
-// the kernels multiply by, which the float64 reference uses too.
+// `w` [out, in] as `storage` keeps it (rounded to bfloat16 or float16, widened back exactly; or
+// quantized to int8 per output row and scaled back): the weights the kernels multiply by, which
+// the float64 reference uses too.
 Tensor rounded(const Tensor &w, WeightStorage storage) {
+    if (storage == WeightStorage::int8) return int8_dequantized_rows(w);
     Tensor r = w.clone();
     for (int64_t i = 0; i < r.numel(); i++) {
         float &v = r.data()[i];
@@ -140,12 +145,48 @@ TEST(Layers, PackedWeightsKeepTheirStoredPrecision) {
     }
 }
 
+// int8: one scale per output feature (its row's largest magnitude / 127), every weight within
+// half a scale step of the original, the padding zero; a row of zeros has scale 0.
+TEST(Layers, Int8WeightsKeepAScalePerOutputFeature) {
+    const int64_t out = 70, in = 33;
+    Tensor w = random_tensor({out, in});
+    for (int64_t i = 0; i < in; i++) w.data()[5 * in + i] = 0.0f;
+    const LinearWeight q = LinearWeight::pack(w, Device::cpu, "w", WeightStorage::int8);
+    ASSERT_EQ(q.packed.dtype(), DType::i8);
+    const int64_t padded = q.packed.dim(1);
+    ASSERT_EQ(q.scale.shape(), (Shape{padded}));
+    EXPECT_EQ(q.byte_size(), in * padded + 4 * padded);
+    for (int64_t o = 0; o < out; o++) {
+        float max = 0.0f;
+        for (int64_t i = 0; i < in; i++) max = std::max(max, std::fabs(w.data()[o * in + i]));
+        EXPECT_EQ(q.scale.data()[o], max / 127.0f) << o;
+        bool reaches_127 = max == 0.0f;
+        for (int64_t i = 0; i < in; i++) {
+            const int8_t v = q.packed.data_i8()[i * padded + o];
+            EXPECT_GE(v, -127);
+            EXPECT_LE(std::fabs(double(v) * q.scale.data()[o] - w.data()[o * in + i]), 0.5001 * q.scale.data()[o]);
+            reaches_127 |= std::abs(v) == 127;
+        }
+        EXPECT_TRUE(reaches_127) << "row " << o << ": its largest weight is +-127";
+    }
+    for (int64_t o = out; o < padded; o++) {
+        EXPECT_EQ(q.scale.data()[o], 0.0f);
+        for (int64_t i = 0; i < in; i++) EXPECT_EQ(q.packed.data_i8()[i * padded + o], 0) << "padding";
+    }
+    EXPECT_EQ(parse_weight_storage("int8"), WeightStorage::int8);
+    expect_error([] { parse_weight_storage("int4"); }, {"weights", "int8", "int4"});
+}
+
 TEST(Layers, PackingRefusesWeightsItCannotKeep) {
     Tensor bits = Tensor::empty({2, 2}, Device::cpu, DType::bf16);
     for (int i = 0; i < 4; i++) bits.data_u16()[i] = float_to_bfloat16(1.0f);
     bits.data_u16()[3] = 0x7fc0;  // a bfloat16 NaN
     expect_error([&] { LinearWeight::pack(bits, Device::cpu, "layers.3.ffn.fc2.weight"); },
                  {"layers.3.ffn.fc2.weight", "element 3 (row 1, column 1) is not finite"});
+    Tensor inf = Tensor::full({2, 2}, 1.0f);
+    inf.data()[2] = std::numeric_limits<float>::infinity();
+    expect_error([&] { LinearWeight::pack(inf, Device::cpu, "q", WeightStorage::int8); },
+                 {"q", "element 2 (row 1, column 0) is not finite"});
     Tensor big = Tensor::full({2, 2}, 1e5f);
     expect_error([&] { LinearWeight::pack(big, Device::cpu, "w", WeightStorage::f16); }, {"w", "beyond float16's range"});
 }

@@ -2,12 +2,18 @@
 // against each other; prefill handing off to decoding; batches.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <map>
+
 #include <fmt/format.h>
 
 #include "device_test.h"
 #include "model_fixtures.h"
 #include "retnet/error.h"
 #include "retnet/model.h"
+#include "retnet/model_config.h"
+#include "retnet/safetensors.h"
 #include "test_support.h"
 
 namespace retnet::test {
@@ -73,6 +79,41 @@ TEST_P(ModelOnDevice, StoredPrecisionMatchesFloat32Storage) {
             Tensor x = to_host(kept.forward(g.tokens, 1, T, a, form)), y = to_host(widened.forward(g.tokens, 1, T, b, form));
             EXPECT_LE(relative_error(x, y), 1e-5) << form_name(form);
         }
+    }
+}
+
+// int8 storage of a model whose every matrix is already a multiple of its rows' int8 scale (the
+// weights quantized and scaled back in float32 here): the quantization at load then keeps them
+// (to float32 rounding), so the logits equal the float32 model's of the same weights.
+TEST_P(ModelOnDevice, Int8StorageMatchesItsDequantizedWeights) {
+    if (!weight_storage_supported(WeightStorage::int8, device())) GTEST_SKIP() << "no int8 kernels on this device";
+    for (const std::string &name : {"tiny_swish", "gelu_deepnorm_tied"}) {
+        SCOPED_TRACE(name);
+        GoldenModel g = load_golden(name);
+        const ModelConfig config = ModelConfig::load(g.dir + "/config.json");
+        const SafetensorsFile file = SafetensorsFile::open(g.dir + "/model.safetensors");
+        std::map<std::string, Tensor> tensors;
+        for (const auto &[tensor_name, entry] : file.entries()) {
+            Tensor t = file.read(tensor_name);
+            if (t.rank() == 2) t = int8_dequantized_rows(t);
+            tensors.emplace(tensor_name, t);
+        }
+        Model q = Model::from_tensors(config, tensors, device(), name, WeightStorage::int8);
+        Model f = Model::from_tensors(config, tensors, device(), name, WeightStorage::f32);
+        EXPECT_LT(q.weight_bytes(), f.weight_bytes());
+        const int64_t T = static_cast<int64_t>(g.tokens.size());
+        for (Form form : {Form::chunkwise, Form::recurrent}) {
+            DecodeState a = q.new_state(1), b = f.new_state(1);
+            Tensor x = to_host(q.forward(g.tokens, 1, T, a, form)), y = to_host(f.forward(g.tokens, 1, T, b, form));
+            EXPECT_LE(relative_error(x, y), 1e-5) << form_name(form);
+        }
+        // And the quantization is close to the original weights: the logits move a little.
+        Model original = Model::load(g.dir, device(), WeightStorage::f32);
+        DecodeState a = q.new_state(1), b = original.new_state(1);
+        const double moved = relative_error(to_host(q.forward(g.tokens, 1, T, a, Form::chunkwise)),
+                                            to_host(original.forward(g.tokens, 1, T, b, Form::chunkwise)));
+        EXPECT_GT(moved, 0.0);
+        EXPECT_LT(moved, 0.05);
     }
 }
 

@@ -1,5 +1,6 @@
 #include "test_support.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -30,6 +31,19 @@ Tensor random_tensor(const Shape &shape) {
     std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
     for (int64_t i = 0; i < t.numel(); i++) t.data()[i] = uniform(rng());
     return t;
+}
+
+Tensor int8_dequantized_rows(const Tensor &w) {
+    Tensor r = w.clone();
+    const int64_t rows = r.dim(0), cols = r.dim(1);
+    for (int64_t o = 0; o < rows; o++) {
+        float *row = r.data() + o * cols;
+        float max = 0.0f;
+        for (int64_t i = 0; i < cols; i++) max = std::max(max, std::fabs(row[i]));
+        const float scale = max / 127.0f, inverse = max > 0.0f ? 127.0f / max : 0.0f;
+        for (int64_t i = 0; i < cols; i++) row[i] = std::clamp(std::nearbyint(row[i] * inverse), -127.0f, 127.0f) * scale;
+    }
+    return r;
 }
 
 Tensor poisoned(const Shape &shape) {

@@ -19,6 +19,9 @@ uint64_t test_seed();
 Tensor random_tensor(const Shape &shape);
 // Filled with quiet NaN, so any element a kernel fails to write shows in the error.
 Tensor poisoned(const Shape &shape);
+// Each row of `w` [rows, cols] quantized to int8 with the scale max |row| / 127 (docs/SEMANTICS.md)
+// and scaled back to float32: the weights int8 storage multiplies by.
+Tensor int8_dequantized_rows(const Tensor &w);
 
 // Every device this build knows, for tests that run on each; and a skip reason ("" = runnable).
 std::vector<Device> all_devices();

@@ -24,6 +24,12 @@ using LinearResidualKernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight
                                      float alpha, halide_buffer_t *y);
 using LinearGluKernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, halide_buffer_t *gate_weight,
                                 halide_buffer_t *y);
+// The int8 products: each weight with its per-output-column scale.
+using LinearInt8Kernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, halide_buffer_t *scale, halide_buffer_t *y);
+using LinearResidualInt8Kernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, halide_buffer_t *scale,
+                                         halide_buffer_t *residual, float alpha, halide_buffer_t *y);
+using LinearGluInt8Kernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, halide_buffer_t *scale,
+                                    halide_buffer_t *gate_weight, halide_buffer_t *gate_scale, halide_buffer_t *y);
 // rms_norm (second input: the weight) and group_norm_gate (second input: the gate).
 using NormKernel = int (*)(halide_buffer_t *x, halide_buffer_t *second, float eps, halide_buffer_t *y);
 using RotateKernel = int (*)(halide_buffer_t *q, halide_buffer_t *k, halide_buffer_t *cos_table,

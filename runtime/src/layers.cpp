@@ -63,6 +63,14 @@ const detail::KernelSet<Fn> &for_storage(const char *fn, const LinearWeight &w, 
     throw Error(fmt::format("{}: weight {}: no kernel for {} weights", fn, w.name, dtype_name(w.packed.dtype())));
 }
 
+// Whether `w` is int8 (then its scales are checked: one per packed column, on x's device).
+bool is_int8(const char *fn, const LinearWeight &w, const Tensor &x) {
+    if (w.packed.dtype() != DType::i8) return false;
+    check_tensor(w.scale, fmt::format("{}: {} scale", fn, w.name), {w.packed.dim(1)}, "one per packed column");
+    check_same_device(fn, {{"x", &x}, {"scale", &w.scale}});
+    return true;
+}
+
 }  // namespace
 
 bool weight_storage_supported(WeightStorage storage, Device device) {
@@ -74,6 +82,8 @@ bool weight_storage_supported(WeightStorage storage, Device device) {
         return t.linear_bf16.built_for(device);
     case WeightStorage::f16:
         return t.linear_f16.built_for(device);
+    case WeightStorage::int8:
+        return t.linear_int8.built_for(device);
     case WeightStorage::as_stored:
         return t.linear.built_for(device) && t.linear_bf16.built_for(device);
     }
@@ -86,6 +96,13 @@ void linear(const Tensor &x, const LinearWeight &weight, Tensor &y) {
     check_same_device(fn, {{"x", &x}, {"weight", &weight.packed}, {"y", &y}});
     // By rows: a few (decoding) take the matrix-vector schedule (kernels.json's bucket_params).
     const detail::KernelTable &table = kernel_table();
+    if (is_int8(fn, weight, x)) {
+        auto kernel = find_kernel(fn, table.linear_int8, x.device(), rows);
+        KernelBuffer hx(x, "linear: x"), hw(weight.packed, weight.name), hs(weight.scale, weight.name + " scale"),
+            hy(y, "linear: y");
+        run_kernel(fn, [&] { return kernel(hx, hw, hs, hy); });
+        return;
+    }
     auto kernel = find_kernel(fn, for_storage(fn, weight, table.linear, table.linear_bf16, table.linear_f16), x.device(), rows);
     KernelBuffer hx(x, "linear: x"), hw(weight.packed, weight.name), hy(y, "linear: y");
     run_kernel(fn, [&] { return kernel(hx, hw, hy); });
@@ -97,6 +114,13 @@ void linear_residual(const Tensor &x, const LinearWeight &weight, const Tensor &
     check_tensor(residual, "linear_residual: residual", y.shape(), "as y");
     check_same_device(fn, {{"x", &x}, {"weight", &weight.packed}, {"residual", &residual}, {"y", &y}});
     const detail::KernelTable &table = kernel_table();
+    if (is_int8(fn, weight, x)) {
+        auto kernel = find_kernel(fn, table.linear_residual_int8, x.device(), rows);
+        KernelBuffer hx(x, "linear_residual: x"), hw(weight.packed, weight.name), hs(weight.scale, weight.name + " scale"),
+            hr(residual, "linear_residual: residual"), hy(y, "linear_residual: y");
+        run_kernel(fn, [&] { return kernel(hx, hw, hs, hr, alpha, hy); });
+        return;
+    }
     auto kernel = find_kernel(fn, for_storage(fn, weight, table.linear_residual, table.linear_residual_bf16, table.linear_residual_f16),
                               x.device(), rows);
     KernelBuffer hx(x, "linear_residual: x"), hw(weight.packed, weight.name), hr(residual, "linear_residual: residual"),
@@ -119,6 +143,13 @@ void linear_glu(const Tensor &x, const LinearWeight &fc1, const LinearWeight &ga
     }
     const detail::KernelTable &table = kernel_table();
     const bool swish = activation == Activation::swish;
+    if (is_int8(fn, fc1, x) && is_int8(fn, gate, x)) {
+        auto kernel = find_kernel(fn, swish ? table.linear_glu_swish_int8 : table.linear_glu_gelu_int8, x.device(), rows);
+        KernelBuffer hx(x, "linear_glu: x"), h1(fc1.packed, fc1.name), hs1(fc1.scale, fc1.name + " scale"),
+            hg(gate.packed, gate.name), hsg(gate.scale, gate.name + " scale"), hy(y, "linear_glu: y");
+        run_kernel(fn, [&] { return kernel(hx, h1, hs1, hg, hsg, hy); });
+        return;
+    }
     auto kernel = find_kernel(fn,
                               swish ? for_storage(fn, fc1, table.linear_glu_swish, table.linear_glu_swish_bf16,
                                                   table.linear_glu_swish_f16)

@@ -28,9 +28,9 @@ namespace {
 // The bytes of every weight a decode step reads whole: the layers, the norms and the output head
 // (of the embedding table a step reads one row).
 int64_t whole_weight_bytes(const ModelWeights &w) {
-    int64_t bytes = w.output.packed.byte_size() + w.final_norm.byte_size() + w.embedding_norm.byte_size();
+    int64_t bytes = w.output.byte_size() + w.final_norm.byte_size() + w.embedding_norm.byte_size();
     for (const LayerWeights &l : w.layers) {
-        for (const LinearWeight *p : {&l.q, &l.k, &l.v, &l.g, &l.out, &l.fc1, &l.gate, &l.fc2}) bytes += p->packed.byte_size();
+        for (const LinearWeight *p : {&l.q, &l.k, &l.v, &l.g, &l.out, &l.fc1, &l.gate, &l.fc2}) bytes += p->byte_size();
         bytes += l.retention_norm.byte_size() + l.ffn_norm.byte_size();
     }
     return bytes;

@@ -65,9 +65,10 @@ Model Model::from_checkpoint(const ModelConfig &config, const CheckpointSource &
                              WeightStorage storage) {
     const std::string &source = checkpoint.description;
     config.validate(source);
-    // At least 2 bytes a weight (4 when converted to float32); each tensor is checked again as it
-    // is allocated.
-    const uint64_t bytes_per_weight = storage == WeightStorage::f32 ? 4 : 2;
+    // At least 1 byte a weight (int8), 2 for 16-bit floats, 4 when converted to float32; each
+    // tensor is checked again as it is allocated.
+    const uint64_t bytes_per_weight = storage == WeightStorage::f32 ? 4 : storage == WeightStorage::int8 ? 1
+                                                                                                         : 2;
     require_fits_in_memory(checked_mul(uint64_t(config.parameter_count()), bytes_per_weight, source),
                            fmt::format("{}: the model's weights", source));
     const auto layout = checkpoint_layout(config);

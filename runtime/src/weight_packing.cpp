@@ -1,5 +1,6 @@
 // Linear weights from a checkpoint's [out, in] (float32, bfloat16 or float16, often a view of the
-// mapped file) into the kernels' [in, out_padded] layout, in the storage asked for. One pass over
+// mapped file) into the kernels' [in, out_padded] layout, in the storage asked for (int8: with a
+// scale per output feature, found by a first pass along the source's rows). One pass over
 // the source: each element is read once, checked finite, converted if needed and written to its
 // transposed place, in 64 x 64 tiles (element by element, every write of a [32000, 2048] weight
 // went to another page) split over the machine's cores.
@@ -61,14 +62,14 @@ void parallel_ranges(int64_t count, int64_t grain, Body &&body) {
     for (std::thread &t : threads) t.join();
 }
 
-// The transposed copy: dst[i * padded + o] = convert(src[o * in + i]) for o < out, zeros past it,
+// The transposed copy: dst[i * padded + o] = convert(src[o * in + i], o) for o < out, zeros past it,
 // from source elements of format Src; returns the first non-finite source index, or -1.
 template<typename Src, typename Dst, typename Convert>
 int64_t transpose_into(const typename Src::Bits *src, int64_t out, int64_t in, Dst *dst, int64_t padded,
                        Convert convert) {
     constexpr int64_t kTile = 64;
     std::atomic<int64_t> bad{std::numeric_limits<int64_t>::max()};
-    const Dst zero = convert(typename Src::Bits(0));
+    const Dst zero = convert(typename Src::Bits(0), 0);
     // Split over input rows of the packed layout (i): each task writes whole packed rows.
     parallel_ranges(in, kTile, [&](int64_t i_first, int64_t i_last) {
         bool all_finite = true;
@@ -80,7 +81,7 @@ int64_t transpose_into(const typename Src::Bits *src, int64_t out, int64_t in, D
                     for (int64_t o = o0; o < o1; o++) {
                         const typename Src::Bits v = src[o * in + i];
                         all_finite &= Src::finite(v);
-                        dst[i * padded + o] = convert(v);
+                        dst[i * padded + o] = convert(v, o);
                     }
                 }
             }
@@ -103,21 +104,53 @@ int64_t transpose_into(const typename Src::Bits *src, int64_t out, int64_t in, D
     return first == std::numeric_limits<int64_t>::max() ? -1 : first;
 }
 
-// The packed copy of `weight` (format Src) in `dtype`.
+// int8 quantization: the scale of output feature o is max_i |w(o, i)| / 127 (0 for a row of
+// zeros), its weights round(w / scale) in [-127, 127]. Returns 127 / max per feature, the factor
+// the transpose multiplies by, and fills `scale` [padded] (zeros past `out`).
 template<typename Src>
-int64_t pack_from(const Tensor &weight, DType dtype, Tensor &host, int64_t padded) {
+std::vector<float> int8_scales(const typename Src::Bits *src, int64_t out, int64_t in, float *scale, int64_t padded) {
+    std::vector<float> inverse(static_cast<size_t>(out));
+    parallel_ranges(out, 16, [&](int64_t first, int64_t last) {
+        for (int64_t o = first; o < last; o++) {
+            float max = 0.0f;
+            for (int64_t i = 0; i < in; i++) max = std::max(max, std::fabs(Src::widen(src[o * in + i])));
+            // A non-finite row is refused by the transpose's check, whatever its scale.
+            scale[o] = max / 127.0f;
+            inverse[static_cast<size_t>(o)] = max > 0.0f && std::isfinite(max) ? 127.0f / max : 0.0f;
+        }
+    });
+    std::fill(scale + out, scale + padded, 0.0f);
+    return inverse;
+}
+
+inline int8_t quantized(float w, float inverse_scale) {
+    const float q = std::nearbyint(w * inverse_scale);
+    return static_cast<int8_t>(std::clamp(std::isfinite(q) ? q : 0.0f, -127.0f, 127.0f));
+}
+
+// The packed copy of `weight` (format Src) in `dtype` (int8: and its scales into `scale`).
+template<typename Src>
+int64_t pack_from(const Tensor &weight, DType dtype, Tensor &host, Tensor &scale, int64_t padded) {
     const auto *src = static_cast<const typename Src::Bits *>(weight.bytes());
     const int64_t out = weight.dim(0), in = weight.dim(1);
     using Bits = typename Src::Bits;
     const bool same = dtype == Src::dtype;  // the bits are kept as they are
     switch (dtype) {
     case DType::bf16:
-        if (same) return transpose_into<Src>(src, out, in, host.data_u16(), padded, [](Bits b) { return uint16_t(b); });
-        return transpose_into<Src>(src, out, in, host.data_u16(), padded, [](Bits b) { return float_to_bfloat16(Src::widen(b)); });
+        if (same) return transpose_into<Src>(src, out, in, host.data_u16(), padded, [](Bits b, int64_t) { return uint16_t(b); });
+        return transpose_into<Src>(src, out, in, host.data_u16(), padded,
+                                   [](Bits b, int64_t) { return float_to_bfloat16(Src::widen(b)); });
     case DType::f16:
-        if (same) return transpose_into<Src>(src, out, in, host.data_u16(), padded, [](Bits b) { return uint16_t(b); });
-        return transpose_into<Src>(src, out, in, host.data_u16(), padded, [](Bits b) { return float_to_half(Src::widen(b)); });
-    default: return transpose_into<Src>(src, out, in, host.data(), padded, [](Bits b) { return Src::widen(b); });
+        if (same) return transpose_into<Src>(src, out, in, host.data_u16(), padded, [](Bits b, int64_t) { return uint16_t(b); });
+        return transpose_into<Src>(src, out, in, host.data_u16(), padded,
+                                   [](Bits b, int64_t) { return float_to_half(Src::widen(b)); });
+    case DType::i8: {
+        const std::vector<float> inverse = int8_scales<Src>(src, out, in, scale.data(), padded);
+        return transpose_into<Src>(src, out, in, host.data_i8(), padded, [&inverse](Bits b, int64_t o) {
+            return quantized(Src::widen(b), inverse[static_cast<size_t>(o)]);
+        });
+    }
+    default: return transpose_into<Src>(src, out, in, host.data(), padded, [](Bits b, int64_t) { return Src::widen(b); });
     }
 }
 
@@ -134,6 +167,7 @@ DType storage_dtype(WeightStorage storage, DType stored, Device device) {
     case WeightStorage::f32: return DType::f32;
     case WeightStorage::bf16: return DType::bf16;
     case WeightStorage::f16: return DType::f16;
+    case WeightStorage::int8: return DType::i8;
     }
     return stored;
 }
@@ -145,7 +179,8 @@ WeightStorage parse_weight_storage(const std::string &name) {
     if (name == "f32") return WeightStorage::f32;
     if (name == "bf16") return WeightStorage::bf16;
     if (name == "f16") return WeightStorage::f16;
-    throw Error(fmt::format("weights: expected auto, f32, bf16 or f16, got '{}'", name));
+    if (name == "int8") return WeightStorage::int8;
+    throw Error(fmt::format("weights: expected auto, f32, bf16, f16 or int8, got '{}'", name));
 }
 
 const char *weight_storage_name(WeightStorage storage) {
@@ -158,6 +193,8 @@ const char *weight_storage_name(WeightStorage storage) {
         return "bf16";
     case WeightStorage::f16:
         return "f16";
+    case WeightStorage::int8:
+        return "int8";
     }
     return "auto";
 }
@@ -176,9 +213,10 @@ LinearWeight LinearWeight::pack(const Tensor &weight, Device device, const std::
     const int64_t padded = (out + kColumnPadding - 1) / kColumnPadding * kColumnPadding;
     const DType dtype = storage_dtype(storage, stored, device);
     Tensor host = Tensor::empty({in, padded}, Device::cpu, dtype);
-    const int64_t bad = stored == DType::bf16  ? pack_from<Bf16>(weight, dtype, host, padded)
-                        : stored == DType::f16 ? pack_from<F16>(weight, dtype, host, padded)
-                                               : pack_from<F32>(weight, dtype, host, padded);
+    Tensor scale = dtype == DType::i8 ? Tensor::empty({padded}) : Tensor();
+    const int64_t bad = stored == DType::bf16  ? pack_from<Bf16>(weight, dtype, host, scale, padded)
+                        : stored == DType::f16 ? pack_from<F16>(weight, dtype, host, scale, padded)
+                                               : pack_from<F32>(weight, dtype, host, scale, padded);
     if (bad < 0 && dtype == DType::f16 && stored != DType::f16) {
         // A weight past float16's range became infinite: refused by name.
         const uint16_t *h = host.data_u16();
@@ -197,6 +235,7 @@ LinearWeight LinearWeight::pack(const Tensor &weight, Device device, const std::
     }
     LinearWeight w;
     w.packed = host.to(device);
+    if (scale.defined()) w.scale = scale.to(device);
     w.in_features = in;
     w.out_features = out;
     w.name = name;

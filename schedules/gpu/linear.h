@@ -2,7 +2,12 @@
 // outputs over K; a block is (col_threads x row_threads) threads. Weight loads are coalesced
 // (threads of a warp differ in the column, which is contiguous); the input rows are shared by
 // the block's threads through L1. No shared-memory staging yet (docs/PERF.md).
-// rows = 1, row_threads = 1 is the matrix-vector variant for decoding.
+//
+// With k_slices > 1 (the few-row buckets: decoding), the sum over K is split instead: a block is
+// (col_threads x k_slices) threads, slice u summing k = u, u + S, u + 2S, ... in registers for its
+// (cols x rows) outputs; the slices' partial sums meet in shared memory and the first slice adds
+// them. A matrix-vector product has too few outputs to fill the GPU otherwise, and a thread that
+// walks all of K alone waits on one load at a time.
 #pragma once
 
 #include "gpu_common.h"
@@ -11,7 +16,45 @@
 
 namespace retnet_gen {
 
+inline void schedule_linear_gpu_split_k(Func y, Func acc, LinearVars &v, const LinearGpuParams &p) {
+    check_schedule(p.row_threads == 1, "linear: a split-K schedule (gpu_k_slices > 1) takes gpu_row_threads 1");
+    const TailStrategy guard = TailStrategy::GuardWithIf;
+    const int block_cols = p.cols * p.col_threads;
+    Var nb("nb"), nt("nt"), nx("nx"), nc("nc"), mb("mb"), mc("mc"), u("u");
+    RVar ko("ko"), ki("ki");
+    y.split(v.n, nb, nt, block_cols, guard)
+        .split(nt, nx, nc, p.cols, guard)
+        .split(v.m, mb, mc, p.rows, guard)
+        .reorder(nc, mc, nx, nb, mb)
+        .unroll(nc)
+        .unroll(mc)
+        .gpu_blocks(nb, mb)
+        .gpu_threads(nx);
+    // partial(n, m, u): slice u's sum, in a thread's registers; staged: the block's partial sums
+    // in shared memory; acc: the sum over the slices, in the first slice's registers.
+    Func partial = acc.update(0).split(v.over_k, ko, ki, p.k_slices, guard).rfactor(ki, u);
+    Func staged = partial.in(acc);
+    const std::vector<Var> s = staged.args();  // n, m, u
+    Var sx("sx"), sc("sc");
+    staged.compute_at(y, nb)
+        .bound_extent(s[1], p.rows)
+        .split(s[0], sx, sc, p.cols, guard)
+        .reorder(sc, s[1], sx, s[2])
+        .unroll(sc)
+        .unroll(s[1])
+        .gpu_threads(sx, s[2]);
+    const std::vector<Var> pv = partial.args();
+    partial.compute_at(staged, sx).bound_extent(pv[0], p.cols).bound_extent(pv[1], p.rows).unroll(pv[0]).unroll(pv[1]);
+    partial.update(0).reorder(pv[0], pv[1], ko).unroll(pv[0]).unroll(pv[1]);
+    acc.compute_at(y, nx).bound_extent(v.n, p.cols).bound_extent(v.m, p.rows).unroll(v.n).unroll(v.m);
+    acc.update(0).reorder(v.n, v.m, ki).unroll(v.n).unroll(v.m);
+}
+
 inline void schedule_linear_gpu(Func y, Func acc, LinearVars &v, const LinearGpuParams &p) {
+    if (p.k_slices > 1) {
+        schedule_linear_gpu_split_k(y, acc, v, p);
+        return;
+    }
     // A block's columns may run past the last one only into the weights' padding.
     check_schedule(kWeightColumnPadding % (p.cols * p.col_threads) == 0,
                    "linear: gpu_cols * gpu_col_threads must divide the weights' padding");

@@ -9,9 +9,10 @@ with random weights in the given dtype, then times, after a warm-up, with the GP
   prefill   one forward of B 1 x T 2048 tokens (median of 3);
   decode    steps of one token for each of B sequences through fla's cache (model(input_ids=next,
             past_key_values=cache, use_cache=True)), after a 16-token prefill; the median step
-            over 20, for B 1, 8 and 64. HF generate would add its sampling loop on top of these.
+            over 20, for B 1, 8 and 64;
+  generate  Hugging Face `generate` (greedy, 64 new tokens forced, after the same 16-token prompt):
+            (its time - the prompt's forward) / 64 per token, the way a user of fla decodes.
 fla computes in the model's dtype with tensor cores where it can; ours is float32 arithmetic.
-Not yet run: written for the side-by-side of docs/PERF.md, when a GPU machine is next lent.
 """
 import argparse
 import os
@@ -77,6 +78,17 @@ def main():
                     steps.append(ms)
             ms = statistics.median(steps)
             rows.append(("decode", B, 1, ms, B / (ms / 1e3)))
+            try:
+                new = 64
+                prompt_ms = statistics.median(synced(lambda: model(input_ids=prompt, use_cache=True))[0] for _ in range(3))
+                generate = lambda: model.generate(input_ids=prompt, max_new_tokens=new, min_new_tokens=new,
+                                                  do_sample=False, use_cache=True)
+                synced(generate)
+                total = statistics.median(synced(generate)[0] for _ in range(3))
+                ms = (total - prompt_ms) / new
+                rows.append(("generate", B, 1, ms, B / (ms / 1e3)))
+            except Exception as e:  # an fla/transformers version pair whose generate fails: say so
+                print(f"generate at B {B} failed: {type(e).__name__}: {e}")
     print(f"{'phase':<10} {'B':>4} {'T':>6} {'ms':>10} {'tokens/s':>10}")
     for phase, B, T, ms, tps in rows:
         print(f"{phase:<10} {B:>4} {T:>6} {ms:>10.3f} {tps:>10.1f}")

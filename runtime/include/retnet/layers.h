@@ -13,12 +13,15 @@ namespace retnet {
 // How linear weights are kept: as the checkpoint stores them (float32, bfloat16 or float16:
 // 2-byte weights stay 2 bytes in memory and are widened to float32 in registers; float32 where
 // the device has no kernels for the format), or converted to one of those (rounded to nearest
-// even; float16 refuses a weight past its range).
+// even; float16 refuses a weight past its range), or quantized to int8 with one float32 scale per
+// output feature (weight-only: the scale is max |w| of the feature's row / 127, each weight
+// rounded to the nearest multiple of it; activations and sums stay float32).
 enum class WeightStorage { as_stored,
                            f32,
                            bf16,
-                           f16 };
-WeightStorage parse_weight_storage(const std::string &name);  // "auto", "f32", "bf16" or "f16"
+                           f16,
+                           int8 };
+WeightStorage parse_weight_storage(const std::string &name);  // "auto", "f32", "bf16", "f16" or "int8"
 const char *weight_storage_name(WeightStorage storage);
 // Whether this build has the product kernels for `storage` on `device` (float16 has none on OpenCL).
 bool weight_storage_supported(WeightStorage storage, Device device);
@@ -34,9 +37,12 @@ struct LinearWeight {
     static LinearWeight pack(const Tensor &weight, Device device, const std::string &name,
                              WeightStorage storage = WeightStorage::as_stored);
 
-    Tensor packed;  // [in, out_padded]: float32, bfloat16 or float16
+    Tensor packed;  // [in, out_padded]: float32, bfloat16, float16 or int8
+    Tensor scale;   // int8 only: [out_padded] float32, weight (o, i) = scale[o] * packed[i, o]
     int64_t in_features = 0, out_features = 0;
     std::string name;  // for error messages ("layers.0.ffn.fc1.weight")
+
+    int64_t byte_size() const { return packed.byte_size() + scale.byte_size(); }
 };
 
 enum class Activation { swish,
