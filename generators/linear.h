@@ -6,9 +6,11 @@
 //   linear_glu       y(n, m) = act(sum_k x(k, m) w1(n, k)) * sum_k x(k, m) w2(n, k)  (act: swish or gelu)
 //
 // Layouts (Halide order, innermost first): x (k, m) = row-major [M, K]; y (n, m) = [M, N].
-// Weights are stored by the runtime transposed and padded, w (n, k) = [K, N_padded] with n
-// innermost, so that a tile of output columns reads contiguous weights; N_padded is N rounded up
-// to kWeightColumnPadding, which lets a register tile run past the last column without a clamp.
+// Weights are stored by the runtime transposed, padded and in panels of kWeightPanel columns:
+// weight (c, k, p) = [N_padded / 16][K][16] holds w(n, k) at c = n % 16, p = n / 16, so that a tile
+// of output columns reads contiguous weights down K; N_padded is N rounded up to
+// kWeightColumnPadding, which lets a register tile run past the last column without a clamp. Tiles
+// start at multiples of 16 columns, so n % 16 and n / 16 simplify away inside a tile's vectors.
 #pragma once
 
 #include "linear_common.h"
@@ -32,26 +34,38 @@ inline Expr widened(const Expr &w) {
     return cast<float>(w);
 }
 
+// Declares a packed weight's panel layout to the compiler: 16 contiguous columns, then K rows of
+// them, so that every offset inside a panel is a constant.
+template<typename Input>
+void declare_panels(Input &weight) {
+    weight.dim(0).set_bounds(0, kWeightPanel);
+    weight.dim(1).set_stride(kWeightPanel);
+}
+
 // Rows past the last are clamped: a tile may run past M, and its extra rows are never stored.
 template<typename X, typename... W>
 Products products(const X &x, Var n, Var m, const W &...weights) {
     Products p{Func("acc"), RDom(0, x.dim(0).extent(), "over_k")};
     Expr row = clamp(m, x.dim(1).min(), x.dim(1).max());
     Expr xv = x(p.over_k, row);
+    const Expr c = n % kWeightPanel, panel = n / kWeightPanel;
     if constexpr (sizeof...(weights) == 1) {
         p.acc(n, m) = 0.0f;
-        p.acc(n, m) += (xv * ... * widened(weights(n, p.over_k)));
+        p.acc(n, m) += (xv * ... * widened(weights(c, p.over_k, panel)));
     } else {
         p.acc(n, m) = Tuple(0.0f, 0.0f);
         const auto &[w1, w2] = std::tie(weights...);
-        p.acc(n, m) = Tuple(p.acc(n, m)[0] + xv * widened(w1(n, p.over_k)),
-                            p.acc(n, m)[1] + xv * widened(w2(n, p.over_k)));
+        p.acc(n, m) = Tuple(p.acc(n, m)[0] + xv * widened(w1(c, p.over_k, panel)),
+                            p.acc(n, m)[1] + xv * widened(w2(c, p.over_k, panel)));
     }
     return p;
 }
 
 template<typename G>
 void schedule_linear(G &g, const Target &target, Func y, Products &p, Var n, Var m, int accumulators) {
+    // Output column 0 at index 0: a tile's first column is then known to be a multiple of the tile
+    // width, and so of the panel width (n % 16 and n / 16 fold into dense vector loads).
+    g.y.dim(0).set_min(0);
     LinearVars vars{n, m, p.over_k};
     if (uses_gpu_schedules(target)) {
         schedule_linear_gpu(y, p.acc, vars, linear_gpu_params(g));
@@ -69,16 +83,17 @@ public:
     RETNET_PARAMS_linear_gpu
 
     GeneratorInput<Buffer<float, 2>> x{"x"};        // (k, m)
-    GeneratorInput<Buffer<W, 2>> weight{"weight"};  // (n, k), padded
+    GeneratorInput<Buffer<W, 3>> weight{"weight"};  // (c, k, panel), padded
     GeneratorOutput<Buffer<float, 2>> y{"y"};       // (n, m)
 
     void generate() {
         Var n("n"), m("m");
+        declare_panels(weight);
         Products p = products(x, n, m, weight);
         y(n, m) = p.acc(n, m);
         if (this->auto_schedule) {  // Adams2019, for comparison: typical prefill sizes
             x.set_estimates({{0, 768}, {0, 512}});
-            weight.set_estimates({{0, 768}, {0, 768}});
+            weight.set_estimates({{0, kWeightPanel}, {0, 768}, {0, 768 / kWeightPanel}});
             y.set_estimates({{0, 768}, {0, 512}});
             return;
         }
@@ -93,13 +108,14 @@ public:
     RETNET_PARAMS_linear_gpu
 
     GeneratorInput<Buffer<float, 2>> x{"x"};                // (k, m)
-    GeneratorInput<Buffer<W, 2>> weight{"weight"};          // (n, k), padded
+    GeneratorInput<Buffer<W, 3>> weight{"weight"};          // (c, k, panel), padded
     GeneratorInput<Buffer<float, 2>> residual{"residual"};  // (n, m)
     GeneratorInput<float> alpha{"alpha"};                   // 1, or deepnorm's (2 L)^(1/4)
     GeneratorOutput<Buffer<float, 2>> y{"y"};               // (n, m)
 
     void generate() {
         Var n("n"), m("m");
+        declare_panels(weight);
         Products p = products(x, n, m, weight);
         y(n, m) = alpha * residual(n, m) + p.acc(n, m);
         schedule_linear(*this, this->get_target(), y, p, n, m, 1);
@@ -114,12 +130,14 @@ public:
     GeneratorParam<Activation> activation{"activation", Activation::swish, {{"swish", Activation::swish}, {"gelu", Activation::gelu}}};
 
     GeneratorInput<Buffer<float, 2>> x{"x"};                  // (k, m)
-    GeneratorInput<Buffer<W, 2>> weight{"weight"};            // fc1 (n, k), padded
-    GeneratorInput<Buffer<W, 2>> gate_weight{"gate_weight"};  // gate (n, k), padded
+    GeneratorInput<Buffer<W, 3>> weight{"weight"};            // fc1 (c, k, panel), padded
+    GeneratorInput<Buffer<W, 3>> gate_weight{"gate_weight"};  // gate (c, k, panel), padded
     GeneratorOutput<Buffer<float, 2>> y{"y"};                 // (n, m)
 
     void generate() {
         Var n("n"), m("m");
+        declare_panels(weight);
+        declare_panels(gate_weight);
         Products p = products(x, n, m, weight, gate_weight);
         y(n, m) = activate(activation, p.acc(n, m)[0]) * p.acc(n, m)[1];
         schedule_linear(*this, this->get_target(), y, p, n, m, 2);
@@ -134,12 +152,13 @@ public:
     RETNET_PARAMS_linear_gpu
 
     GeneratorInput<Buffer<float, 2>> x{"x"};             // (k, m)
-    GeneratorInput<Buffer<int8_t, 2>> weight{"weight"};  // q (n, k), padded
+    GeneratorInput<Buffer<int8_t, 3>> weight{"weight"};  // q (c, k, panel), padded
     GeneratorInput<Buffer<float, 1>> scale{"scale"};     // (n), padded
     GeneratorOutput<Buffer<float, 2>> y{"y"};            // (n, m)
 
     void generate() {
         Var n("n"), m("m");
+        declare_panels(weight);
         Products p = products(x, n, m, weight);
         y(n, m) = scale(n) * p.acc(n, m);
         schedule_linear(*this, get_target(), y, p, n, m, 1);
@@ -152,7 +171,7 @@ public:
     RETNET_PARAMS_linear_gpu
 
     GeneratorInput<Buffer<float, 2>> x{"x"};                // (k, m)
-    GeneratorInput<Buffer<int8_t, 2>> weight{"weight"};     // q (n, k), padded
+    GeneratorInput<Buffer<int8_t, 3>> weight{"weight"};     // q (c, k, panel), padded
     GeneratorInput<Buffer<float, 1>> scale{"scale"};        // (n), padded
     GeneratorInput<Buffer<float, 2>> residual{"residual"};  // (n, m)
     GeneratorInput<float> alpha{"alpha"};
@@ -160,6 +179,7 @@ public:
 
     void generate() {
         Var n("n"), m("m");
+        declare_panels(weight);
         Products p = products(x, n, m, weight);
         y(n, m) = alpha * residual(n, m) + scale(n) * p.acc(n, m);
         schedule_linear(*this, get_target(), y, p, n, m, 1);
@@ -173,14 +193,16 @@ public:
     GeneratorParam<Activation> activation{"activation", Activation::swish, {{"swish", Activation::swish}, {"gelu", Activation::gelu}}};
 
     GeneratorInput<Buffer<float, 2>> x{"x"};                       // (k, m)
-    GeneratorInput<Buffer<int8_t, 2>> weight{"weight"};            // fc1 q (n, k), padded
+    GeneratorInput<Buffer<int8_t, 3>> weight{"weight"};            // fc1 q (c, k, panel), padded
     GeneratorInput<Buffer<float, 1>> scale{"scale"};               // (n), padded
-    GeneratorInput<Buffer<int8_t, 2>> gate_weight{"gate_weight"};  // gate q (n, k), padded
+    GeneratorInput<Buffer<int8_t, 3>> gate_weight{"gate_weight"};  // gate q (c, k, panel), padded
     GeneratorInput<Buffer<float, 1>> gate_scale{"gate_scale"};     // (n), padded
     GeneratorOutput<Buffer<float, 2>> y{"y"};                      // (n, m)
 
     void generate() {
         Var n("n"), m("m");
+        declare_panels(weight);
+        declare_panels(gate_weight);
         Products p = products(x, n, m, weight, gate_weight);
         y(n, m) = activate(activation, scale(n) * p.acc(n, m)[0]) * (gate_scale(n) * p.acc(n, m)[1]);
         schedule_linear(*this, get_target(), y, p, n, m, 2);

@@ -11,9 +11,13 @@ namespace retnet_gen {
 
 using namespace Halide;
 
-// Weight columns are padded to this multiple by the runtime (runtime/src/model_weights.cpp), so a
+// Weight columns are padded to this multiple by the runtime (runtime/src/weight_packing.cpp), so a
 // tile whose width divides it may run past the last column without a clamp.
 constexpr int kWeightColumnPadding = 64;
+// Weights are packed in panels of this many output columns, each panel [K][16] contiguous: a tile
+// of a multiple of 16 columns walks K through contiguous memory (a few streams), where a [K][N]
+// layout made it read 64 bytes every N (at half the machine's read bandwidth, measured).
+constexpr int kWeightPanel = 16;
 
 struct LinearVars {
     Var n, m;

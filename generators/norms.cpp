@@ -2,9 +2,11 @@
 //
 //   rms_norm          y(c, m) = x(c, m) * rsqrt(mean_c x(c, m)^2 + eps) * weight(c)
 //                     (the pre-norms of both sublayers, the final norm, layernorm_embedding)
-//   group_norm_gate   y(c, g, m) = x(c, g, m) * rsqrt(mean_c x(c, g, m)^2 + eps) * swish(gate(c, g, m))
-//                     (retention's per-head norm, without weight, fused with the swish gate: the
-//                     normalised retention output is never written)
+//   group_norm_gate   y(c, g, m) = x(c, g, m) * rsqrt(mean_c x(c, g, m)^2 + eps) * weight(c)
+//                                  * swish(gate(c, g, m))
+//                     (retention's per-head norm, fused with the swish gate: the normalised
+//                     retention output is never written; weight is ones for torchscale's norm,
+//                     which has none, and fla's g_norm weight where a checkpoint has one)
 //
 // Layouts: x, y (c, m) = row-major [M, C]; per head (c, g, m) = [M, H, V].
 #include "linear_common.h"
@@ -51,8 +53,9 @@ public:
     RETNET_PARAMS_rows_cpu
     RETNET_PARAMS_rows_gpu
 
-    Input<Buffer<float, 3>> x{"x"};        // (c, g, m): retention output per head
-    Input<Buffer<float, 3>> gate{"gate"};  // (c, g, m): the g projection
+    Input<Buffer<float, 3>> x{"x"};            // (c, g, m): retention output per head
+    Input<Buffer<float, 3>> gate{"gate"};      // (c, g, m): the g projection
+    Input<Buffer<float, 1>> weight{"weight"};  // (c): the same for every head
     Input<float> eps{"eps"};
     Output<Buffer<float, 3>> y{"y"};  // (c, g, m)
 
@@ -60,7 +63,7 @@ public:
         Var c("c"), g("g"), m("m");
         RDom over_c;
         Func inv = inverse_rms(x, eps, {g, m}, over_c);
-        y(c, g, m) = x(c, g, m) * inv(g, m) * swish(gate(c, g, m));
+        y(c, g, m) = x(c, g, m) * inv(g, m) * weight(c) * swish(gate(c, g, m));
         RowFuncs f{y, inv, {g, m}};
         schedule_rows(*this, get_target(), f, c);
     }

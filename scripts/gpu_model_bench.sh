@@ -3,7 +3,7 @@
 # whole-model timings for docs/PERF.md. For each preset and weight storage, `retnet bench-model`
 # (prefill at T 2048, decode steps at B 1, 8 and 64 against the weight-streaming bound measured in
 # the same run), then the launch floor (tools/launch_floor.cu, built here with nvcc). Presets and
-# storages: RETNET_PRESETS (default fla-1.3b) and RETNET_WEIGHTS (default "f32 bf16").
+# storages: RETNET_PRESETS (default fla-1.3b) and RETNET_WEIGHTS (default "f32 bf16 int8").
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-gpu-logs}
@@ -11,7 +11,7 @@ export LD_LIBRARY_PATH="$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu_model_bench.txt"
 for preset in ${RETNET_PRESETS:-fla-1.3b}; do
-  for weights in ${RETNET_WEIGHTS:-f32 bf16}; do
+  for weights in ${RETNET_WEIGHTS:-f32 bf16 int8}; do
     ./.device/bin/retnet bench-model --device cuda --preset "$preset" --weights "$weights" --decode-batches 1 8 64 \
       --decode-steps 20 --repeats 3 --csv "$out/bench_model_cuda_${preset}_${weights}.csv" 2>&1 | tee -a "$out/gpu_model_bench.txt"
   done

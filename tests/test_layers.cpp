@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <functional>
 #include <random>
@@ -123,25 +124,46 @@ TEST_P(LayersOnDevice, GatedFeedForwardMatchesReference) {
     }
 }
 
-// Weights that arrive as bfloat16 or float16 (a checkpoint's) stay so, unchanged, unless another
-// storage is asked for; float32 storage widens them exactly.
+// Weights that arrive as bfloat16, float16 or float32 (a checkpoint's) stay so, bit for bit, unless
+// another storage is asked for; float32 storage widens them exactly. The shapes cover the packer's
+// vector blocks (8 x 8 16-bit, 4 x 4 32-bit), its 64 x 64 tiles and the edges of both.
 TEST(Layers, PackedWeightsKeepTheirStoredPrecision) {
-    const int64_t out = 5, in = 3;
-    Tensor bits = Tensor::empty({out, in}, Device::cpu, DType::bf16);
-    for (int64_t i = 0; i < bits.numel(); i++) bits.data_u16()[i] = float_to_bfloat16(0.1f * float(i) - 0.7f);
-    const LinearWeight kept = LinearWeight::pack(bits, Device::cpu, "w");
-    ASSERT_EQ(kept.packed.dtype(), DType::bf16);
-    const LinearWeight widened = LinearWeight::pack(bits, Device::cpu, "w", WeightStorage::f32);
-    ASSERT_EQ(widened.packed.dtype(), DType::f32);
-    const int64_t padded = kept.packed.dim(1);
-    for (int64_t o = 0; o < out; o++) {
-        for (int64_t i = 0; i < in; i++) {
-            EXPECT_EQ(kept.packed.data_u16()[i * padded + o], bits.data_u16()[o * in + i]);
-            EXPECT_EQ(widened.packed.data()[i * padded + o], bfloat16_to_float(bits.data_u16()[o * in + i]));
+    for (auto [out, in] : std::vector<std::pair<int64_t, int64_t>>{{5, 3}, {70, 37}, {16, 136}}) {
+        for (DType dtype : {DType::bf16, DType::f16, DType::f32}) {
+            SCOPED_TRACE(fmt::format("[{}, {}] {}", out, in, dtype_name(dtype)));
+            Tensor stored = Tensor::empty({out, in}, Device::cpu, dtype);
+            auto value = [](int64_t k) { return 0.01f * float(k % 997) - 3.1f; };
+            for (int64_t k = 0; k < stored.numel(); k++) {
+                if (dtype == DType::f32) stored.data()[k] = value(k);
+                if (dtype == DType::bf16) stored.data_u16()[k] = float_to_bfloat16(value(k));
+                if (dtype == DType::f16) stored.data_u16()[k] = float_to_half(value(k));
+            }
+            auto as_float = [&](int64_t k) {
+                return dtype == DType::f32    ? stored.data()[k]
+                       : dtype == DType::bf16 ? bfloat16_to_float(stored.data_u16()[k])
+                                              : half_to_float(stored.data_u16()[k]);
+            };
+            const LinearWeight kept = LinearWeight::pack(stored, Device::cpu, "w");
+            ASSERT_EQ(kept.packed.dtype(), dtype);
+            const LinearWeight widened = LinearWeight::pack(stored, Device::cpu, "w", WeightStorage::f32);
+            ASSERT_EQ(widened.packed.dtype(), DType::f32);
+            const int64_t padded = kept.padded_out(), size = int64_t(dtype_size(dtype));
+            const auto *kept_bytes = static_cast<const uint8_t *>(kept.packed.bytes());
+            const auto *stored_bytes = static_cast<const uint8_t *>(stored.bytes());
+            int64_t wrong = 0;
+            for (int64_t o = 0; o < out; o++) {
+                for (int64_t i = 0; i < in; i++) {
+                    wrong += std::memcmp(kept_bytes + kept.offset(o, i) * size, stored_bytes + (o * in + i) * size, size) != 0;
+                    wrong += widened.packed.data()[widened.offset(o, i)] != as_float(o * in + i);
+                }
+            }
+            for (int64_t o = out; o < padded; o++) {
+                for (int64_t i = 0; i < in; i++) {
+                    for (int64_t b = 0; b < size; b++) wrong += kept_bytes[kept.offset(o, i) * size + b] != 0;
+                }
+            }
+            EXPECT_EQ(wrong, 0);
         }
-    }
-    for (int64_t i = 0; i < in; i++) {
-        for (int64_t o = out; o < padded; o++) EXPECT_EQ(kept.packed.data_u16()[i * padded + o], 0) << "padding";
     }
 }
 
@@ -153,7 +175,7 @@ TEST(Layers, Int8WeightsKeepAScalePerOutputFeature) {
     for (int64_t i = 0; i < in; i++) w.data()[5 * in + i] = 0.0f;
     const LinearWeight q = LinearWeight::pack(w, Device::cpu, "w", WeightStorage::int8);
     ASSERT_EQ(q.packed.dtype(), DType::i8);
-    const int64_t padded = q.packed.dim(1);
+    const int64_t padded = q.padded_out();
     ASSERT_EQ(q.scale.shape(), (Shape{padded}));
     EXPECT_EQ(q.byte_size(), in * padded + 4 * padded);
     for (int64_t o = 0; o < out; o++) {
@@ -162,7 +184,7 @@ TEST(Layers, Int8WeightsKeepAScalePerOutputFeature) {
         EXPECT_EQ(q.scale.data()[o], max / 127.0f) << o;
         bool reaches_127 = max == 0.0f;
         for (int64_t i = 0; i < in; i++) {
-            const int8_t v = q.packed.data_i8()[i * padded + o];
+            const int8_t v = q.packed.data_i8()[q.offset(o, i)];
             EXPECT_GE(v, -127);
             EXPECT_LE(std::fabs(double(v) * q.scale.data()[o] - w.data()[o * in + i]), 0.5001 * q.scale.data()[o]);
             reaches_127 |= std::abs(v) == 127;
@@ -171,7 +193,7 @@ TEST(Layers, Int8WeightsKeepAScalePerOutputFeature) {
     }
     for (int64_t o = out; o < padded; o++) {
         EXPECT_EQ(q.scale.data()[o], 0.0f);
-        for (int64_t i = 0; i < in; i++) EXPECT_EQ(q.packed.data_i8()[i * padded + o], 0) << "padding";
+        for (int64_t i = 0; i < in; i++) EXPECT_EQ(q.packed.data_i8()[q.offset(o, i)], 0) << "padding";
     }
     EXPECT_EQ(parse_weight_storage("int8"), WeightStorage::int8);
     expect_error([] { parse_weight_storage("int4"); }, {"weights", "int8", "int4"});
@@ -183,6 +205,16 @@ TEST(Layers, PackingRefusesWeightsItCannotKeep) {
     bits.data_u16()[3] = 0x7fc0;  // a bfloat16 NaN
     expect_error([&] { LinearWeight::pack(bits, Device::cpu, "layers.3.ffn.fc2.weight"); },
                  {"layers.3.ffn.fc2.weight", "element 3 (row 1, column 1) is not finite"});
+    // Inside a vector block of a larger weight, in every stored format.
+    for (DType dtype : {DType::bf16, DType::f16, DType::f32}) {
+        Tensor w = Tensor::empty({24, 40}, Device::cpu, dtype);
+        std::memset(w.bytes(), 0, static_cast<size_t>(w.byte_size()));
+        const int64_t at = 9 * 40 + 10;
+        if (dtype == DType::f32) w.data()[at] = std::numeric_limits<float>::infinity();
+        if (dtype == DType::bf16) w.data_u16()[at] = 0xff80;  // -infinity
+        if (dtype == DType::f16) w.data_u16()[at] = 0x7e00;   // NaN
+        expect_error([&] { LinearWeight::pack(w, Device::cpu, "w"); }, {"w", "element 370 (row 9, column 10) is not finite"});
+    }
     Tensor inf = Tensor::full({2, 2}, 1.0f);
     inf.data()[2] = std::numeric_limits<float>::infinity();
     expect_error([&] { LinearWeight::pack(inf, Device::cpu, "q", WeightStorage::int8); },
@@ -235,7 +267,7 @@ TEST_P(LayersOnDevice, RmsNormMatchesReference) {
 TEST_P(LayersOnDevice, GroupNormGateMatchesReference) {
     for (auto [M, H, V] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 3, 256}, {9, 2, 7}, {4, 5, 100}}) {
         SCOPED_TRACE(fmt::format("M={} H={} V={}", M, H, V));
-        Tensor x = random_tensor({M, H, V}), g = random_tensor({M, H, V});
+        Tensor x = random_tensor({M, H, V}), g = random_tensor({M, H, V}), w = random_tensor({V});
         const float eps = 1e-6f;
         std::vector<double> ref(static_cast<size_t>(M * H * V));
         for (int64_t row = 0; row < M * H; row++) {
@@ -244,11 +276,11 @@ TEST_P(LayersOnDevice, GroupNormGateMatchesReference) {
             const double inv = 1.0 / std::sqrt(ss / V + eps);
             for (int64_t c = 0; c < V; c++) {
                 const int64_t i = row * V + c;
-                ref[static_cast<size_t>(i)] = x.data()[i] * inv * swish(g.data()[i]);
+                ref[static_cast<size_t>(i)] = x.data()[i] * inv * double(w.data()[c]) * swish(g.data()[i]);
             }
         }
         Tensor y = on(device(), poisoned({M, H, V}));
-        group_norm_gate(on(device(), x), on(device(), g), eps, y);
+        group_norm_gate(on(device(), x), on(device(), g), on(device(), w), eps, y);
         EXPECT_LE(relative_error(y, ref), 1e-6);
     }
 }
@@ -360,7 +392,15 @@ TEST(Layers, ShapeErrorsNameTheInput) {
     }
     EXPECT_THROW(linear(x, packed, wrong_y), Error);
     EXPECT_THROW(rms_norm(x, random_tensor({7}), 1e-6f, y), Error);
-    EXPECT_THROW(group_norm_gate(random_tensor({2, 3, 4}), random_tensor({2, 3, 5}), 1e-6f, wrong_y), Error);
+    EXPECT_THROW(group_norm_gate(random_tensor({2, 3, 4}), random_tensor({2, 3, 5}), Tensor::full({4}, 1.0f), 1e-6f, wrong_y),
+                 Error);
+    Tensor y4 = Tensor::empty({2, 3, 4});
+    expect_error([&] { group_norm_gate(random_tensor({2, 3, 4}), random_tensor({2, 3, 4}), Tensor::full({3}, 1.0f), 1e-6f, y4); },
+                 {"group_norm_gate: weight", "4"});
+    // A linear weight not in the packed layout (a caller's own LinearWeight) is refused by name.
+    LinearWeight raw{random_tensor({4, 8}), Tensor(), 4, 8, "raw.weight"};
+    Tensor y8 = Tensor::empty({1, 8});
+    expect_error([&] { linear(random_tensor({1, 4}), raw, y8); }, {"raw.weight", "packed layout"});
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, LayersOnDevice, ::testing::ValuesIn(all_devices()), device_test_name);

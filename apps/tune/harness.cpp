@@ -210,22 +210,26 @@ int64_t extent(const TuningProblemSpec &spec, const char *name) {
     return found->second;
 }
 
-// linear: y [M, N] = x [M, K] W^T, weights packed [K, N padded to 64].
+// linear: y [M, N] = x [M, K] W^T, weights packed in panels (c, k, panel) = [N padded / 16][K][16]
+// (runtime/include/retnet/layers.h).
 Problem linear_problem(const Halide::Target &t, const TuningProblemSpec &spec) {
     const int64_t M = extent(spec, "M"), K = extent(spec, "K"), N = extent(spec, "N");
     Problem p = problem_of(spec, fmt::format("M{} K{} N{}", M, K, N));
     const std::map<std::string, int> fixed = spec.fixed;
     auto fixture = made_once([=] {
         std::mt19937 rng(11);
-        const int64_t padded = (N + 63) / 64 * 64;
+        const int64_t pad = retnet_gen::kWeightColumnPadding, panel = retnet_gen::kWeightPanel;
+        const int64_t padded = (N + pad - 1) / pad * pad;
         Fixture f;
-        f.in.bound = {Buffer<float>(int(K), int(M)), Buffer<float>(int(padded), int(K))};
+        f.in.bound = {Buffer<float>(int(K), int(M)), Buffer<float>(int(panel), int(K), int(padded / panel))};
         for (Buffer<float> &b : f.in.bound) fill_random(b, rng);
         std::vector<double> ref(static_cast<size_t>(M * N));
         for (int64_t m = 0; m < M; m++) {
             for (int64_t n = 0; n < N; n++) {
                 double s = 0;
-                for (int64_t k = 0; k < K; k++) s += double(f.in.bound[0](int(k), int(m))) * f.in.bound[1](int(n), int(k));
+                for (int64_t k = 0; k < K; k++) {
+                    s += double(f.in.bound[0](int(k), int(m))) * f.in.bound[1](int(n % panel), int(k), int(n / panel));
+                }
                 ref[static_cast<size_t>(m * N + n)] = s;
             }
         }

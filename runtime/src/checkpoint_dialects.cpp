@@ -200,7 +200,6 @@ CheckpointSource fla_checkpoint(ModelConfig &config, const CheckpointFiles &file
     r.emplace("embed_tokens.weight", Recipe{{vocab, D}, plain("model.embeddings.weight")});
     r.emplace("layer_norm.weight", Recipe{{D}, plain("model.norm.weight")});
     if (!config.tied_embeddings) r.emplace("output_projection.weight", Recipe{{vocab, D}, plain("lm_head.weight")});
-    const bool norm_weight = config.group_norm_weight;
     for (int64_t l = 0; l < config.layers; l++) {
         r.emplace(layer(l, "retention_layer_norm.weight"), Recipe{{D}, plain(stored(l, "attn_norm.weight"))});
         r.emplace(layer(l, "retention.q_proj.weight"), Recipe{{H * K, D}, [f, name = stored(l, "attn.q_proj.weight"), H, K] {
@@ -214,20 +213,10 @@ CheckpointSource fla_checkpoint(ModelConfig &config, const CheckpointFiles &file
                                                                   return repeat_heads(f->read_stored(name), Hkv, V, H / Hkv);
                                                               }});
         r.emplace(layer(l, "retention.g_proj.weight"), Recipe{{H * V, D}, plain(stored(l, "attn.g_proj.weight"))});
-        r.emplace(layer(l, "retention.out_proj.weight"),
-                  Recipe{{D, H * V}, [f, o = stored(l, "attn.o_proj.weight"), w = stored(l, norm_name), norm_weight, D, H, V] {
-                             if (!norm_weight) return f->read_stored(o);
-                             // The product is not representable in the stored format: float32.
-                             Tensor out = f->read(o);
-                             // y = norm(o) * w * swish(g), then y Wo^T: w scales Wo's columns, head by head.
-                             const Tensor weight = f->read(w);
-                             float *o_data = out.data();
-                             const float *w_data = weight.data();
-                             for (int64_t row = 0; row < D; row++) {
-                                 for (int64_t c = 0; c < H * V; c++) o_data[row * H * V + c] *= w_data[c % V];
-                             }
-                             return out;
-                         }});
+        r.emplace(layer(l, "retention.out_proj.weight"), Recipe{{D, H * V}, plain(stored(l, "attn.o_proj.weight"))});
+        if (config.group_norm_weight) {
+            r.emplace(layer(l, "retention.group_norm.weight"), Recipe{{V}, plain(stored(l, norm_name))});
+        }
         r.emplace(layer(l, "final_layer_norm.weight"), Recipe{{D}, plain(stored(l, "mlp_norm.weight"))});
         const std::string gate = stored(l, "mlp.gate_proj.weight");
         if (fused_mlp) {  // rows [0, I): the activated branch; [I, 2I): the linear one

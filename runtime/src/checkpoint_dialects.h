@@ -6,8 +6,8 @@
 //             (a bf16 checkpoint's buffers are rounded, and its own code uses them so);
 //   fla:      q and k rows reordered within each head from half-split to interleaved rotation
 //             pairs (q.k is unchanged by a permutation applied to both), k and v heads repeated
-//             for grouped-query checkpoints, the output norm's weight folded into o_proj's
-//             columns (an elementwise factor before a linear map), gate_proj -> fc1 (the activated
+//             for grouped-query checkpoints, the output norm's weight kept as
+//             retention.group_norm.weight (o_proj stays as stored), gate_proj -> fc1 (the activated
 //             branch), up_proj -> gate, down_proj -> fc2, or the fused gate_proj of fla's 2024
 //             layout split in halves.
 // Names and shapes are checked in the checkpoint's own names before anything is read: all

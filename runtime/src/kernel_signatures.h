@@ -30,8 +30,9 @@ using LinearResidualInt8Kernel = int (*)(halide_buffer_t *x, halide_buffer_t *we
                                          halide_buffer_t *residual, float alpha, halide_buffer_t *y);
 using LinearGluInt8Kernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, halide_buffer_t *scale,
                                     halide_buffer_t *gate_weight, halide_buffer_t *gate_scale, halide_buffer_t *y);
-// rms_norm (second input: the weight) and group_norm_gate (second input: the gate).
-using NormKernel = int (*)(halide_buffer_t *x, halide_buffer_t *second, float eps, halide_buffer_t *y);
+using NormKernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, float eps, halide_buffer_t *y);
+using GroupNormGateKernel = int (*)(halide_buffer_t *x, halide_buffer_t *gate, halide_buffer_t *weight, float eps,
+                                    halide_buffer_t *y);
 using RotateKernel = int (*)(halide_buffer_t *q, halide_buffer_t *k, halide_buffer_t *cos_table,
                              halide_buffer_t *sin_table, float k_scale, halide_buffer_t *q_rotated,
                              halide_buffer_t *k_rotated);

@@ -23,6 +23,11 @@ namespace {
 
 void check_weight(const char *fn, const LinearWeight &w, int64_t in_features, const std::string &against) {
     if (!w.packed.defined()) throw Error(fmt::format("{}: weight {}: not loaded", fn, w.name));
+    const Shape &s = w.packed.shape();
+    if (s.size() != 3 || s[1] != w.in_features || s[2] != LinearWeight::kPanel || s[0] * LinearWeight::kPanel < w.out_features) {
+        throw Error(fmt::format("{}: weight {}: expected the packed layout [out_padded / {}, {}, {}], got {}", fn, w.name,
+                                LinearWeight::kPanel, w.in_features, LinearWeight::kPanel, shape_string(s)));
+    }
     if (w.in_features != in_features) {
         throw Error(fmt::format("{}: weight {} takes {} input features, but {} has {}", fn, w.name, w.in_features,
                                 against, in_features));
@@ -66,7 +71,7 @@ const detail::KernelSet<Fn> &for_storage(const char *fn, const LinearWeight &w, 
 // Whether `w` is int8 (then its scales are checked: one per packed column, on x's device).
 bool is_int8(const char *fn, const LinearWeight &w, const Tensor &x) {
     if (w.packed.dtype() != DType::i8) return false;
-    check_tensor(w.scale, fmt::format("{}: {} scale", fn, w.name), {w.packed.dim(1)}, "one per packed column");
+    check_tensor(w.scale, fmt::format("{}: {} scale", fn, w.name), {w.padded_out()}, "one per packed column");
     check_same_device(fn, {{"x", &x}, {"scale", &w.scale}});
     return true;
 }
@@ -171,15 +176,17 @@ void rms_norm(const Tensor &x, const Tensor &weight, float eps, Tensor &y) {
     run_kernel(fn, [&] { return kernel(hx, hw, eps, hy); });
 }
 
-void group_norm_gate(const Tensor &x, const Tensor &gate, float eps, Tensor &y) {
+void group_norm_gate(const Tensor &x, const Tensor &gate, const Tensor &weight, float eps, Tensor &y) {
     const char *fn = "group_norm_gate";
     check_rank(x, "group_norm_gate: x", 3, "M, H, V");
     check_tensor(gate, "group_norm_gate: gate", x.shape(), "as x");
+    check_tensor(weight, "group_norm_gate: weight", {x.dim(2)}, "V of x");
     check_tensor(y, "group_norm_gate: y", x.shape(), "as x");
-    check_same_device(fn, {{"x", &x}, {"gate", &gate}, {"y", &y}});
+    check_same_device(fn, {{"x", &x}, {"gate", &gate}, {"weight", &weight}, {"y", &y}});
     auto kernel = find_kernel(fn, kernel_table().group_norm_gate, x.device());
-    KernelBuffer hx(x, "group_norm_gate: x"), hg(gate, "group_norm_gate: gate"), hy(y, "group_norm_gate: y");
-    run_kernel(fn, [&] { return kernel(hx, hg, eps, hy); });
+    KernelBuffer hx(x, "group_norm_gate: x"), hg(gate, "group_norm_gate: gate"), hw(weight, "group_norm_gate: weight"),
+        hy(y, "group_norm_gate: y");
+    run_kernel(fn, [&] { return kernel(hx, hg, hw, eps, hy); });
 }
 
 std::vector<float> rotation_angles(int64_t key_dim) {

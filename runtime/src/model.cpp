@@ -31,7 +31,7 @@ int64_t whole_weight_bytes(const ModelWeights &w) {
     int64_t bytes = w.output.byte_size() + w.final_norm.byte_size() + w.embedding_norm.byte_size();
     for (const LayerWeights &l : w.layers) {
         for (const LinearWeight *p : {&l.q, &l.k, &l.v, &l.g, &l.out, &l.fc1, &l.gate, &l.fc2}) bytes += p->byte_size();
-        bytes += l.retention_norm.byte_size() + l.ffn_norm.byte_size();
+        bytes += l.retention_norm.byte_size() + l.group_norm.byte_size() + l.ffn_norm.byte_size();
     }
     return bytes;
 }
@@ -183,7 +183,7 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
                                 retention_options, &layer_state, &final_state);
             std::swap(layer_state, final_state);
         }
-        group_norm_gate(o.reshape({M, H, V}), g.reshape({M, H, V}), eps, gated);
+        group_norm_gate(o.reshape({M, H, V}), g.reshape({M, H, V}), w.group_norm, eps, gated);
         linear_residual(gated.reshape({M, H * V}), w.out, h, alpha, h_next);
         std::swap(h, h_next);
         // Feed-forward sublayer.

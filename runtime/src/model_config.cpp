@@ -50,7 +50,7 @@ int64_t ModelConfig::parameter_count() const {
     auto mul = [&](int64_t a, int64_t b) { return checked_mul(a, b, what); };
     auto add = [&](int64_t a, int64_t b) { return checked_add(a, b, what); };
     int64_t per_layer = add(add(add(mul(2, mul(d, hk)), mul(3, mul(d, hv))), mul(3, mul(d, ffn_dim))), mul(2, d));
-    // fla's output-norm weight [V], folded into out_proj when loading but a parameter all the same.
+    // fla's output-norm weight [V].
     if (group_norm_weight && heads > 0) per_layer = add(per_layer, hv / heads);
     const int64_t embedding = mul(vocab_size, d);
     int64_t count = add(add(mul(layers, per_layer), embedding), d);

@@ -39,6 +39,8 @@ std::vector<std::pair<std::string, Shape>> Model::checkpoint_layout(const ModelC
         layout.push_back({layer_name(l, "retention.v_proj.weight"), {hv, d}});
         layout.push_back({layer_name(l, "retention.g_proj.weight"), {hv, d}});
         layout.push_back({layer_name(l, "retention.out_proj.weight"), {d, hv}});
+        // Not torchscale's: fla's per-head output norm weight (docs/SEMANTICS.md §2.6).
+        if (c.group_norm_weight) layout.push_back({layer_name(l, "retention.group_norm.weight"), {c.value_dim()}});
         layout.push_back({layer_name(l, "final_layer_norm.weight"), {d}});
         layout.push_back({layer_name(l, "ffn.fc1.weight"), {f, d}});
         layout.push_back({layer_name(l, "ffn.gate.weight"), {f, d}});
@@ -139,6 +141,8 @@ Model Model::from_checkpoint(const ModelConfig &config, const CheckpointSource &
         lw.v = lin(layer_name(l, "retention.v_proj.weight"));
         lw.g = lin(layer_name(l, "retention.g_proj.weight"));
         lw.out = lin(layer_name(l, "retention.out_proj.weight"));
+        lw.group_norm = config.group_norm_weight ? vec(layer_name(l, "retention.group_norm.weight"))
+                                                 : Tensor::full({config.value_dim()}, 1.0f, device);
         lw.ffn_norm = vec(layer_name(l, "final_layer_norm.weight"));
         lw.fc1 = lin(layer_name(l, "ffn.fc1.weight"));
         lw.gate = lin(layer_name(l, "ffn.gate.weight"));

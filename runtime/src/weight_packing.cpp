@@ -18,6 +18,7 @@
 #include "retnet/error.h"
 #include "retnet/float_formats.h"
 #include "retnet/layers.h"
+#include "transpose_blocks.h"
 
 namespace retnet {
 
@@ -28,18 +29,24 @@ namespace {
 struct Bf16 {
     static constexpr DType dtype = DType::bf16;
     using Bits = uint16_t;
+    using Word = uint16_t;  // the bits as an unsigned integer
+    static constexpr Word kExponent = 0x7f80u;
     static float widen(Bits b) { return bfloat16_to_float(b); }
     static bool finite(Bits b) { return (b & 0x7f80u) != 0x7f80u; }
 };
 struct F16 {
     static constexpr DType dtype = DType::f16;
     using Bits = uint16_t;
+    using Word = uint16_t;
+    static constexpr Word kExponent = 0x7c00u;
     static float widen(Bits b) { return half_to_float(b); }
     static bool finite(Bits b) { return (b & 0x7c00u) != 0x7c00u; }
 };
 struct F32 {
     static constexpr DType dtype = DType::f32;
     using Bits = float;
+    using Word = uint32_t;
+    static constexpr Word kExponent = 0x7f800000u;
     static float widen(Bits b) { return b; }
     static bool finite(Bits b) { return std::isfinite(b); }
 };
@@ -62,30 +69,40 @@ void parallel_ranges(int64_t count, int64_t grain, Body &&body) {
     for (std::thread &t : threads) t.join();
 }
 
-// The transposed copy: dst[i * padded + o] = convert(src[o * in + i], o) for o < out, zeros past it,
-// from source elements of format Src; returns the first non-finite source index, or -1.
-template<typename Src, typename Dst, typename Convert>
+// The packed copy: element (i, o) of the kernels' layout, dst[((o / 16) * in + i) * 16 + o % 16] (a
+// panel of 16 output columns after another, each [in][16]), = convert(src[o * in + i], o) for
+// o < out, zeros up to `padded`, from source elements of format Src; returns the first non-finite
+// source index, or -1. With kKeepsBits (convert is the identity) whole blocks move through vector
+// registers.
+template<typename Src, bool kKeepsBits = false, typename Dst, typename Convert>
 int64_t transpose_into(const typename Src::Bits *src, int64_t out, int64_t in, Dst *dst, int64_t padded,
                        Convert convert) {
-    constexpr int64_t kTile = 64;
+    constexpr int64_t kPanel = LinearWeight::kPanel, kRows = 64;
+    const int64_t panels = padded / kPanel;
     std::atomic<int64_t> bad{std::numeric_limits<int64_t>::max()};
     const Dst zero = convert(typename Src::Bits(0), 0);
-    // Split over input rows of the packed layout (i): each task writes whole packed rows.
-    parallel_ranges(in, kTile, [&](int64_t i_first, int64_t i_last) {
+    // Split over input rows (i): each task writes the same rows of every panel.
+    parallel_ranges(in, kRows, [&](int64_t i_first, int64_t i_last) {
         bool all_finite = true;
-        for (int64_t i0 = i_first; i0 < i_last; i0 += kTile) {
-            const int64_t i1 = std::min(i_last, i0 + kTile);
-            for (int64_t o0 = 0; o0 < out; o0 += kTile) {
-                const int64_t o1 = std::min(out, o0 + kTile);
-                for (int64_t i = i0; i < i1; i++) {
-                    for (int64_t o = o0; o < o1; o++) {
-                        const typename Src::Bits v = src[o * in + i];
-                        all_finite &= Src::finite(v);
-                        dst[i * padded + o] = convert(v, o);
+        for (int64_t i0 = i_first; i0 < i_last; i0 += kRows) {
+            const int64_t i1 = std::min(i_last, i0 + kRows);
+            for (int64_t p = 0; p < panels; p++) {
+                const int64_t o0 = p * kPanel, o1 = std::clamp(out, o0, o0 + kPanel);
+                Dst *panel = dst + p * in * kPanel;  // element (i, o) at panel[i * kPanel + o - o0]
+                if constexpr (kKeepsBits) {
+                    all_finite &= detail::transpose_tile_keeping_bits<typename Src::Word>(src, in, o0, o1, i0, i1, panel,
+                                                                                          kPanel, Src::kExponent);
+                } else {
+                    for (int64_t i = i0; i < i1; i++) {
+                        for (int64_t o = o0; o < o1; o++) {
+                            const typename Src::Bits v = src[o * in + i];
+                            all_finite &= Src::finite(v);
+                            panel[i * kPanel + o - o0] = convert(v, o);
+                        }
                     }
                 }
+                for (int64_t i = i0; i < i1; i++) std::fill(panel + i * kPanel + (o1 - o0), panel + (i + 1) * kPanel, zero);
             }
-            for (int64_t i = i0; i < i1; i++) std::fill(dst + i * padded + out, dst + (i + 1) * padded, zero);
         }
         if (all_finite) return;
         // Rare: find this range's first bad element, for the message.
@@ -137,11 +154,11 @@ int64_t pack_from(const Tensor &weight, DType dtype, Tensor &host, Tensor &scale
     const bool same = dtype == Src::dtype;  // the bits are kept as they are
     switch (dtype) {
     case DType::bf16:
-        if (same) return transpose_into<Src>(src, out, in, host.data_u16(), padded, [](Bits b, int64_t) { return uint16_t(b); });
+        if (same) return transpose_into<Src, true>(src, out, in, host.data_u16(), padded, [](Bits b, int64_t) { return uint16_t(b); });
         return transpose_into<Src>(src, out, in, host.data_u16(), padded,
                                    [](Bits b, int64_t) { return float_to_bfloat16(Src::widen(b)); });
     case DType::f16:
-        if (same) return transpose_into<Src>(src, out, in, host.data_u16(), padded, [](Bits b, int64_t) { return uint16_t(b); });
+        if (same) return transpose_into<Src, true>(src, out, in, host.data_u16(), padded, [](Bits b, int64_t) { return uint16_t(b); });
         return transpose_into<Src>(src, out, in, host.data_u16(), padded,
                                    [](Bits b, int64_t) { return float_to_half(Src::widen(b)); });
     case DType::i8: {
@@ -150,7 +167,9 @@ int64_t pack_from(const Tensor &weight, DType dtype, Tensor &host, Tensor &scale
             return quantized(Src::widen(b), inverse[static_cast<size_t>(o)]);
         });
     }
-    default: return transpose_into<Src>(src, out, in, host.data(), padded, [](Bits b, int64_t) { return Src::widen(b); });
+    default:
+        if (same) return transpose_into<Src, true>(src, out, in, host.data(), padded, [](Bits b, int64_t) { return b; });
+        return transpose_into<Src>(src, out, in, host.data(), padded, [](Bits b, int64_t) { return Src::widen(b); });
     }
 }
 
@@ -212,7 +231,7 @@ LinearWeight LinearWeight::pack(const Tensor &weight, Device device, const std::
     }
     const int64_t padded = (out + kColumnPadding - 1) / kColumnPadding * kColumnPadding;
     const DType dtype = storage_dtype(storage, stored, device);
-    Tensor host = Tensor::empty({in, padded}, Device::cpu, dtype);
+    Tensor host = Tensor::empty({padded / kPanel, in, kPanel}, Device::cpu, dtype);
     Tensor scale = dtype == DType::i8 ? Tensor::empty({padded}) : Tensor();
     const int64_t bad = stored == DType::bf16  ? pack_from<Bf16>(weight, dtype, host, scale, padded)
                         : stored == DType::f16 ? pack_from<F16>(weight, dtype, host, scale, padded)

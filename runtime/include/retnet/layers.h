@@ -26,23 +26,28 @@ const char *weight_storage_name(WeightStorage storage);
 // Whether this build has the product kernels for `storage` on `device` (float16 has none on OpenCL).
 bool weight_storage_supported(WeightStorage storage, Device device);
 
-// A torch Linear weight [out, in] in the kernels' layout: transposed to [in, out_padded] so that
-// a tile of outputs reads contiguous weights, with columns padded (zeros) to a multiple of
-// kColumnPadding so that a tile may run past the last one.
+// A torch Linear weight [out, in] in the kernels' layout: transposed, its output columns padded
+// (zeros) to a multiple of kColumnPadding so that a tile may run past the last one, and cut into
+// panels of kPanel columns, [out_padded / kPanel][in][kPanel], so that a tile of outputs walks the
+// inputs through contiguous memory.
 struct LinearWeight {
     static constexpr int64_t kColumnPadding = 64;  // generators/linear_common.h: kWeightColumnPadding
+    static constexpr int64_t kPanel = 16;          // generators/linear_common.h: kWeightPanel
 
     // `weight` is [out, in] on the host (float32, bfloat16 or float16; a view of a mapped file is
     // read once); the packed copy is made on `device`. Throws on a weight that is not finite.
     static LinearWeight pack(const Tensor &weight, Device device, const std::string &name,
                              WeightStorage storage = WeightStorage::as_stored);
 
-    Tensor packed;  // [in, out_padded]: float32, bfloat16, float16 or int8
+    Tensor packed;  // [out_padded / kPanel, in, kPanel]: float32, bfloat16, float16 or int8
     Tensor scale;   // int8 only: [out_padded] float32, weight (o, i) = scale[o] * packed[i, o]
     int64_t in_features = 0, out_features = 0;
     std::string name;  // for error messages ("layers.0.ffn.fc1.weight")
 
     int64_t byte_size() const { return packed.byte_size() + scale.byte_size(); }
+    int64_t padded_out() const { return packed.dim(0) * kPanel; }
+    // Where weight (o, i) (torch's [out, in] indices) is in `packed`, in elements.
+    int64_t offset(int64_t o, int64_t i) const { return ((o / kPanel) * in_features + i) * kPanel + o % kPanel; }
 };
 
 enum class Activation { swish,
@@ -62,8 +67,9 @@ void linear_glu(const Tensor &x, const LinearWeight &fc1, const LinearWeight &ga
 
 // y [M, C] = x * rsqrt(mean(x^2) + eps) * weight [C], per row.
 void rms_norm(const Tensor &x, const Tensor &weight, float eps, Tensor &y);
-// y [M, H, V] = x * rsqrt(mean over V of x^2 + eps) * swish(gate), per row and head.
-void group_norm_gate(const Tensor &x, const Tensor &gate, float eps, Tensor &y);
+// y [M, H, V] = x * rsqrt(mean over V of x^2 + eps) * weight * swish(gate), per row and head; weight
+// [V] (ones: torchscale's norm has none).
+void group_norm_gate(const Tensor &x, const Tensor &gate, const Tensor &weight, float eps, Tensor &y);
 
 // The rotation angles of one head dimension K (even): theta_i = 10000^(-i / (K/2 - 1)),
 // i < K/2, rounded to float32 like torchscale's buffer.

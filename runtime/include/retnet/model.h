@@ -36,7 +36,8 @@ struct DecodeState {
 struct LayerWeights {
     Tensor retention_norm;  // [d]
     LinearWeight q, k, v, g, out;
-    Tensor ffn_norm;  // [d]
+    Tensor group_norm;  // [V]: the per-head output norm's weight (ones unless the checkpoint has one)
+    Tensor ffn_norm;    // [d]
     LinearWeight fc1, gate, fc2;
 };
 
