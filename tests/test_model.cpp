@@ -35,6 +35,17 @@ Tensor golden_rows(const GoldenModel &g, int64_t from, int64_t to) {
     return out;
 }
 
+// Two models that should compute the same function (one weight storage against another): their
+// logits for `tokens`, chunkwise and recurrent, agree to float32 rounding.
+void expect_same_logits(Model &a, Model &b, const std::vector<int32_t> &tokens) {
+    const int64_t T = static_cast<int64_t>(tokens.size());
+    for (Form form : {Form::chunkwise, Form::recurrent}) {
+        DecodeState sa = a.new_state(1), sb = b.new_state(1);
+        Tensor x = to_host(a.forward(tokens, 1, T, sa, form)), y = to_host(b.forward(tokens, 1, T, sb, form));
+        EXPECT_LE(relative_error(x, y), 1e-5) << form_name(form);
+    }
+}
+
 struct FormCase {
     Form form;
     int chunk;
@@ -73,12 +84,7 @@ TEST_P(ModelOnDevice, StoredPrecisionMatchesFloat32Storage) {
             (f16 && weight_storage_supported(WeightStorage::f16, device()))) {
             EXPECT_LT(kept.weight_bytes(), widened.weight_bytes());
         }
-        const int64_t T = static_cast<int64_t>(g.tokens.size());
-        for (Form form : {Form::chunkwise, Form::recurrent}) {
-            DecodeState a = kept.new_state(1), b = widened.new_state(1);
-            Tensor x = to_host(kept.forward(g.tokens, 1, T, a, form)), y = to_host(widened.forward(g.tokens, 1, T, b, form));
-            EXPECT_LE(relative_error(x, y), 1e-5) << form_name(form);
-        }
+        expect_same_logits(kept, widened, g.tokens);
     }
 }
 
@@ -101,12 +107,8 @@ TEST_P(ModelOnDevice, Int8StorageMatchesItsDequantizedWeights) {
         Model q = Model::from_tensors(config, tensors, device(), name, WeightStorage::int8);
         Model f = Model::from_tensors(config, tensors, device(), name, WeightStorage::f32);
         EXPECT_LT(q.weight_bytes(), f.weight_bytes());
+        expect_same_logits(q, f, g.tokens);
         const int64_t T = static_cast<int64_t>(g.tokens.size());
-        for (Form form : {Form::chunkwise, Form::recurrent}) {
-            DecodeState a = q.new_state(1), b = f.new_state(1);
-            Tensor x = to_host(q.forward(g.tokens, 1, T, a, form)), y = to_host(f.forward(g.tokens, 1, T, b, form));
-            EXPECT_LE(relative_error(x, y), 1e-5) << form_name(form);
-        }
         // And the quantization is close to the original weights: the logits move a little.
         Model original = Model::load(g.dir, device(), WeightStorage::f32);
         DecodeState a = q.new_state(1), b = original.new_state(1);
