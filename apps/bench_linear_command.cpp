@@ -91,7 +91,7 @@ void require_shape_fits(const ProductShape &s) {
     const std::string total = what + ": the floats of x, the weight, its packed copy and y";
     int64_t floats = checked_mul(s.M, s.K, what + ": x [M, K]");
     floats = checked_add(floats, checked_mul(s.N, s.K, what + ": weight [N, K]"), total);
-    floats = checked_add(floats, checked_mul(s.K, padded, what + ": packed weight [K, N padded]"), total);
+    floats = checked_add(floats, checked_mul(s.K, padded, what + ": packed weight (K x N padded)"), total);
     floats = checked_add(floats, padded, total);  // int8's scales
     floats = checked_add(floats, checked_mul(s.M, s.N, what + ": y [M, N]"), total);
     require_fits_in_memory(uint64_t(checked_mul(floats, int64_t(sizeof(float)), total)), what);

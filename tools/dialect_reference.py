@@ -513,7 +513,8 @@ def forward(m, tokens, form="parallel", chunk=16):
 def fla_as_interleaved(m):
     """The weight mapping docs/CHECKPOINT_DIALECTS.md describes, done on a loaded fla Model: q/k rows
     permuted inside each head from half-split to interleaved pairs (new 2i <- i, new 2i+1 <- i + K/2),
-    k/v rows repeated for grouped heads, the per-head norm weight folded into o_proj's columns, the
+    k/v rows repeated for grouped heads, the per-head norm weight folded into o_proj's columns (the
+    same function as the runtime's applying it after the norm), the
     rotation switched to interleaved pairs with fla's frequencies. Must give the same logits."""
     import copy
     t = copy.copy(m)

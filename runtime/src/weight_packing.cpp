@@ -1,9 +1,10 @@
 // Linear weights from a checkpoint's [out, in] (float32, bfloat16 or float16, often a view of the
-// mapped file) into the kernels' [in, out_padded] layout, in the storage asked for (int8: with a
+// mapped file) into the kernels' panel layout (layers.h), in the storage asked for (int8: with a
 // scale per output feature, found by a first pass along the source's rows). One pass over
 // the source: each element is read once, checked finite, converted if needed and written to its
-// transposed place, in 64 x 64 tiles (element by element, every write of a [32000, 2048] weight
-// went to another page) split over the machine's cores.
+// transposed place, a panel's 64 input rows at a time (element by element, every write of a
+// [32000, 2048] weight went to another page; kept 16- and 32-bit weights move in vector blocks),
+// split over the machine's cores.
 #include <algorithm>
 #include <atomic>
 #include <cmath>

@@ -40,7 +40,7 @@ struct LinearWeight {
                              WeightStorage storage = WeightStorage::as_stored);
 
     Tensor packed;  // [out_padded / kPanel, in, kPanel]: float32, bfloat16, float16 or int8
-    Tensor scale;   // int8 only: [out_padded] float32, weight (o, i) = scale[o] * packed[i, o]
+    Tensor scale;   // int8 only: [out_padded] float32, weight (o, i) = scale[o] * packed at offset(o, i)
     int64_t in_features = 0, out_features = 0;
     std::string name;  // for error messages ("layers.0.ffn.fc1.weight")
 
