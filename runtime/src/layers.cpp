@@ -17,6 +17,7 @@ using detail::check_tensor;
 using detail::find_kernel;
 using detail::kernel_table;
 using detail::KernelBuffer;
+using detail::Label;
 using detail::run_kernel;
 
 namespace {
@@ -71,7 +72,7 @@ const detail::KernelSet<Fn> &for_storage(const char *fn, const LinearWeight &w, 
 // Whether `w` is int8 (then its scales are checked: one per packed column, on x's device).
 bool is_int8(const char *fn, const LinearWeight &w, const Tensor &x) {
     if (w.packed.dtype() != DType::i8) return false;
-    check_tensor(w.scale, fmt::format("{}: {} scale", fn, w.name), {w.padded_out()}, "one per packed column");
+    check_tensor(w.scale, Label(w.name.c_str(), "scale"), {w.padded_out()}, "one per packed column");
     check_same_device(fn, {{"x", &x}, {"scale", &w.scale}});
     return true;
 }
@@ -103,7 +104,7 @@ void linear(const Tensor &x, const LinearWeight &weight, Tensor &y) {
     const detail::KernelTable &table = kernel_table();
     if (is_int8(fn, weight, x)) {
         auto kernel = find_kernel(fn, table.linear_int8, x.device(), rows);
-        KernelBuffer hx(x, "linear: x"), hw(weight.packed, weight.name), hs(weight.scale, weight.name + " scale"),
+        KernelBuffer hx(x, "linear: x"), hw(weight.packed, weight.name), hs(weight.scale, Label(weight.name.c_str(), "scale")),
             hy(y, "linear: y");
         run_kernel(fn, [&] { return kernel(hx, hw, hs, hy); });
         return;
@@ -121,7 +122,7 @@ void linear_residual(const Tensor &x, const LinearWeight &weight, const Tensor &
     const detail::KernelTable &table = kernel_table();
     if (is_int8(fn, weight, x)) {
         auto kernel = find_kernel(fn, table.linear_residual_int8, x.device(), rows);
-        KernelBuffer hx(x, "linear_residual: x"), hw(weight.packed, weight.name), hs(weight.scale, weight.name + " scale"),
+        KernelBuffer hx(x, "linear_residual: x"), hw(weight.packed, weight.name), hs(weight.scale, Label(weight.name.c_str(), "scale")),
             hr(residual, "linear_residual: residual"), hy(y, "linear_residual: y");
         run_kernel(fn, [&] { return kernel(hx, hw, hs, hr, alpha, hy); });
         return;
@@ -150,8 +151,8 @@ void linear_glu(const Tensor &x, const LinearWeight &fc1, const LinearWeight &ga
     const bool swish = activation == Activation::swish;
     if (is_int8(fn, fc1, x) && is_int8(fn, gate, x)) {
         auto kernel = find_kernel(fn, swish ? table.linear_glu_swish_int8 : table.linear_glu_gelu_int8, x.device(), rows);
-        KernelBuffer hx(x, "linear_glu: x"), h1(fc1.packed, fc1.name), hs1(fc1.scale, fc1.name + " scale"),
-            hg(gate.packed, gate.name), hsg(gate.scale, gate.name + " scale"), hy(y, "linear_glu: y");
+        KernelBuffer hx(x, "linear_glu: x"), h1(fc1.packed, fc1.name), hs1(fc1.scale, Label(fc1.name.c_str(), "scale")),
+            hg(gate.packed, gate.name), hsg(gate.scale, Label(gate.name.c_str(), "scale")), hy(y, "linear_glu: y");
         run_kernel(fn, [&] { return kernel(hx, h1, hs1, hg, hsg, hy); });
         return;
     }
