@@ -146,6 +146,8 @@ struct Row {
     int64_t batch, tokens;
     Timing timing;
     double tokens_per_s, ms_per_token, gflop, bound_ms;
+    int64_t launches = 0;   // a CUDA decode step's kernels, replayed from one graph
+    double floor_ms = 0.0;  // their launch floor (cuda_graph_launch_floor_ms)
 };
 
 void run_bench_model(BenchModelOptions o) {
@@ -236,46 +238,65 @@ void run_bench_model(BenchModelOptions o) {
         rows.push_back({fmt::format("prefill_{}", form_name(form)), o.batch, o.tokens, t, n / (t.median_ms / 1e3),
                         t.median_ms / n, flops_per_token(c, chunk) * n / 1e9, 0});
     }
+    // On CUDA each batch is timed twice: kernel by kernel, then replayed from a captured graph.
+    std::vector<bool> graph_modes = device == Device::cuda ? std::vector<bool>{false, true} : std::vector<bool>{false};
     for (int64_t B : o.decode_batches) {
-        // Decode steps after a short prefill: each step one token for each of B sequences.
-        DecodeState state = model->new_state(B);
-        std::vector<int32_t> prompt(static_cast<size_t>(B * 16));
-        for (int32_t &t : prompt) t = id(rng);
-        model->forward(prompt, B, 16, state, Form::chunkwise).synchronize();
-        std::vector<int32_t> step(static_cast<size_t>(B));
-        TimingPolicy policy;
-        policy.warmup = 1;
-        policy.min_repeats = o.decode_steps;
-        policy.min_seconds = 0;
-        Timing t = time_call(
-            [&] {
-                for (int32_t &token : step) token = id(rng);
-                model->decode_step(step, state).synchronize();
-            },
-            policy);
-        rows.push_back({"decode", B, 1, t, double(B) / (t.median_ms / 1e3), t.median_ms,
-                        flops_per_token(c, 1) * double(B) / 1e9, step_bound_ms});
+        for (bool graphs : graph_modes) {
+            model->set_cuda_graphs(graphs);
+            // Decode steps after a short prefill: each step one token for each of B sequences.
+            DecodeState state = model->new_state(B);
+            std::vector<int32_t> prompt(static_cast<size_t>(B * 16));
+            for (int32_t &t : prompt) t = id(rng);
+            model->forward(prompt, B, 16, state, Form::chunkwise).synchronize();
+            std::vector<int32_t> step(static_cast<size_t>(B));
+            TimingPolicy policy;
+            policy.warmup = 2;  // the first step of a batch loads modules, the second captures its graph
+            policy.min_repeats = o.decode_steps;
+            policy.min_seconds = 0;
+            Timing t = time_call(
+                [&] {
+                    for (int32_t &token : step) token = id(rng);
+                    model->decode_step(step, state).synchronize();
+                },
+                policy);
+            Row row{device == Device::cuda && !graphs ? "decode_kernels" : "decode", B, 1, t,
+                    double(B) / (t.median_ms / 1e3), t.median_ms, flops_per_token(c, 1) * double(B) / 1e9, step_bound_ms};
+            if (graphs) {
+                const Model::DecodeGraphStatus status = model->decode_graph_status();
+                if (status.replaying) {
+                    row.launches = status.kernels;
+                    row.floor_ms = cuda_graph_launch_floor_ms(status.kernels);
+                } else {
+                    fmt::print("decode B {}: not replayed from a CUDA graph: {}\n", B, status.note);
+                }
+            }
+            rows.push_back(row);
+        }
     }
+    model->set_cuda_graphs(true);
 
-    fmt::print("{:<18} {:>4} {:>6} {:>11} {:>11} {:>12} {:>9} {:>10}\n", "phase", "B", "T", "ms", "ms/token", "tokens/s",
-               "GFLOP/s", "bound ms");
+    fmt::print("{:<18} {:>4} {:>6} {:>11} {:>11} {:>12} {:>9} {:>10} {:>8} {:>9}\n", "phase", "B", "T", "ms", "ms/token",
+               "tokens/s", "GFLOP/s", "bound ms", "launches", "floor ms");
     for (const Row &r : rows) {
-        fmt::print("{:<18} {:>4} {:>6} {:>11.3f} {:>11.4f} {:>12.1f} {:>9.1f} {:>10}\n", r.phase, r.batch, r.tokens,
-                   r.timing.median_ms, r.ms_per_token, r.tokens_per_s, r.gflop / (r.timing.median_ms / 1e3),
-                   r.bound_ms > 0 ? fmt::format("{:.3f}", r.bound_ms) : "-");
+        fmt::print("{:<18} {:>4} {:>6} {:>11.3f} {:>11.4f} {:>12.1f} {:>9.1f} {:>10} {:>8} {:>9}\n", r.phase, r.batch,
+                   r.tokens, r.timing.median_ms, r.ms_per_token, r.tokens_per_s, r.gflop / (r.timing.median_ms / 1e3),
+                   r.bound_ms > 0 ? fmt::format("{:.3f}", r.bound_ms) : "-",
+                   r.launches > 0 ? fmt::format("{}", r.launches) : "-",
+                   r.launches > 0 ? fmt::format("{:.3f}", r.floor_ms) : "-");
     }
     const double peak_mb = peak_rss_mb();
     fmt::print("peak resident memory {:.0f} MB\n", peak_mb);
     if (!o.csv_path.empty()) {
         AtomicOutputFile csv(o.csv_path, "--csv");  // an existing file is replaced only by a complete one
         csv.write("commit,machine,device,model,weights,phase,B,T,median_ms,min_ms,repeats,ms_per_token,tokens_per_s,"
-                  "gflop,bound_ms,weight_mb,copy_gbps,read_gbps,load_s,peak_mb\n");
+                  "gflop,bound_ms,weight_mb,copy_gbps,read_gbps,load_s,peak_mb,launches,floor_ms\n");
         for (const Row &r : rows) {
-            csv.write(fmt::format("{},{},{},{},{},{},{},{},{:.4f},{:.4f},{},{:.5f},{:.2f},{:.3f},{:.4f},{:.1f},{:.2f},{:.2f},{:.3f},{:.0f}\n",
+            csv.write(fmt::format("{},{},{},{},{},{},{},{},{:.4f},{:.4f},{},{:.5f},{:.2f},{:.3f},{:.4f},{:.1f},{:.2f},{:.2f},{:.3f},{:.0f},{},{:.4f}\n",
                                   build_commit(), machine_name(), device_name(device), label,
                                   weight_storage_name(storage), r.phase, r.batch, r.tokens, r.timing.median_ms,
                                   r.timing.min_ms, r.timing.repeats, r.ms_per_token, r.tokens_per_s, r.gflop, r.bound_ms,
-                                  model->weight_bytes() / 1e6, bandwidth / 1e9, read / 1e9, load_s, peak_mb));
+                                  model->weight_bytes() / 1e6, bandwidth / 1e9, read / 1e9, load_s, peak_mb,
+                                  r.launches, r.floor_ms));
         }
         csv.commit();
     }

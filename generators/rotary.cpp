@@ -3,8 +3,8 @@
 // their position:
 //     out[2i]   = x[2i] cos - x[2i+1] sin
 //     out[2i+1] = x[2i+1] cos + x[2i] sin
-// The cos / sin tables (i, t, b) are computed once per forward pass by the runtime (in double,
-// from torchscale's float32 angle and position) and shared by every layer.
+// The cos / sin tables (i, t, b) are computed once per forward pass by rotation_tables, on the
+// device, from each sequence's first position, and shared by every layer.
 // Layouts: q, k (kd, h, t, b) = row-major [B, T, H, K]; tables (i, t, b) = [B, T, K/2].
 #include "linear_common.h"
 #include "cpu/elementwise.h"
@@ -42,6 +42,35 @@ public:
     }
 };
 
+// The tables themselves: phase = float32(start(b) + t) * angle(i), rounded to float32 as
+// torchscale computes it, then its cosine and sine in float32 (libm, libdevice or OpenCL's
+// built-ins: within a few ulp of the exact values, for any phase). Made on the device from the
+// start positions, so that a decode step needs nothing from the host but its token ids and
+// positions (and a captured CUDA graph replays it unchanged).
+// Layouts: start (b) = [B] int32; angles (i) = [K/2]; tables (i, t, b) = [B, T, K/2].
+class RotationTables : public Generator<RotationTables> {
+public:
+    RETNET_PARAMS_rows_cpu
+    RETNET_PARAMS_rows_gpu
+
+    Input<Buffer<int32_t, 1>> start{"start"};
+    Input<Buffer<float, 1>> angles{"angles"};
+    Output<Buffer<float, 3>> cos_table{"cos_table"};
+    Output<Buffer<float, 3>> sin_table{"sin_table"};
+
+    void generate() {
+        Var i("i"), t("t"), b("b");
+        Expr phase = cast<float>(start(b) + t) * angles(i);
+        cos_table(i, t, b) = cos(phase);
+        sin_table(i, t, b) = sin(phase);
+        for (Func out : {Func(cos_table), Func(sin_table)}) {
+            RowFuncs f{out, Func(), {t, b}};
+            schedule_rows(*this, get_target(), f, i);
+        }
+    }
+};
+
 }  // namespace retnet_gen
 
 HALIDE_REGISTER_GENERATOR(retnet_gen::RotateQueryKey, rotate_query_key)
+HALIDE_REGISTER_GENERATOR(retnet_gen::RotationTables, rotation_tables)

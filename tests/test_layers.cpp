@@ -318,6 +318,55 @@ TEST_P(LayersOnDevice, RotationMatchesReference) {
     }
 }
 
+TEST_P(LayersOnDevice, RotationTablesMatchReference) {
+    // Large positions too: the phase is rounded to float32 first (as torchscale does), and the
+    // kernels' cos and sin must reduce such phases exactly.
+    for (auto [starts, T, K] : std::vector<std::tuple<std::vector<int64_t>, int64_t, int64_t>>{
+             {{0, 17, 123456}, 9, 8}, {{4000}, 1, 256}, {{2147483000}, 3, 2}, {{5, 0}, 70, 64}}) {
+        SCOPED_TRACE(fmt::format("B={} T={} K={}", starts.size(), T, K));
+        const std::vector<float> angles = rotation_angles(K);
+        const int64_t B = static_cast<int64_t>(starts.size()), pairs = K / 2;
+        RotationTables tables = RotationTables::make(starts, T, angles, device());
+        Tensor cos = to_host(tables.cos), sin = to_host(tables.sin);
+        ASSERT_EQ(cos.shape(), (Shape{B, T, pairs}));
+        double worst = 0.0;
+        for (int64_t b = 0; b < B; b++) {
+            for (int64_t t = 0; t < T; t++) {
+                const float position = static_cast<float>(starts[static_cast<size_t>(b)] + t);
+                for (int64_t i = 0; i < pairs; i++) {
+                    const double phase = double(position * angles[static_cast<size_t>(i)]);
+                    const int64_t at = (b * T + t) * pairs + i;
+                    worst = std::max({worst, std::abs(cos.data()[at] - std::cos(phase)),
+                                      std::abs(sin.data()[at] - std::sin(phase))});
+                    if (std::isnan(cos.data()[at]) || std::isnan(sin.data()[at])) worst = INFINITY;
+                }
+            }
+        }
+        EXPECT_LE(worst, 1e-6);
+    }
+    // The written tables fill poisoned outputs whole, on tensors already on the device.
+    Tensor start = Tensor::empty({2}, Device::cpu, DType::i32);
+    start.data_i32()[0] = 3;
+    start.data_i32()[1] = 11;
+    std::vector<float> angles = rotation_angles(4);
+    Tensor cos = on(device(), poisoned({2, 5, 2})), sin = on(device(), poisoned({2, 5, 2}));
+    rotation_tables(on(device(), start), on(device(), Tensor::view(angles.data(), {2})), cos, sin);
+    Tensor host = to_host(sin);
+    for (int64_t i = 0; i < host.numel(); i++) ASSERT_FALSE(std::isnan(host.data()[i])) << "element " << i;
+    EXPECT_NEAR(host.data()[(1 * 5 + 4) * 2 + 0], std::sin(15.0), 1e-6);  // sequence 1, t 4: position 15, angle 1
+}
+
+TEST(RotationTables, RefuseBadPositionsByName) {
+    EXPECT_THROW(RotationTables::make({-1}, 1, 4, Device::cpu), Error);
+    EXPECT_THROW(RotationTables::make({int64_t(INT32_MAX)}, 2, 4, Device::cpu), Error);
+    try {
+        RotationTables::make({0, int64_t(1) << 40}, 1, 4, Device::cpu);
+        FAIL() << "a position beyond 2^31 was accepted";
+    } catch (const Error &e) {
+        EXPECT_NE(std::string(e.what()).find("start position of sequence 1"), std::string::npos) << e.what();
+    }
+}
+
 TEST(RotationAngles, FollowTorchscale) {
     // theta_i = 10000^(-i / (K/2 - 1)): 1 for i = 0, 1e-4 for the last pair.
     std::vector<float> a = rotation_angles(8);

@@ -165,6 +165,44 @@ TEST_P(ModelOnDevice, PrefillHandsOffToDecoding) {
     }
 }
 
+// On CUDA a batch's decode steps after its first are replayed from one captured graph: the same
+// logits as kernel by kernel, a new graph for another batch's state, and the positions kept.
+TEST_P(ModelOnDevice, DecodeStepsReplayedFromACudaGraph) {
+    if (device() != Device::cuda) {
+        Model model = Model::load(load_golden("tiny_swish").dir, device());
+        EXPECT_FALSE(model.decode_graph_status().replaying);
+        GTEST_SKIP() << "CUDA graphs are CUDA's";
+    }
+    GoldenModel g = load_golden("gelu_deepnorm_tied");
+    Model model = Model::load(g.dir, device());
+    const int64_t T = static_cast<int64_t>(g.tokens.size()), vocab = g.logits.dim(1);
+    std::vector<int32_t> other(g.tokens.rbegin(), g.tokens.rend());
+    auto decode_all = [&](bool graphs) {
+        model.set_cuda_graphs(graphs);
+        DecodeState state = model.new_state(2);
+        Tensor logits = Tensor::empty({2, T, vocab});
+        for (int64_t t = 0; t < T; t++) {
+            Tensor step = to_host(model.decode_step({g.tokens[static_cast<size_t>(t)], other[static_cast<size_t>(t)]}, state));
+            for (int64_t b = 0; b < 2; b++) {
+                std::copy(step.data() + b * vocab, step.data() + (b + 1) * vocab, logits.data() + (b * T + t) * vocab);
+            }
+        }
+        EXPECT_EQ(state.positions, (std::vector<int64_t>{T, T}));
+        return logits;
+    };
+    Tensor replayed = decode_all(true);
+    const Model::DecodeGraphStatus status = model.decode_graph_status();
+    EXPECT_TRUE(status.replaying) << status.note;
+    EXPECT_GT(status.kernels, 4 * model.config().layers);
+    EXPECT_LE(relative_error(rows_of(replayed.reshape({2, T, vocab}), 0, 0, T), g.logits), 1e-4);
+    Tensor again = decode_all(true);  // a new state: captured anew
+    EXPECT_TRUE(model.decode_graph_status().replaying);
+    Tensor direct = decode_all(false);
+    EXPECT_FALSE(model.decode_graph_status().replaying);
+    EXPECT_LE(relative_error(replayed, direct), 1e-6);
+    EXPECT_LE(relative_error(again, direct), 1e-6);
+}
+
 // Two different sequences in one batch give each one's own logits.
 TEST_P(ModelOnDevice, BatchedSequencesAreIndependent) {
     GoldenModel g = load_golden("gelu_deepnorm_tied");

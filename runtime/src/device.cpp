@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "cuda_graph.h"
 #include "device_allocation.h"
 #include "halide_bridge.h"
 #include "retnet/error.h"
@@ -65,8 +66,12 @@ namespace {
 // kernel loads; the register-blocked schedules need more. And the kernels' internal buffers (the
 // chunkwise form's per-chunk states) would otherwise be allocated and freed on the device at every
 // call: Halide keeps them for reuse instead.
+// CUDA work goes to the runtime's own stream, which graphs can capture (cuda_graph.h).
 void prepare_driver(Device device) {
-    if (device == Device::cuda) setenv("HL_CUDA_JIT_MAX_REGISTERS", "255", /*overwrite=*/0);
+    if (device == Device::cuda) {
+        setenv("HL_CUDA_JIT_MAX_REGISTERS", "255", /*overwrite=*/0);
+        use_runtime_cuda_stream();
+    }
     halide_reuse_device_allocations(nullptr, true);
 }
 

@@ -8,6 +8,11 @@
 
 namespace retnet::detail {
 
+std::atomic<uint64_t> &decay_cache_generation() {
+    static auto &generation = leaked<std::atomic<uint64_t>>();
+    return generation;
+}
+
 void require_kernels_for(const char *fn, Device device, bool built) {
     if (!built) {
         throw Error(fmt::format("{}: this build has no {} kernels (configure with -DRETNET_GPU_TARGETS={} or both)", fn,

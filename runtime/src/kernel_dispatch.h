@@ -1,6 +1,8 @@
 // Finding the generated kernels for a device, and the small helpers every kernel wrapper uses.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <initializer_list>
 #include <map>
 #include <string>
@@ -36,6 +38,10 @@ Tensor cached(std::map<Key, Tensor> &cache, const Key &key, size_t bound, Make &
     }
     return found->second;
 }
+
+// Counts how often the retention kernels' cache of per-head decay values on a device was emptied:
+// a CUDA graph captured before that may point at freed values, and is captured again.
+std::atomic<uint64_t> &decay_cache_generation();
 
 // Throws unless this build has kernels for `device` and the machine can run them; errors name `fn`.
 void require_kernels_for(const char *fn, Device device, bool built);

@@ -36,6 +36,8 @@ using GroupNormGateKernel = int (*)(halide_buffer_t *x, halide_buffer_t *gate, h
 using RotateKernel = int (*)(halide_buffer_t *q, halide_buffer_t *k, halide_buffer_t *cos_table,
                              halide_buffer_t *sin_table, float k_scale, halide_buffer_t *q_rotated,
                              halide_buffer_t *k_rotated);
+using RotationTablesKernel = int (*)(halide_buffer_t *start, halide_buffer_t *angles, halide_buffer_t *cos_table,
+                                     halide_buffer_t *sin_table);
 using EmbeddingKernel = int (*)(halide_buffer_t *tokens, halide_buffer_t *table, float scale, halide_buffer_t *y);
 using GatherRowsKernel = int (*)(halide_buffer_t *ids, halide_buffer_t *table, halide_buffer_t *y);
 

@@ -2,6 +2,7 @@
 #include "retnet/layers.h"
 
 #include <cmath>
+#include <cstdint>
 
 #include <fmt/format.h>
 
@@ -209,25 +210,49 @@ RotationTables RotationTables::make(const std::vector<int64_t> &start_positions,
     return make(start_positions, seq_len, rotation_angles(key_dim), device);
 }
 
+Tensor rotation_start_positions(const std::vector<int64_t> &start_positions, int64_t seq_len) {
+    if (seq_len < 1) throw Error(fmt::format("rotation tables: seq_len: expected at least 1 token, got {}", seq_len));
+    Tensor start = Tensor::empty({static_cast<int64_t>(start_positions.size())}, Device::cpu, DType::i32);
+    const int64_t last_first = int64_t(INT32_MAX) - (seq_len - 1);
+    for (size_t b = 0; b < start_positions.size(); b++) {
+        const int64_t first = start_positions[b];
+        if (first < 0 || first > last_first) {
+            throw Error(fmt::format("rotation tables: start position of sequence {}: expected 0 to {} (its {} positions "
+                                    "below 2^31), got {}",
+                                    b, last_first, seq_len, first));
+        }
+        start.data_i32()[b] = static_cast<int32_t>(first);
+    }
+    return start;
+}
+
 RotationTables RotationTables::make(const std::vector<int64_t> &start_positions, int64_t seq_len,
                                     const std::vector<float> &angles, Device device) {
-    const int64_t B = static_cast<int64_t>(start_positions.size()), pairs = static_cast<int64_t>(angles.size());
-    Tensor cos = Tensor::empty({B, seq_len, pairs}), sin = Tensor::empty({B, seq_len, pairs});
-    float *c = cos.data(), *s = sin.data();
-    for (int64_t b = 0; b < B; b++) {
-        for (int64_t t = 0; t < seq_len; t++) {
-            // torchscale: a float32 index times the float32 angle, rounded to float32.
-            const float position = static_cast<float>(start_positions[static_cast<size_t>(b)] + t);
-            for (int64_t i = 0; i < pairs; i++) {
-                const float phase = position * angles[static_cast<size_t>(i)];
-                const int64_t at = (b * seq_len + t) * pairs + i;
-                c[at] = static_cast<float>(std::cos(static_cast<double>(phase)));
-                s[at] = static_cast<float>(std::sin(static_cast<double>(phase)));
-            }
-        }
+    const Tensor start = rotation_start_positions(start_positions, seq_len);
+    const int64_t B = start.dim(0), pairs = static_cast<int64_t>(angles.size());
+    std::vector<float> host_angles = angles;
+    RotationTables tables{Tensor::empty({B, seq_len, pairs}, device), Tensor::empty({B, seq_len, pairs}, device)};
+    rotation_tables(start.to(device), Tensor::view(host_angles.data(), {pairs}).to(device), tables.cos, tables.sin);
+    return tables;
+}
+
+void rotation_tables(const Tensor &start, const Tensor &angles, Tensor &cos, Tensor &sin) {
+    const char *fn = "rotation_tables";
+    check_rank(start, "rotation_tables: start", 1, "B");
+    if (start.dtype() != DType::i32) {
+        throw Error(fmt::format("rotation_tables: start: expected dtype int32, got {}", dtype_name(start.dtype())));
     }
-    if (device == Device::cpu) return {cos, sin};
-    return {cos.to(device), sin.to(device)};
+    check_rank(angles, "rotation_tables: angles", 1, "K/2");
+    check_rank(cos, "rotation_tables: cos", 3, "B, T, K/2");
+    const int64_t B = start.dim(0), T = cos.dim(1), pairs = angles.dim(0);
+    check_tensor(angles, "rotation_tables: angles", {pairs}, "K/2");
+    check_tensor(cos, "rotation_tables: cos", {B, T, pairs}, "B of start, T, K/2 of angles");
+    check_tensor(sin, "rotation_tables: sin", {B, T, pairs}, "as cos");
+    check_same_device(fn, {{"start", &start}, {"angles", &angles}, {"cos", &cos}, {"sin", &sin}});
+    auto kernel = find_kernel(fn, kernel_table().rotation_tables, start.device());
+    KernelBuffer hs(start, "rotation_tables: start"), ha(angles, "rotation_tables: angles"),
+        hc(cos, "rotation_tables: cos"), hsin(sin, "rotation_tables: sin");
+    run_kernel(fn, [&] { return kernel(hs, ha, hc, hsin); });
 }
 
 void rotate_query_key(const Tensor &q, const Tensor &k, const RotationTables &tables, float k_scale, Tensor &q_out,

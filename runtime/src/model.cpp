@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "retnet/checked.h"
 #include "retnet/error.h"
+#include "decode_graphs.h"
+#include "pass_buffers.h"
 
 namespace retnet {
 
@@ -22,6 +25,8 @@ DecodeState DecodeState::clone() const {
     copy.positions = positions;
     return copy;
 }
+
+Model::Model() : decode_graphs_(std::make_shared<detail::DecodeGraphs>()) {}
 
 namespace {
 
@@ -117,47 +122,118 @@ Tensor Model::forward(const std::vector<int32_t> &tokens, int64_t batch, int64_t
 Tensor Model::decode_step(const std::vector<int32_t> &tokens, DecodeState &state) const {
     const int64_t batch = static_cast<int64_t>(tokens.size());
     check_tokens(tokens, batch, 1, state, "Model::decode_step");
+    if (device_ == Device::cuda) return decode_step_from_graph(tokens, state);
     return run(tokens, batch, 1, state, Pass::decode_step, 0, true).reshape({batch, config_.vocab_size});
+}
+
+Tensor Model::decode_step_from_graph(const std::vector<int32_t> &tokens, DecodeState &state) const {
+    detail::DecodeGraphs &graphs = *decode_graphs_;
+    std::lock_guard<std::mutex> lock(graphs.mutex);
+    const int64_t batch = state.batch();
+    if (!graphs.enabled) {
+        graphs.batch.reset();
+        return run(tokens, batch, 1, state, Pass::decode_step, 0, true).reshape({batch, config_.vocab_size});
+    }
+    if (!graphs.batch || !graphs.batch->fits(state)) {
+        graphs.batch.reset();  // its buffers go back before the new ones are made
+        graphs.batch = std::make_unique<detail::DecodeGraphs::Batch>(config_, state, device_);
+    }
+    detail::DecodeGraphs::Batch &b = *graphs.batch;
+    b.buffers.set_inputs(tokens, state.positions);
+    auto queue_step = [&] { run(tokens, batch, 1, state, Pass::decode_step, 0, true, &b.buffers); };
+    if (b.graph.captured()) {
+        b.graph.launch();
+        for (int64_t &p : state.positions) p += 1;
+    } else if (b.steps_run == 0 || b.capture_failed) {
+        queue_step();  // the first step loads every kernel's module: not capturable
+        b.steps_run++;
+    } else {
+        // A capture queues nothing that runs: the state is as it was, but the pass has moved the
+        // positions on, which a failed capture must undo.
+        const std::vector<int64_t> positions = state.positions;
+        std::string why;
+        if (b.graph.capture(queue_step, &why)) {
+            b.graph.launch();
+        } else {
+            state.positions = positions;
+            b.capture_failed = true;
+            graphs.last_failure = why;
+            queue_step();
+        }
+    }
+    // A copy: the buffers are overwritten by the next step, and callers may keep the logits.
+    return b.buffers.logits.clone().reshape({batch, config_.vocab_size});
+}
+
+void Model::set_cuda_graphs(bool on) {
+    std::lock_guard<std::mutex> lock(decode_graphs_->mutex);
+    decode_graphs_->enabled = on;
+}
+
+Model::DecodeGraphStatus Model::decode_graph_status() const {
+    detail::DecodeGraphs &graphs = *decode_graphs_;
+    std::lock_guard<std::mutex> lock(graphs.mutex);
+    DecodeGraphStatus status;
+    if (device_ != Device::cuda) {
+        status.note = "CUDA only";
+    } else if (!graphs.enabled) {
+        status.note = "graphs off";
+    } else if (graphs.batch && graphs.batch->graph.captured()) {
+        status.replaying = true;
+        status.kernels = graphs.batch->graph.kernels();
+    } else if (graphs.batch && graphs.batch->capture_failed) {
+        status.note = "capture failed: " + graphs.last_failure;
+    } else {
+        status.note = "not captured yet (a batch's first step runs kernel by kernel)";
+    }
+    return status;
 }
 
 // One pass of the layer stack over B x T tokens: a prefill (parallel or chunkwise retention, which
 // also hands back each layer's state) or, with T = 1, a decode step that updates the states in place.
+// `kept` buffers (a CUDA graph's) come with their ids and start positions set; otherwise the pass
+// makes its own. Nothing is allocated, copied or synchronised here with kept buffers, so that the
+// whole pass can be captured.
 Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq_len, DecodeState &state, Pass pass,
-                  int chunk, bool all_logits) const {
+                  int chunk, bool all_logits, detail::PassBuffers *kept) const {
     const ModelConfig &c = config_;
     const int64_t B = batch, T = seq_len, M = B * T, d = c.embed_dim, H = c.heads, K = c.key_dim(), V = c.value_dim();
     const Device dev = device_;
     const float eps = static_cast<float>(c.layernorm_eps);
     const float alpha = static_cast<float>(c.residual_alpha());
     const bool step = pass == Pass::decode_step;
+    // The output head runs on every position, or on each sequence's last.
+    const bool last_only = !all_logits && T > 1;
 
-    // Every activation of one call at once: refused by name when it cannot fit, rather than
-    // failing an allocation halfway through the layers (T comes from files and flags).
-    const std::string what = fmt::format("Model::forward of {} x {} tokens", B, T);
-    const uint64_t per_row = uint64_t(3 * d + 4 * H * K + 4 * H * V + c.ffn_dim + (all_logits ? c.vocab_size : 0));
-    require_fits_in_memory(checked_mul(checked_mul(uint64_t(M), per_row, what), uint64_t(sizeof(float)), what), what);
+    std::optional<detail::PassBuffers> own;
+    if (kept == nullptr) {
+        // Every activation of one call at once: refused by name when it cannot fit, rather than
+        // failing an allocation halfway through the layers (T comes from files and flags).
+        const std::string what = fmt::format("Model::forward of {} x {} tokens", B, T);
+        const uint64_t per_row = uint64_t(3 * d + 4 * H * K + 4 * H * V + c.ffn_dim + (all_logits ? c.vocab_size : 0));
+        require_fits_in_memory(checked_mul(checked_mul(uint64_t(M), per_row, what), uint64_t(sizeof(float)), what), what);
+        own.emplace(c, B, T, last_only ? B : M, dev);
+        own->set_inputs(tokens, state.positions);
+        kept = &*own;
+    }
+    detail::PassBuffers &buf = *kept;
+    // Handles on the buffers' memory: swapping them leaves the buffers as they are.
+    Tensor h = buf.h, h_next = buf.h_next, a = buf.normed_input;
 
-    Tensor ids = Tensor::empty({M}, Device::cpu, DType::i32);
-    std::copy(tokens.begin(), tokens.end(), ids.data_i32());
-    ids = ids.to(dev);
-
-    Tensor h = Tensor::empty({M, d}, dev), h_next = Tensor::empty({M, d}, dev), a = Tensor::empty({M, d}, dev);
-    embedding(ids, weights_.embed_tokens, static_cast<float>(c.embed_scale()), h);
+    embedding(buf.ids, weights_.embed_tokens, static_cast<float>(c.embed_scale()), h);
     if (c.layernorm_embedding) {
         rms_norm(h, weights_.embedding_norm, eps, a);
         std::swap(h, a);
     }
-    const RotationTables tables = RotationTables::make(state.positions, T, c.rotation_angles(), dev);
+    const RotationTables tables{buf.cos, buf.sin};
+    rotation_tables(buf.start, buf.angles, buf.cos, buf.sin);
     const float k_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(K)));
     RetentionOptions retention_options;
     retention_options.scale = 1.0;      // k carries K^-0.5 already
     retention_options.decay = c.decay;  // empty: the default gamma_h
 
-    Tensor q = Tensor::empty({B, T, H, K}, dev), k = Tensor::empty({B, T, H, K}, dev);
-    Tensor q_rot = Tensor::empty({B, T, H, K}, dev), k_rot = Tensor::empty({B, T, H, K}, dev);
-    Tensor v = Tensor::empty({M, H * V}, dev), g = Tensor::empty({M, H * V}, dev);
-    Tensor o = Tensor::empty({B, T, H, V}, dev), gated = Tensor::empty({M, H, V}, dev);
-    Tensor ffn = Tensor::empty({M, c.ffn_dim}, dev);
+    Tensor q = buf.q, k = buf.k, q_rot = buf.q_rotated, k_rot = buf.k_rotated, v = buf.v, g = buf.g;
+    Tensor o = buf.o, gated = buf.gated, ffn = buf.ffn;
     Tensor final_state = step ? Tensor() : Tensor::empty({B, H, K, V}, dev);
 
     for (int64_t l = 0; l < c.layers; l++) {
@@ -196,8 +272,7 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
 
     // Final norm and output projection, for every position or only the last of each sequence.
     Tensor rows = h;
-    int64_t kept = T;
-    if (!all_logits && T > 1) {
+    if (last_only) {
         // Each sequence's last row, gathered where h lives rather than copying every hidden state
         // to the host.
         Tensor last_rows = Tensor::empty({B}, Device::cpu, DType::i32);
@@ -205,12 +280,11 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
         for (int64_t b = 0; b < B; b++) last_rows.data_i32()[b] = static_cast<int32_t>((b + 1) * T - 1);
         rows = Tensor::empty({B, d}, dev);
         gather_rows(last_rows.to(dev), h, rows);
-        kept = 1;
     }
-    Tensor normed = Tensor::empty({B * kept, d}, dev), logits = Tensor::empty({B * kept, c.vocab_size}, dev);
+    Tensor normed = buf.final_norm, logits = buf.logits;
     rms_norm(rows, weights_.final_norm, eps, normed);
     linear(normed, weights_.output, logits);
-    return logits.reshape({B, kept, c.vocab_size});
+    return logits.reshape({B, last_only ? 1 : T, c.vocab_size});
 }
 
 }  // namespace retnet

@@ -176,6 +176,8 @@ States prepare_states(const char *fn, const Dims &d, Device device, const Tensor
 // The per-head decay values as a kernel argument. On a GPU they are kept on the device, cached by
 // value: otherwise every call (every decode step) would allocate, copy and free them.
 class DecayArgument {
+    static constexpr size_t kDecayCacheBound = 64;  // models of distinct decays in one process
+
 public:
     DecayArgument(std::vector<float> &values, Device device) {
         if (device == Device::cpu) {
@@ -194,7 +196,9 @@ public:
             static std::mutex mutex;
             static auto &cache = leaked<std::map<std::pair<Device, std::vector<float>>, Tensor>>();
             std::lock_guard<std::mutex> lock(mutex);
-            *last = {device, values, cached(cache, std::make_pair(device, values), 64, [&] {
+            const auto key = std::make_pair(device, values);
+            if (cache.size() >= kDecayCacheBound && cache.count(key) == 0) detail::decay_cache_generation()++;
+            *last = {device, values, cached(cache, key, kDecayCacheBound, [&] {
                          return Tensor::view(values.data(), {static_cast<int64_t>(values.size())}).to(device);
                      })};
         }

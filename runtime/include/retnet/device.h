@@ -3,6 +3,7 @@
 // explicit (Tensor::to, Tensor::copy_from); nothing is copied behind the caller's back.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace retnet {
@@ -21,5 +22,9 @@ bool device_available(Device device, std::string *why = nullptr);
 
 // Throws retnet::Error with that reason unless the device is available.
 void require_device(Device device);
+
+// CUDA's launch floor: milliseconds for `kernels` launches of the smallest kernel (one float
+// gathered) replayed back to back from one captured graph. Throws without a CUDA device.
+double cuda_graph_launch_floor_ms(int64_t kernels);
 
 }  // namespace retnet

@@ -76,7 +76,8 @@ void group_norm_gate(const Tensor &x, const Tensor &gate, const Tensor &weight, 
 std::vector<float> rotation_angles(int64_t key_dim);
 
 // cos and sin of position * theta_i for every (b, t, i), position = start[b] + t, as torchscale
-// computes them (float32 position times float32 angle, the trigonometry exact): [B, T, K/2].
+// computes them (float32 position times float32 angle, then float32 cos and sin): [B, T, K/2],
+// made by the rotation_tables kernel on `device`. Positions must stay below 2^31.
 struct RotationTables {
     static RotationTables make(const std::vector<int64_t> &start_positions, int64_t seq_len, int64_t key_dim,
                                Device device);
@@ -85,6 +86,15 @@ struct RotationTables {
                                const std::vector<float> &angles, Device device);
     Tensor cos, sin;
 };
+
+// Each sequence's first position as the rotation kernel takes it (int32 [B], on the host); throws,
+// naming the sequence, unless 0 <= start and start + seq_len - 1 < 2^31.
+Tensor rotation_start_positions(const std::vector<int64_t> &start_positions, int64_t seq_len);
+
+// The tables on tensors already on a device: start [B] (int32, each sequence's first position) and
+// angles [K/2] in, cos and sin [B, T, K/2] out (T from their shape). The kernel adds t to start in
+// int32: callers keep start + T below 2^31.
+void rotation_tables(const Tensor &start, const Tensor &angles, Tensor &cos, Tensor &sin);
 
 // q_out = rotate(q), k_out = rotate(k) * k_scale; q, k [B, T, H, K].
 void rotate_query_key(const Tensor &q, const Tensor &k, const RotationTables &tables, float k_scale, Tensor &q_out,

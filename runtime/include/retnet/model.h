@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,11 @@
 #include "retnet/tensor.h"
 
 namespace retnet {
+
+namespace detail {
+struct PassBuffers;
+class DecodeGraphs;
+}  // namespace detail
 
 // What a model remembers of B sequences: every layer's retention state [B, H, K, V] and the number
 // of tokens each sequence has consumed (its next position).
@@ -60,6 +66,7 @@ struct CheckpointSource {
 
 class Model {
 public:
+    Model();  // empty: made by load(), from_tensors(), from_checkpoint() or random()
     // Loads DIR/config.json and DIR/model.safetensors (F32, F16 or BF16; torchscale names).
     // Linear weights are kept as `storage` says (layers.h: as stored, or converted).
     static Model load(const std::string &dir, Device device = Device::cpu,
@@ -90,7 +97,20 @@ public:
                    Form form = Form::chunkwise, int chunk = 0, bool all_logits = true) const;
 
     // One token per sequence (`tokens` [B]); returns logits [B, vocab] on the model's device.
+    // On CUDA a batch's steps after its first replay a captured graph of the whole step (one
+    // launch); set_cuda_graphs(false), or RETNET_CUDA_GRAPHS=0 in the environment, runs them
+    // kernel by kernel instead. The setting is shared by copies of this Model.
     Tensor decode_step(const std::vector<int32_t> &tokens, DecodeState &state) const;
+    void set_cuda_graphs(bool on);
+
+    // How the last decode steps ran on CUDA: replayed from a graph of `kernels` launches, or not
+    // (`note` says why: graphs off, not captured yet, or the capture's failure).
+    struct DecodeGraphStatus {
+        bool replaying = false;
+        int64_t kernels = 0;
+        std::string note;
+    };
+    DecodeGraphStatus decode_graph_status() const;
 
     // Every checkpoint tensor name this config needs, and the shape it must have.
     static std::vector<std::pair<std::string, Shape>> checkpoint_layout(const ModelConfig &config);
@@ -102,13 +122,15 @@ private:
                       chunkwise,
                       decode_step };
     Tensor run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq_len, DecodeState &state, Pass pass,
-               int chunk, bool all_logits) const;
+               int chunk, bool all_logits, detail::PassBuffers *kept = nullptr) const;
+    Tensor decode_step_from_graph(const std::vector<int32_t> &tokens, DecodeState &state) const;
     void check_tokens(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq_len, const DecodeState &state,
                       const char *fn) const;
 
     ModelConfig config_;
     Device device_ = Device::cpu;
     ModelWeights weights_;
+    std::shared_ptr<detail::DecodeGraphs> decode_graphs_;  // CUDA only
 };
 
 }  // namespace retnet
