@@ -48,7 +48,9 @@ TEST_P(DecodeStepOnDevice, MatchesReference) {
     expect_steps_match_reference(device(), 2, 4, 3, 60, 60);
     expect_steps_match_reference(device(), 64, 2, 2, 16, 8);
     expect_steps_match_reference(device(), 1, 3, 1, 1, 1);
-    expect_steps_match_reference(device(), 1, 3, 1, 256, 512);
+    expect_steps_match_reference(device(), 1, 3, 1, 256, 512);   // K = 256 on GPUs: fla-1.3b's heads
+    expect_steps_match_reference(device(), 3, 2, 5, 256, 96);    // K = 256, V a multiple of 32
+    expect_steps_match_reference(device(), 2, 2, 2, 256, 100);   // K = 256, other V: any K and V
     expect_steps_match_reference(device(), 3, 3, 4, 128, 128);   // the K = V = 128 kernel, narrow blocks
     expect_steps_match_reference(device(), 33, 2, 8, 128, 128);  // a block per head (B H > 256)
     expect_steps_match_reference(device(), 2, 3, 2, 128, 96);    // K = 128 with another V: any K and V

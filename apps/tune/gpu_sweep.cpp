@@ -126,6 +126,25 @@ DecodeCase decode_case(std::mt19937 &rng) {
     return c;
 }
 
+// A decoding product y [M, N] = x [M, K] W^T with bfloat16 weights: 8 copies of W (each 16 MB at
+// K 2048, N 4096: 128 MB in all, beyond the L2 cache), the first's product on the CPU expected.
+struct DecodeProduct {
+    int64_t M, K, N;
+    std::vector<LinearWeight> weights;
+    Tensor x, y, expected;
+};
+
+DecodeProduct decode_product(int64_t M, int64_t K, int64_t N, std::mt19937 &rng) {
+    DecodeProduct c{M, K, N, {}, {}, {}, {}};
+    Tensor w = apps::random_tensor({N, K}, Device::cpu, rng), x = apps::random_tensor({M, K}, Device::cpu, rng);
+    c.expected = Tensor::empty({M, N});
+    linear(x, LinearWeight::pack(w, Device::cpu, "w", WeightStorage::bf16), c.expected);
+    for (int copy = 0; copy < 8; copy++) c.weights.push_back(LinearWeight::pack(w, Device::cuda, "w", WeightStorage::bf16));
+    c.x = x.to(Device::cuda);
+    c.y = Tensor::empty({M, N}, Device::cuda);
+    return c;
+}
+
 }  // namespace
 }  // namespace retnet::tune
 
@@ -154,6 +173,7 @@ int main(int argc, char **argv) {
         const std::vector<SequenceCase> sequences{sequence_case(4, 2048, 16, 128, 128, rng),
                                                   sequence_case(8, 1024, 8, 64, 64, rng)};
         DecodeCase decode = decode_case(rng);
+        std::vector<DecodeProduct> decode_products{decode_product(1, 2048, 4096, rng), decode_product(8, 2048, 4096, rng)};
 
         // Results per (kernel, bucket, shape); each list starts with the kernel's default schedule.
         struct Key {
@@ -170,7 +190,26 @@ int main(int argc, char **argv) {
             try {
                 const std::string kernel = s.kernel;
                 const detail::KernelTable &table = detail::kernel_table();
-                if (auto *linear_fn = std::get_if<detail::LinearKernel>(&s.entry)) {
+                if (auto *linear_fn = std::get_if<detail::LinearKernel>(&s.entry); linear_fn && kernel == "linear_bf16") {
+                    // Decoding's products: each call reads another of the weight copies, so that the
+                    // weights come from memory and not from the L2 cache, as in a model's step.
+                    auto fn = *linear_fn;
+                    for (DecodeProduct &c : decode_products) {
+                        std::vector<detail::KernelBuffer> weights;
+                        for (const LinearWeight &w : c.weights) weights.emplace_back(w.packed, "w");
+                        detail::KernelBuffer hx(c.x, "x"), hy(c.y, "y");
+                        size_t next = 0;
+                        auto call = [&] {
+                            detail::run_kernel(s.library, [&] { return fn(hx, weights[next], hy); });
+                            next = (next + 1) % weights.size();
+                        };
+                        call();
+                        const double err = relative_error(c.y, c.expected);
+                        next = 0;
+                        report(s, {kernel, table.linear_bf16.buckets->name_of(c.M), fmt::format("bf16 M{} K{} N{}", c.M, c.K, c.N)},
+                               median_ms(call, c.y, 10 * repeats), err);
+                    }
+                } else if (linear_fn) {
                     auto fn = *linear_fn;
                     detail::KernelBuffer hx(xg, "x"), hw(wg.packed, "w"), hy(yg, "y");
                     auto call = [&] { detail::run_kernel(s.library, [&] { return fn(hx, hw, hy); }); };

@@ -314,11 +314,14 @@ void retention_decode_step(const Tensor &q, const Tensor &k, const Tensor &v, Te
     check_tensor(o, Label(fn, "o"), {B, H, V}, "B, H, V");
     check_same_device(fn, {{"q", &q}, {"k", &k}, {"v", &v}, {"state", &state}, {"o", &o}});
     Decay decay = resolve_decay(fn, options, H, K, DecayForm::gamma);
-    // K = V = 128 has kernels of its own on GPUs (every offset inside a head a constant).
+    // K = V = 128 and K = 256 have kernels of their own on GPUs (a thread's state rows in
+    // registers; K = V = 128: every offset inside a head a constant).
     const detail::KernelTable &table = kernel_table();
     const bool kv128 = K == 128 && V == 128 && table.retention_decode_step_kv128.built_for(q.device());
-    auto step = kv128 ? find_kernel(fn, table.retention_decode_step_kv128, q.device(), B * H)
-                      : find_kernel(fn, table.retention_decode_step, q.device(), B);
+    const bool k256 = K == 256 && V % 32 == 0 && table.retention_decode_step_k256.built_for(q.device());
+    auto step = kv128  ? find_kernel(fn, table.retention_decode_step_kv128, q.device(), B * H)
+                : k256 ? find_kernel(fn, table.retention_decode_step_k256, q.device())
+                       : find_kernel(fn, table.retention_decode_step, q.device(), B);
     KernelBuffer hq(q, Label(fn, "q")), hk(k, Label(fn, "k")), hv(v, Label(fn, "v")), hs(state, Label(fn, "state"));
     KernelBuffer ho(o, Label(fn, "o")), hs_out(state, Label(fn, "state"));
     DecayArgument gamma(decay.values, q.device());

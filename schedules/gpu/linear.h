@@ -3,11 +3,13 @@
 // (threads of a warp differ in the column, which is contiguous); the input rows are shared by
 // the block's threads through L1. No shared-memory staging yet (docs/PERF.md).
 //
-// With k_slices > 1 (the few-row buckets: decoding), the sum over K is split instead: a block is
-// (col_threads x k_slices) threads, slice u summing k = u, u + S, u + 2S, ... in registers for its
-// (cols x rows) outputs; the slices' partial sums meet in shared memory and the first slice adds
-// them. A matrix-vector product has too few outputs to fill the GPU otherwise, and a thread that
-// walks all of K alone waits on one load at a time.
+// With k_slices > 1 (the few-row buckets: decoding), the sum over K is split instead: a block
+// covers (cols x col_threads) columns with (col_threads x k_slices) threads, slice u summing
+// k = u, u + S, u + 2S, ... for its `cols` adjacent columns, loaded as one vector (8 bfloat16
+// columns: 16 bytes; a warp then reads 512 contiguous bytes of a weight panel), with k_unroll
+// such steps in flight. The slices' partial sums meet in shared memory, and a thread per column
+// adds them. A matrix-vector product has too few outputs to fill the GPU otherwise, and a
+// thread that walks all of K alone waits on one load at a time.
 #pragma once
 
 #include "gpu_common.h"
@@ -20,18 +22,16 @@ inline void schedule_linear_gpu_split_k(Func y, Func acc, LinearVars &v, const L
     check_schedule(p.row_threads == 1, "linear: a split-K schedule (gpu_k_slices > 1) takes gpu_row_threads 1");
     const TailStrategy guard = TailStrategy::GuardWithIf;
     const int block_cols = p.cols * p.col_threads;
-    Var nb("nb"), nt("nt"), nx("nx"), nc("nc"), mb("mb"), mc("mc"), u("u");
+    Var nb("nb"), nt("nt"), mb("mb"), mc("mc"), u("u");
     RVar ko("ko"), ki("ki");
     y.split(v.n, nb, nt, block_cols, guard)
-        .split(nt, nx, nc, p.cols, guard)
         .split(v.m, mb, mc, p.rows, guard)
-        .reorder(nc, mc, nx, nb, mb)
-        .unroll(nc)
+        .reorder(mc, nt, nb, mb)
         .unroll(mc)
         .gpu_blocks(nb, mb)
-        .gpu_threads(nx);
+        .gpu_threads(nt);
     // partial(n, m, u): slice u's sum, in a thread's registers; staged: the block's partial sums
-    // in shared memory; acc: the sum over the slices, in the first slice's registers.
+    // in shared memory; acc: the sum over the slices, in a register of the column's thread.
     Func partial = acc.update(0).split(v.over_k, ko, ki, p.k_slices, guard).rfactor(ki, u);
     Func staged = partial.in(acc);
     const std::vector<Var> s = staged.args();  // n, m, u
@@ -40,14 +40,19 @@ inline void schedule_linear_gpu_split_k(Func y, Func acc, LinearVars &v, const L
         .bound_extent(s[1], p.rows)
         .split(s[0], sx, sc, p.cols, guard)
         .reorder(sc, s[1], sx, s[2])
-        .unroll(sc)
+        .vectorize(sc)
         .unroll(s[1])
         .gpu_threads(sx, s[2]);
     const std::vector<Var> pv = partial.args();
-    partial.compute_at(staged, sx).bound_extent(pv[0], p.cols).bound_extent(pv[1], p.rows).unroll(pv[0]).unroll(pv[1]);
-    partial.update(0).reorder(pv[0], pv[1], ko).unroll(pv[0]).unroll(pv[1]);
-    acc.compute_at(y, nx).bound_extent(v.n, p.cols).bound_extent(v.m, p.rows).unroll(v.n).unroll(v.m);
-    acc.update(0).reorder(v.n, v.m, ki).unroll(v.n).unroll(v.m);
+    partial.compute_at(staged, sx).bound_extent(pv[0], p.cols).bound_extent(pv[1], p.rows).vectorize(pv[0]).unroll(pv[1]);
+    Stage steps = partial.update(0);
+    steps.reorder(pv[0], pv[1], ko).vectorize(pv[0]).unroll(pv[1]);
+    if (p.k_unroll > 1) {
+        RVar kr("kr");
+        steps.split(ko, ko, kr, p.k_unroll, guard).reorder(pv[0], pv[1], kr, ko).unroll(kr);
+    }
+    acc.compute_at(y, nt).bound_extent(v.n, 1).bound_extent(v.m, p.rows).unroll(v.m);
+    acc.update(0).reorder(v.n, v.m, ki).unroll(v.m);
 }
 
 inline void schedule_linear_gpu(Func y, Func acc, LinearVars &v, const LinearGpuParams &p) {
