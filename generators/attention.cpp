@@ -1,0 +1,93 @@
+// Causal softmax attention over a KV cache: the Transformer baseline's attention
+// (docs/SEMANTICS.md §8), for prefill (T queries) and decoding (T = 1) alike:
+//
+//   o(t) = sum_{j <= p_t} softmax_j(scale * q_t . k_j) v_j,   p_t = length(b) - T + t
+//
+// (the cache already holds the T new keys: query t of sequence b sits at position p_t). In two
+// kernels, so that no T x S matrix is ever held and a long cache is spread over the GPU:
+//   attention_chunks   per chunk c of `chunk` keys: o_c = sum exp(score - m_c) v, the sum l_c
+//                      of exp(score - m_c) and the chunk's largest visible score m_c, side by
+//                      side in one row of D + 2 (one output: the scores are computed once for
+//                      all three); flash decoding's split over the cache;
+//   attention_combine  o = sum_c exp(m_c - M) o_c / sum_c exp(m_c - M) l_c, M = max_c m_c.
+// A chunk with no visible key has m_c = -1e30 (not -inf: exp(m_c - M) is then 0, never NaN).
+//
+// Layouts (Halide order, innermost first): q, o (d, h, t, b) = [B, T, H, D];
+// k_cache, v_cache (d, j, h, b) = [B, H, S, D]; lengths (b) = [B] int32;
+// parts (e, t, c, h, b) = [B, H, C, T, D + 2]: e < D o_c, e = D l_c, e = D + 1 m_c.
+#include "attention_schedules.h"
+
+namespace retnet_gen {
+
+constexpr float kNoScore = -1e30f;  // the largest score of a chunk that sees no key
+
+class AttentionChunks : public Generator<AttentionChunks> {
+public:
+    RETNET_PARAMS_attention_cpu
+    RETNET_PARAMS_attention_gpu
+    GeneratorParam<int> chunk{"chunk", 128};  // keys per chunk
+
+    Input<Buffer<float, 4>> q{"q"};                // (d, h, t, b)
+    Input<Buffer<float, 4>> k_cache{"k_cache"};    // (d, j, h, b)
+    Input<Buffer<float, 4>> v_cache{"v_cache"};    // (d, j, h, b)
+    Input<Buffer<int32_t, 1>> lengths{"lengths"};  // (b): keys in the cache, the T new ones included
+    Input<float> scale{"scale"};
+    Output<Buffer<float, 5>> parts{"parts"};  // (e, t, c, h, b)
+
+    void generate() {
+        Var e("e"), jj("jj"), t("t"), c("c"), h("h"), b("b");
+        const Expr T = q.dim(2).extent(), S = k_cache.dim(1).extent(), D = q.dim(0).extent();
+        // Key jj of chunk c, clamped into the cache: keys past its end are never visible.
+        const Expr key = c * chunk + jj;
+        Func visible("visible"), score("score"), largest("largest"), weight("weight");
+        visible(jj, t, c, b) = key <= lengths(b) - T + t && key < S;
+        RDom rd(0, D, "rd");
+        score(jj, t, c, h, b) = 0.0f;
+        score(jj, t, c, h, b) += q(rd, h, t, b) * k_cache(rd, clamp(key, 0, S - 1), h, b);
+        RDom r(0, chunk, "r");
+        largest(t, c, h, b) = kNoScore;
+        largest(t, c, h, b) = max(largest(t, c, h, b), select(visible(r, t, c, b), scale * score(r, t, c, h, b), kNoScore));
+        weight(jj, t, c, h, b) =
+            select(visible(jj, t, c, b), exp(scale * score(jj, t, c, h, b) - largest(t, c, h, b)), 0.0f);
+        // Columns e < D: the values' weighted sum; e = D: the weights' sum (a value of 1); e = D + 1:
+        // overwritten with the largest score.
+        const Expr value = select(e < D, v_cache(clamp(e, 0, D - 1), clamp(c * chunk + r, 0, S - 1), h, b), 1.0f);
+        parts(e, t, c, h, b) = 0.0f;
+        parts(e, t, c, h, b) += weight(r, t, c, h, b) * value;
+        parts(D + 1, t, c, h, b) = largest(t, c, h, b);
+
+        AttentionChunkFuncs f{parts, score, largest, weight, {e, jj, t, c, h, b}};
+        schedule_attention_chunks(*this, get_target(), f);
+    }
+};
+
+class AttentionCombine : public Generator<AttentionCombine> {
+public:
+    RETNET_PARAMS_attention_cpu
+    RETNET_PARAMS_attention_gpu
+
+    Input<Buffer<float, 5>> parts{"parts"};  // (e, t, c, h, b)
+    Output<Buffer<float, 4>> o{"o"};         // (d, h, t, b)
+
+    void generate() {
+        Var d("d"), t("t"), c("c"), h("h"), b("b");
+        const Expr D = parts.dim(0).extent() - 2;
+        RDom rc(0, parts.dim(2).extent(), "rc");
+        Func overall("overall"), rescale("rescale"), unnormalised("unnormalised");
+        overall(t, h, b) = kNoScore;
+        overall(t, h, b) = max(overall(t, h, b), parts(D + 1, t, rc, h, b));
+        rescale(t, c, h, b) = exp(parts(D + 1, t, c, h, b) - overall(t, h, b));
+        // d < D: the rescaled sum of the chunks' outputs; d = D: of their weights' sums.
+        unnormalised(d, t, h, b) = 0.0f;
+        unnormalised(d, t, h, b) += parts(d, t, rc, h, b) * rescale(t, rc, h, b);
+        o(d, h, t, b) = unnormalised(d, t, h, b) / unnormalised(D, t, h, b);
+
+        AttentionCombineFuncs f{o, unnormalised, overall, rescale, {d, t, h, b}};
+        schedule_attention_combine(*this, get_target(), f);
+    }
+};
+
+}  // namespace retnet_gen
+
+HALIDE_REGISTER_GENERATOR(retnet_gen::AttentionChunks, attention_chunks)
+HALIDE_REGISTER_GENERATOR(retnet_gen::AttentionCombine, attention_combine)
