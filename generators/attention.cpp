@@ -13,9 +13,11 @@
 // A chunk with no visible key has m_c = -1e30 (not -inf: exp(m_c - M) is then 0, never NaN).
 //
 // Layouts (Halide order, innermost first): q, o (d, h, t, b) = [B, T, H, D];
-// k_cache, v_cache (d, j, h, b) = [B, H, S, D]; lengths (b) = [B] int32;
+// k_cache (j, d, h, b) = [B, H, D, S], transposed so that a chunk's keys are contiguous for each
+// feature; v_cache (d, j, h, b) = [B, H, S, D]; lengths (b) = [B] int32;
 // parts (e, t, c, h, b) = [B, H, C, T, D + 2]: e < D o_c, e = D l_c, e = D + 1 m_c.
-#include "attention_schedules.h"
+#include "gpu/attention.h"
+#include "gpu/elementwise.h"
 
 namespace retnet_gen {
 
@@ -24,11 +26,12 @@ constexpr float kNoScore = -1e30f;  // the largest score of a chunk that sees no
 class AttentionChunks : public Generator<AttentionChunks> {
 public:
     RETNET_PARAMS_attention_cpu
-    RETNET_PARAMS_attention_gpu
-    GeneratorParam<int> chunk{"chunk", 128};  // keys per chunk
+        RETNET_PARAMS_attention_gpu
+            GeneratorParam<int>
+                chunk{"chunk", 128};  // keys per chunk
 
     Input<Buffer<float, 4>> q{"q"};                // (d, h, t, b)
-    Input<Buffer<float, 4>> k_cache{"k_cache"};    // (d, j, h, b)
+    Input<Buffer<float, 4>> k_cache{"k_cache"};    // (j, d, h, b)
     Input<Buffer<float, 4>> v_cache{"v_cache"};    // (d, j, h, b)
     Input<Buffer<int32_t, 1>> lengths{"lengths"};  // (b): keys in the cache, the T new ones included
     Input<float> scale{"scale"};
@@ -36,38 +39,42 @@ public:
 
     void generate() {
         Var e("e"), jj("jj"), t("t"), c("c"), h("h"), b("b");
-        const Expr T = q.dim(2).extent(), S = k_cache.dim(1).extent(), D = q.dim(0).extent();
+        const Expr T = q.dim(2).extent(), S = k_cache.dim(0).extent(), D = q.dim(0).extent();
         // Key jj of chunk c, clamped into the cache: keys past its end are never visible.
         const Expr key = c * chunk + jj;
-        Func visible("visible"), score("score"), largest("largest"), weight("weight");
+        Func visible("visible"), score("score"), largest("largest"), weight("weight"), chunk_out("chunk_out");
         visible(jj, t, c, b) = key <= lengths(b) - T + t && key < S;
         RDom rd(0, D, "rd");
         score(jj, t, c, h, b) = 0.0f;
-        score(jj, t, c, h, b) += q(rd, h, t, b) * k_cache(rd, clamp(key, 0, S - 1), h, b);
+        // Queries and keys clamped: a register tile may run past the last of either.
+        score(jj, t, c, h, b) += q(rd, h, clamp(t, 0, T - 1), b) * k_cache(clamp(key, 0, S - 1), rd, h, b);
         RDom r(0, chunk, "r");
         largest(t, c, h, b) = kNoScore;
         largest(t, c, h, b) = max(largest(t, c, h, b), select(visible(r, t, c, b), scale * score(r, t, c, h, b), kNoScore));
         weight(jj, t, c, h, b) =
             select(visible(jj, t, c, b), exp(scale * score(jj, t, c, h, b) - largest(t, c, h, b)), 0.0f);
         // Columns e < D: the values' weighted sum; e = D: the weights' sum (a value of 1); e = D + 1:
-        // overwritten with the largest score.
-        const Expr value = select(e < D, v_cache(clamp(e, 0, D - 1), clamp(c * chunk + r, 0, S - 1), h, b), 1.0f);
-        parts(e, t, c, h, b) = 0.0f;
-        parts(e, t, c, h, b) += weight(r, t, c, h, b) * value;
-        parts(D + 1, t, c, h, b) = largest(t, c, h, b);
+        // the largest score (a value of 0 adds nothing to it).
+        const Expr value = select(e < D, v_cache(clamp(e, 0, D - 1), clamp(c * chunk + r, 0, S - 1), h, b),
+                                  select(e == D, 1.0f, 0.0f));
+        chunk_out(e, t, c, h, b) = select(e == D + 1, largest(t, c, h, b), 0.0f);
+        chunk_out(e, t, c, h, b) += weight(r, t, c, h, b) * value;
+        // The output is a copy, so that everything above is computed inside its loops, once.
+        parts(e, t, c, h, b) = chunk_out(e, t, c, h, b);
 
-        AttentionChunkFuncs f{parts, score, largest, weight, {e, jj, t, c, h, b}};
-        schedule_attention_chunks(*this, get_target(), f);
+        AttentionChunkFuncs f{parts, chunk_out, score, largest, weight, {e, jj, t, c, h, b}, rd};
+        schedule_attention_chunks(*this, get_target(), f, chunk);
     }
 };
 
 class AttentionCombine : public Generator<AttentionCombine> {
 public:
     RETNET_PARAMS_attention_cpu
-    RETNET_PARAMS_attention_gpu
+        RETNET_PARAMS_attention_gpu
 
-    Input<Buffer<float, 5>> parts{"parts"};  // (e, t, c, h, b)
-    Output<Buffer<float, 4>> o{"o"};         // (d, h, t, b)
+            Input<Buffer<float, 5>>
+                parts{"parts"};       // (e, t, c, h, b)
+    Output<Buffer<float, 4>> o{"o"};  // (d, h, t, b)
 
     void generate() {
         Var d("d"), t("t"), c("c"), h("h"), b("b");
@@ -82,12 +89,36 @@ public:
         unnormalised(d, t, h, b) += parts(d, t, rc, h, b) * rescale(t, rc, h, b);
         o(d, h, t, b) = unnormalised(d, t, h, b) / unnormalised(D, t, h, b);
 
-        AttentionCombineFuncs f{o, unnormalised, overall, rescale, {d, t, h, b}};
+        AttentionCombineFuncs f{o, unnormalised, overall, rescale, d, t, h, b};
         schedule_attention_combine(*this, get_target(), f);
+    }
+};
+
+// Appends keys and values to the caches: the outputs are the caches' rows [start, start + T) (the
+// runtime passes crops of them, indexed as in the whole cache), the inputs the new rows.
+class KvCacheAppend : public Generator<KvCacheAppend> {
+public:
+    RETNET_PARAMS_rows_cpu
+    RETNET_PARAMS_rows_gpu
+
+    Input<Buffer<float, 4>> k{"k"};             // (d, h, t, b)
+    Input<Buffer<float, 4>> v{"v"};             // (d, h, t, b)
+    Input<int32_t> start{"start"};              // the first row written
+    Output<Buffer<float, 4>> k_rows{"k_rows"};  // (j, d, h, b): rows of the transposed key cache
+    Output<Buffer<float, 4>> v_rows{"v_rows"};  // (d, j, h, b): rows of the value cache
+
+    void generate() {
+        Var d("d"), j("j"), h("h"), b("b");
+        k_rows(j, d, h, b) = k(d, h, j - start, b);
+        v_rows(d, j, h, b) = v(d, h, j - start, b);
+        RowFuncs fk{k_rows, Func(), {d, h, b}}, fv{v_rows, Func(), {j, h, b}};
+        schedule_rows(*this, get_target(), fk, j);
+        schedule_rows(*this, get_target(), fv, d);
     }
 };
 
 }  // namespace retnet_gen
 
 HALIDE_REGISTER_GENERATOR(retnet_gen::AttentionChunks, attention_chunks)
+HALIDE_REGISTER_GENERATOR(retnet_gen::KvCacheAppend, kv_cache_append)
 HALIDE_REGISTER_GENERATOR(retnet_gen::AttentionCombine, attention_combine)

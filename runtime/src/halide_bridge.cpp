@@ -110,16 +110,20 @@ KernelBuffer::KernelBuffer(std::vector<float> &values)
 }
 
 Halide::Runtime::Buffer<void> host_slice(Halide::Runtime::Buffer<void> &whole, int dim, int64_t first, int64_t count) {
-    if (whole.data() == nullptr || dim < 0 || dim >= whole.dimensions() || first < 0 || count < 0 ||
-        first + count > whole.dim(dim).extent()) {
-        throw Error(fmt::format("host_slice: elements [{}, {}) of dimension {} are not inside a host buffer of "
-                                "{} dimensions",
+    if (whole.data() == nullptr) throw Error("host_slice: expected a host buffer, got one with no host memory");
+    return crop(whole, dim, first, count);
+}
+
+Halide::Runtime::Buffer<void> crop(Halide::Runtime::Buffer<void> &whole, int dim, int64_t first, int64_t count,
+                                   bool from_zero) {
+    if (dim < 0 || dim >= whole.dimensions() || first < 0 || count < 0 || first + count > whole.dim(dim).extent()) {
+        throw Error(fmt::format("crop: elements [{}, {}) of dimension {} are not inside a buffer of {} dimensions",
                                 first, first + count, dim, whole.dimensions()));
     }
     const int min = whole.dim(dim).min() + static_cast<int>(first);
-    Halide::Runtime::Buffer<void> slice = whole.cropped(dim, min, static_cast<int>(count));
-    slice.translate(dim, -min);
-    return slice;
+    Halide::Runtime::Buffer<void> part = whole.cropped(dim, min, static_cast<int>(count));
+    if (from_zero) part.translate(dim, -min);
+    return part;
 }
 
 }  // namespace retnet::detail

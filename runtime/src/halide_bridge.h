@@ -29,7 +29,7 @@ public:
     Halide::Runtime::Buffer<void> &buffer() { return buffer_; }
 
 private:
-    static constexpr int kMaxRank = 4;  // the kernels' largest: [B, T, H, K]
+    static constexpr int kMaxRank = 5;  // the kernels' largest: attention's parts [B, H, C, T, D + 2]
 
     Halide::Runtime::Buffer<void> buffer_;  // up to 4 dimensions in place: no allocation per call
 };
@@ -37,6 +37,10 @@ private:
 // Part of a host buffer: elements [first, first + count) along dimension `dim`, indexed from 0
 // there (the kernels' outputs start at index 0); the memory stays the whole buffer's.
 Halide::Runtime::Buffer<void> host_slice(Halide::Runtime::Buffer<void> &whole, int dim, int64_t first, int64_t count);
+// The same on a buffer on any device (a device crop: pointer arithmetic, or an offset handle);
+// `from_zero` false keeps the indices [first, first + count).
+Halide::Runtime::Buffer<void> crop(Halide::Runtime::Buffer<void> &whole, int dim, int64_t first, int64_t count,
+                                   bool from_zero = true);
 
 // Routes Halide's error handler into the runtime (once) and clears this thread's last message;
 // called before every kernel and driver call.

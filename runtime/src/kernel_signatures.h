@@ -38,6 +38,12 @@ using RotateKernel = int (*)(halide_buffer_t *q, halide_buffer_t *k, halide_buff
                              halide_buffer_t *k_rotated);
 using RotationTablesKernel = int (*)(halide_buffer_t *start, halide_buffer_t *angles, halide_buffer_t *cos_table,
                                      halide_buffer_t *sin_table);
+// The Transformer baseline's attention over a KV cache, in two kernels (generators/attention.cpp).
+using AttentionChunksKernel = int (*)(halide_buffer_t *q, halide_buffer_t *k_cache, halide_buffer_t *v_cache,
+                                      halide_buffer_t *lengths, float scale, halide_buffer_t *parts);
+using AttentionCombineKernel = int (*)(halide_buffer_t *parts, halide_buffer_t *o);
+using KvCacheAppendKernel = int (*)(halide_buffer_t *k, halide_buffer_t *v, int32_t start, halide_buffer_t *k_rows,
+                                    halide_buffer_t *v_rows);
 using EmbeddingKernel = int (*)(halide_buffer_t *tokens, halide_buffer_t *table, float scale, halide_buffer_t *y);
 using GatherRowsKernel = int (*)(halide_buffer_t *ids, halide_buffer_t *table, halide_buffer_t *y);
 

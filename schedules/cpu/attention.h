@@ -41,10 +41,17 @@ inline void schedule_attention_chunks_cpu(AttentionChunkFuncs &f, const Attentio
     const LoopLevel at(f.parts, task);
     f.chunk_out.compute_at(at).vectorize(v.e, vec, guard);
     f.chunk_out.update(0).reorder(v.e, v.t, f.chunk_out.rvars(0)[0]).vectorize(v.e, vec, guard);
-    const RegisterTile tile = register_tile_for(target, p.vector_width, p.score_vectors, 1, chunk);
-    f.score.compute_at(at).vectorize(v.jj, tile.vector_width).unroll(v.jj);
-    f.score.update().split(v.jj, v.jj, Var("jv"), tile.cols, guard);
-    schedule_register_tile(f.score, v.jj, v.t, at, tile, {f.over_features});
+    // The scores: a copy at the task level that largest and weight read, made of register tiles
+    // (tile.cols keys x the tile's queries) each summed over the head dimension in registers.
+    const RegisterTile tile = register_tile_for(target, p.vector_width, p.score_vectors, p.query_tile, chunk);
+    Func stored = f.score.in();
+    Var jo("jo"), ji("ji");
+    stored.compute_at(at)
+        .split(v.jj, jo, ji, tile.cols, TailStrategy::RoundUp)
+        .reorder(ji, v.t, jo)
+        .vectorize(ji, tile.vector_width)
+        .unroll(v.t);
+    schedule_register_tile(f.score, v.jj, v.t, LoopLevel(stored, jo), tile, {f.over_features});
     f.largest.compute_at(at);
     f.weight.compute_at(at).vectorize(v.jj, vec, guard);
 }

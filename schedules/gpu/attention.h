@@ -14,9 +14,9 @@ inline void schedule_attention_chunks_gpu(AttentionChunkFuncs &f, const Attentio
     const TailStrategy guard = TailStrategy::GuardWithIf;
     AttentionVars &v = f.v;
     Var to("to"), ti("ti"), hb("hb"), eo("eo"), ei("ei");
-    f.parts.split(v.t, to, ti, p.gpu_query_tile, guard)
+    f.parts.split(v.t, to, ti, p.query_tile, guard)
         .fuse(v.h, v.b, hb)
-        .split(v.e, eo, ei, p.gpu_threads, guard)
+        .split(v.e, eo, ei, p.threads, guard)
         .reorder(ei, eo, ti, to, v.c, hb)
         .gpu_blocks(to, v.c, hb)
         .gpu_threads(ei);
@@ -24,7 +24,7 @@ inline void schedule_attention_chunks_gpu(AttentionChunkFuncs &f, const Attentio
     Var jo("jo"), ji("ji");
     auto threads_over = [&](Stage s, const Var &x) {
         Var xo("xo"), xi("xi");
-        s.split(x, xo, xi, p.gpu_threads, guard).gpu_threads(xi);
+        s.split(x, xo, xi, p.threads, guard).gpu_threads(xi);
     };
     f.chunk_out.compute_at(block);
     threads_over(f.chunk_out, v.e);
@@ -41,15 +41,10 @@ inline void schedule_attention_chunks_gpu(AttentionChunkFuncs &f, const Attentio
 inline void schedule_attention_combine_gpu(AttentionCombineFuncs &f, const AttentionGpuParams &p) {
     const TailStrategy guard = TailStrategy::GuardWithIf;
     Var dO("dO"), di("di");
-    f.o.split(f.d, dO, di, p.gpu_threads, guard).reorder(di, dO, f.h, f.t, f.b).gpu_blocks(f.h, f.t, f.b).gpu_threads(di);
-    const LoopLevel block(f.o, f.h);
-    Var xo("xo"), xi("xi");
-    f.unnormalised.compute_at(block).split(f.d, xo, xi, p.gpu_threads, guard).gpu_threads(xi);
-    f.unnormalised.update().split(f.d, xo, xi, p.gpu_threads, guard).gpu_threads(xi);
-    f.overall.compute_at(block);
-    f.rescale.compute_at(block);
-    const Var c = f.rescale.args()[1];
-    f.rescale.split(c, xo, xi, p.gpu_threads, guard).gpu_threads(xi);
+    f.o.split(f.d, dO, di, p.threads, guard).reorder(di, dO, f.h, f.t, f.b).gpu_blocks(f.h, f.t, f.b).gpu_threads(di);
+    // Each thread sums its own value column over the chunks (few: the rescaling is per thread).
+    f.unnormalised.compute_at(f.o, di);
+    f.overall.compute_at(f.o, di);
 }
 
 template<typename G>

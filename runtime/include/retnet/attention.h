@@ -1,0 +1,31 @@
+// Causal softmax attention over a KV cache: the attention of the Transformer baseline that RetNet
+// is compared with (docs/SEMANTICS.md §8). Queries [B, T, H, D] attend every cached key at or
+// before their own position; the cache keeps keys transposed, [B, H, D, S], and values as
+// [B, H, S, D], for S positions of capacity.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "retnet/tensor.h"
+
+namespace retnet {
+
+// A key and value cache of `capacity` positions for B sequences of H heads of dimension D.
+struct KvCache {
+    static KvCache empty(int64_t batch, int64_t heads, int64_t head_dim, int64_t capacity, Device device);
+    Tensor keys;    // [B, H, D, S]
+    Tensor values;  // [B, H, S, D]
+    int64_t capacity() const { return values.dim(2); }
+    int64_t memory_bytes() const;
+};
+
+// Writes k and v [B, T, H, D] into positions [start[b], start[b] + T) of each sequence's cache.
+void kv_cache_append(const Tensor &k, const Tensor &v, const std::vector<int64_t> &start, KvCache &cache);
+
+// o [B, T, H, D] = softmax(scale q k^T) v over the cache: query t of sequence b sits at position
+// lengths[b] - T + t and sees keys 0 to that position. lengths[b] (the cache's filled positions,
+// the T new ones included) lies in [T, capacity].
+void attention(const Tensor &q, const KvCache &cache, const std::vector<int64_t> &lengths, float scale, Tensor &o);
+
+}  // namespace retnet
