@@ -16,6 +16,7 @@
 
 #include "build_info.h"
 #include "cli_checks.h"
+#include "model_presets.h"
 #include "retnet/error.h"
 #include "retnet/files.h"
 #include "retnet/model.h"
@@ -23,27 +24,6 @@
 
 namespace retnet::apps {
 namespace {
-
-// The dimensions of public RetNet checkpoints and of the paper's models (random weights).
-struct Preset {
-    const char *name, *about;
-    int64_t layers, d, heads, key_width, value_width, ffn, vocab;
-};
-
-const std::vector<Preset> &presets() {
-    static const std::vector<Preset> all{
-        {"fla-1.3b", "fla-hub/retnet-1.3B-100B", 24, 2048, 8, 2048, 4096, 2816, 32000},
-        {"fla-2.7b", "fla-hub/retnet-2.7B-100B (hidden 2560, 32 layers, 10 heads, fla's FFN rule)", 32, 2560, 10, 2560,
-         5120, 3584, 32000},
-        {"sdprompt-300m", "isek-ai/SDPrompt-RetNet-300M", 12, 1280, 8, 1280, 2560, 2560, 33620},
-        {"spiral-3b", "Spiral-AI/Spiral-RetNet-3b-base", 32, 2560, 10, 2560, 4280, 4280, 65024},
-        {"paper-1.3b", "the paper's 1.3B (head dimension 256, V and FFN 2d)", 24, 2048, 8, 2048, 4096, 4096, 32000},
-        {"paper-2.7b", "the paper's 2.7B", 32, 2560, 10, 2560, 5120, 5120, 32000},
-        {"paper-6.7b", "the paper's 6.7B", 32, 4096, 16, 4096, 8192, 8192, 32000},
-        {"small", "d 768, 12 layers, 3 heads, V and FFN 2d", 12, 768, 3, 768, 1536, 1536, 32000},
-    };
-    return all;
-}
 
 struct BenchModelOptions {
     std::string device = "cpu";
@@ -179,19 +159,8 @@ void run_bench_model(BenchModelOptions o) {
         load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         label = fs::path(o.model_dir).filename().string();
     } else {
-        const Preset *p = nullptr;
-        for (const Preset &candidate : presets()) {
-            if (o.preset == candidate.name) p = &candidate;
-        }
-        if (p == nullptr) {
-            std::vector<std::string> names;
-            for (const Preset &candidate : presets()) names.push_back(candidate.name);
-            throw Error(fmt::format("--preset: expected one of {}, got '{}'", fmt::join(names, ", "), o.preset));
-        }
         ModelConfig &c = o.config;
-        c.layers = p->layers, c.embed_dim = p->d, c.heads = p->heads, c.key_embed_dim = p->key_width;
-        c.value_embed_dim = p->value_width, c.ffn_dim = p->ffn, c.vocab_size = p->vocab;
-        c.activation = Activation::swish;
+        c = preset_config(o.preset);
         if (o.layers) c.layers = o.layers;
         if (o.dim) c.embed_dim = c.key_embed_dim = o.dim;
         if (o.heads) c.heads = o.heads;

@@ -13,6 +13,7 @@
 #include "device_test.h"
 #include "retnet/attention.h"
 #include "retnet/error.h"
+#include "retnet/transformer.h"
 #include "test_support.h"
 
 namespace retnet::test {
@@ -133,6 +134,33 @@ TEST_P(AttentionOnDevice, SequencesOfDifferentLengths) {
     Tensor o = on(device(), poisoned({B, 2, H, D}));
     attention(on(device(), q), cache, lengths, static_cast<float>(scale), o);
     EXPECT_LE(relative_error(o, reference_attention(host, q, lengths, scale)), 1e-5);
+}
+
+// The Transformer baseline: a prompt in one pass gives the same last logits as the same prompt
+// token by token through the cache, and a batch gives each sequence its own.
+TEST_P(AttentionOnDevice, TransformerPrefillMatchesTokenByToken) {
+    TransformerConfig config;
+    config.layers = 2, config.embed_dim = 64, config.heads = 2, config.ffn_dim = 96, config.vocab_size = 50;
+    const TransformerModel model = TransformerModel::random(config, 7, device());
+    const std::vector<int32_t> prompt{3, 14, 15, 9, 26, 5, 35, 8, 9, 7, 9, 3};
+    const int64_t T = static_cast<int64_t>(prompt.size());
+    TransformerState whole = model.new_state(1, 20);
+    Tensor at_once = to_host(model.forward(prompt, 1, T, whole));
+    TransformerState steps = model.new_state(1, 20);
+    Tensor last;
+    for (int32_t token : prompt) last = to_host(model.forward({token}, 1, 1, steps));
+    EXPECT_LE(relative_error(at_once, last), 1e-5);
+    EXPECT_EQ(whole.lengths, std::vector<int64_t>{T});
+    // Two sequences in one batch: the second alone gives its row.
+    std::vector<int32_t> both = prompt;
+    both.insert(both.end(), prompt.rbegin(), prompt.rend());
+    TransformerState batch = model.new_state(2, 20), alone = model.new_state(1, 20);
+    Tensor two = to_host(model.forward(both, 2, T, batch));
+    Tensor second = to_host(model.forward(std::vector<int32_t>(prompt.rbegin(), prompt.rend()), 1, T, alone));
+    Tensor row = Tensor::empty({1, config.vocab_size});
+    std::copy(two.data() + config.vocab_size, two.data() + 2 * config.vocab_size, row.data());
+    EXPECT_LE(relative_error(row, second), 1e-5);
+    EXPECT_THROW(model.forward(prompt, 1, T, whole), Error);  // 12 + 12 positions do not fit in 20
 }
 
 TEST(Attention, RefusesBadShapesAndLengths) {
