@@ -8,6 +8,7 @@
 
 #include "bench_command.h"
 #include "bench_linear_command.h"
+#include "bench_attention_command.h"
 #include "bench_inference_command.h"
 #include "bench_model_command.h"
 #include "generate_command.h"
@@ -30,6 +31,7 @@ int main(int argc, char **argv) {
     retnet::apps::add_tokenize_command(app);
     retnet::apps::add_bench_model_command(app);
     retnet::apps::add_bench_inference_command(app);
+    retnet::apps::add_bench_attention_command(app);
     retnet::apps::add_bench_linear_command(app);
     retnet::apps::add_tune_command(app, argv[0]);
     // Every failure is one line on stderr and exit status 1: never an abort, whatever was thrown.

@@ -13,7 +13,7 @@ cmake -S . -B build-portable -G Ninja -DCMAKE_BUILD_TYPE=Release -DRETNET_PORTAB
       -DRETNET_GPU_TARGETS=both -DRETNET_GPU_SWEEP=$([ "$sweep" = 1 ] && echo ON || echo OFF) \
       ${RETNET_CMAKE_ARGS:-} >/dev/null
 suites=(test_retention_forms test_decode_step test_retention_errors test_tensor test_layers test_model test_model_files
-        test_decode_session)
+        test_decode_session test_attention)
 targets=(retnet "${suites[@]}")
 [ "$sweep" = 1 ] && targets+=(retnet-gpu-sweep)
 cmake --build build-portable --parallel "$(nproc)" --target "${targets[@]}"

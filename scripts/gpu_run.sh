@@ -12,7 +12,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --f
 status=0
 export RETNET_TEST_DATA_DIR="$PWD/tests/data"
 for suite in test_retention_forms test_decode_step test_retention_errors test_tensor test_layers test_model test_model_files \
-             test_decode_session; do
+             test_decode_session test_attention; do
   [ -x ./.device/bin/$suite ] || continue
   ./.device/bin/$suite --gtest_brief=1 "$@" > "$out/$suite.log" 2>&1
   rc=$?

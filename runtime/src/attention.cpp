@@ -24,6 +24,9 @@ namespace {
 
 constexpr int64_t kChunk = 128;                     // kernels.json: attention_chunks' "chunk"
 constexpr int64_t kPartsBytes = int64_t(64) << 20;  // the chunks' parts of one block of queries
+// Queries per block at most: a causal block sees only the keys up to its last query, so blocks
+// skip most of the chunks that would be masked out whole.
+constexpr int64_t kQueryBlock = 256;
 
 // The cache's geometry, checked: B, H, D and the capacity S.
 struct CacheDims {
@@ -132,7 +135,9 @@ void attention(const Tensor &q, const KvCache &cache, const std::vector<int64_t>
     const int64_t max_chunks = (c.S + kChunk - 1) / kChunk;
     const int64_t part_bytes = c.B * c.H * max_chunks * (c.D + 2) * static_cast<int64_t>(sizeof(float));
     // (OpenCL takes no query blocks: a block's queries start at an offset it could not align.)
-    const int64_t block = device == Device::opencl ? T : std::clamp<int64_t>(kPartsBytes / std::max<int64_t>(part_bytes, 1), 1, T);
+    const int64_t block = device == Device::opencl
+                              ? T
+                              : std::clamp<int64_t>(kPartsBytes / std::max<int64_t>(part_bytes, 1), 1, std::min(T, kQueryBlock));
     for (int64_t first = 0; first < T; first += block) {
         const int64_t count = std::min(block, T - first);
         std::vector<int64_t> seen(lengths.size());

@@ -94,18 +94,9 @@ TransformerState TransformerModel::new_state(int64_t batch, int64_t capacity) co
     return state;
 }
 
-void TransformerModel::fill_state(TransformerState &state, int64_t length, uint64_t seed) const {
+void TransformerModel::set_length(TransformerState &state, int64_t length) const {
     if (state.layers.empty() || length < 0 || length > state.layers[0].capacity()) {
-        throw Error(fmt::format("TransformerModel::fill_state: length: expected 0 to the caches' capacity, got {}", length));
-    }
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    for (KvCache &cache : state.layers) {
-        for (Tensor *t : {&cache.keys, &cache.values}) {
-            Tensor host = Tensor::empty(t->shape());
-            for (int64_t i = 0; i < host.numel(); i++) host.data()[i] = dist(rng);
-            t->copy_from(host);
-        }
+        throw Error(fmt::format("TransformerModel::set_length: length: expected 0 to the caches' capacity, got {}", length));
     }
     std::fill(state.lengths.begin(), state.lengths.end(), length);
 }

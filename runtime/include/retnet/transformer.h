@@ -40,10 +40,10 @@ public:
     int64_t weight_bytes() const;
     // Caches of `capacity` positions for `batch` sequences, empty.
     TransformerState new_state(int64_t batch, int64_t capacity) const;
-    // As if each sequence had already seen `length` tokens: the caches hold random keys and values
-    // there (the cost of attending to them does not depend on what they are). For timing decoding
-    // at a context length without prefilling it.
-    void fill_state(TransformerState &state, int64_t length, uint64_t seed) const;
+    // As if each sequence had already seen `length` tokens, whose keys and values are whatever the
+    // caches hold (zeros in a new state): attending to them costs the same whatever they are. For
+    // timing decoding at a context length without prefilling it.
+    void set_length(TransformerState &state, int64_t length) const;
 
     // Runs B sequences of T tokens (`tokens` row-major [B, T]), appending them to the caches;
     // returns the last position's logits [B, vocab] on the model's device.
