@@ -7,6 +7,9 @@
 #include <fmt/format.h>
 
 #include "device_allocation.h"
+#ifdef RETNET_HAVE_OPENCL
+#include "HalideRuntimeOpenCL.h"
+#endif
 #include "retnet/error.h"
 
 namespace retnet::detail {
@@ -120,10 +123,23 @@ Halide::Runtime::Buffer<void> crop(Halide::Runtime::Buffer<void> &whole, int dim
         throw Error(fmt::format("crop: elements [{}, {}) of dimension {} are not inside a buffer of {} dimensions",
                                 first, first + count, dim, whole.dimensions()));
     }
-    const int min = whole.dim(dim).min() + static_cast<int>(first);
-    Halide::Runtime::Buffer<void> part = whole.cropped(dim, min, static_cast<int>(count));
-    if (from_zero) part.translate(dim, -min);
-    return part;
+    // A view at an offset, made here rather than by Halide's device crops: on the H200 and with
+    // PoCL, kernels given Halide 14's crops of our unmanaged device views computed wrong values.
+    // Host memory and CUDA device memory are addresses; an OpenCL buffer is a handle.
+    halide_buffer_t view = *whole.raw_buffer();
+#ifdef RETNET_HAVE_OPENCL
+    if (view.device != 0 && view.device_interface == halide_opencl_device_interface()) {
+        throw Error("crop: OpenCL buffers take no views at an offset here; pass the whole buffer");
+    }
+#endif
+    std::vector<halide_dimension_t> dims(view.dim, view.dim + view.dimensions);
+    const int64_t offset = first * int64_t(dims[static_cast<size_t>(dim)].stride) * view.type.bytes();
+    if (view.host != nullptr) view.host += offset;
+    if (view.device != 0) view.device += static_cast<uint64_t>(offset);
+    dims[static_cast<size_t>(dim)].min = from_zero ? 0 : dims[static_cast<size_t>(dim)].min + static_cast<int32_t>(first);
+    dims[static_cast<size_t>(dim)].extent = static_cast<int32_t>(count);
+    view.dim = dims.data();
+    return Halide::Runtime::Buffer<void>(view, Halide::Runtime::BufferDeviceOwnership::Unmanaged);  // copies dims
 }
 
 }  // namespace retnet::detail
