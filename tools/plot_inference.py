@@ -5,8 +5,9 @@ Transformer of the same size, three panels: decode latency per token against con
 (weights plus the RetNet state or the Transformer's KV cache) against context length. Points that
 did not fit are marked on the axis. Uses Debian's python3-matplotlib:
 
-  /usr/bin/python3 tools/plot_inference.py docs/measurements/cpu_bench_inference_small.csv \\
-      --out docs/figures/cpu_inference.png --title "2-core EPYC, small preset, float32"
+  /usr/bin/python3 tools/plot_inference.py BENCH_INFERENCE.csv [LLAMA_ANCHOR.csv] --out FIGURE.png
+
+The first file must be a bench-inference CSV; tools/gpu/llama_anchor.py's rows join the latency panel.
 """
 import argparse
 import csv
@@ -17,8 +18,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLOURS = {"retnet": "tab:red", "transformer": "tab:blue"}
-NAMES = {"retnet": "RetNet", "transformer": "Transformer (KV cache)"}
+COLOURS = {"retnet": "tab:red", "transformer": "tab:blue", "hf_llama": "tab:gray"}
+NAMES = {"retnet": "RetNet", "transformer": "Transformer (KV cache)", "hf_llama": "transformers' Llama (SDPA)"}
 
 
 def read(paths):
@@ -29,11 +30,12 @@ def read(paths):
     return rows
 
 
-def series(rows, measure, x_field):
-    """{model: [(x, row)]} for one measure, sorted by x."""
+def series(rows, measure, x_field, needs=()):
+    """{model: [(x, row)]} for one measure, sorted by x (rows without the fields `needs` left out:
+    tools/gpu/llama_anchor.py's rows have no memory columns)."""
     out = defaultdict(list)
     for r in rows:
-        if r["measure"] == measure:
+        if r["measure"] == measure and all(r.get(f) for f in needs):
             out[r["model"]].append((int(r[x_field]), r))
     return {m: sorted(points, key=lambda p: p[0]) for m, points in out.items()}
 
@@ -70,7 +72,7 @@ def main():
     throughput = series(rows, "throughput", "B")
     context = next((r["context"] for pts in throughput.values() for _, r in pts), "?")
     panel(axes[1], throughput, lambda r: float(r["tokens_per_s"]), "tokens/s", f"batch size (context {context})")
-    panel(axes[2], series(rows, "decode_latency", "context"),
+    panel(axes[2], series(rows, "decode_latency", "context", needs=("weight_mb", "state_mb")),
           lambda r: (float(r["weight_mb"]) + float(r["state_mb"])) / 1e3, "GB (weights + state or KV cache)",
           "context length (tokens)")
     first = rows[0]

@@ -53,11 +53,12 @@ KvCache KvCache::empty(int64_t batch, int64_t heads, int64_t head_dim, int64_t c
     const std::string what = fmt::format("KvCache of {} sequences x {} heads x {} positions x {} features", batch,
                                          heads, capacity, head_dim);
     if (batch < 1 || heads < 1 || head_dim < 1 || capacity < 1) throw Error(what + ": every extent must be at least 1");
-    require_fits_in_memory(
-        checked_mul(checked_mul(checked_mul(checked_mul(uint64_t(batch), uint64_t(heads), what), uint64_t(capacity), what),
-                                uint64_t(head_dim), what),
-                    uint64_t(2 * sizeof(float)), what),
-        what);
+    const uint64_t bytes = checked_mul(
+        checked_mul(checked_mul(checked_mul(uint64_t(batch), uint64_t(heads), what), uint64_t(capacity), what),
+                    uint64_t(head_dim), what),
+        uint64_t(2 * sizeof(float)), what);
+    // On the host the caches are made where they stay; a GPU's are staged through the host (zeros).
+    require_available_memory(bytes, what);
     return {Tensor::zeros({batch, heads, head_dim, capacity}, device), Tensor::zeros({batch, heads, capacity, head_dim}, device)};
 }
 

@@ -40,11 +40,28 @@ uint64_t checked_mul(uint64_t a, uint64_t b, const std::string &what) { return m
 int64_t checked_add(int64_t a, int64_t b, const std::string &what) { return add(a, b, what); }
 uint64_t checked_add(uint64_t a, uint64_t b, const std::string &what) { return add(a, b, what); }
 
-uint64_t physical_memory_bytes() {
-    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    if (pages <= 0 || page <= 0) return UINT64_MAX;  // unknown: the allocator decides
+namespace {
+
+// sysconf's count of `pages_name` pages, in bytes; unknown: UINT64_MAX (the allocator decides).
+uint64_t pages_in_bytes(int pages_name) {
+    const long pages = sysconf(pages_name), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return UINT64_MAX;
     return uint64_t(pages) * uint64_t(page);
 }
+
+}  // namespace
+
+uint64_t available_memory_bytes() { return pages_in_bytes(_SC_AVPHYS_PAGES); }
+
+void require_available_memory(uint64_t bytes, const std::string &what) {
+    const uint64_t free_now = available_memory_bytes();
+    if (bytes > free_now) {
+        throw Error(fmt::format("{}: needs {} ({} bytes), more than the {} of memory free now", what, human(bytes), bytes,
+                                human(free_now)));
+    }
+}
+
+uint64_t physical_memory_bytes() { return pages_in_bytes(_SC_PHYS_PAGES); }
 
 void require_fits_in_memory(uint64_t bytes, const std::string &what) {
     const uint64_t limit = physical_memory_bytes();
