@@ -82,8 +82,8 @@ void kv_cache_append(const Tensor &k, const Tensor &v, const std::vector<int64_t
         }
     }
     if (k.device() == Device::opencl) {
-        // OpenCL takes a buffer at an offset only where the offset is aligned (a sub-buffer), and
-        // a row of the caches rarely is: OpenCL appends through the host, the caches whole.
+        // The runtime makes no views at an offset of OpenCL buffers (halide_bridge.h, crop): OpenCL
+        // appends through the host, the caches whole.
         KvCache host{cache.keys.to(Device::cpu), cache.values.to(Device::cpu)};
         kv_cache_append(k.to(Device::cpu), v.to(Device::cpu), start, host);
         cache.keys.copy_from(host.keys);
@@ -135,7 +135,7 @@ void attention(const Tensor &q, const KvCache &cache, const std::vector<int64_t>
     // up to its last query's position.
     const int64_t max_chunks = (c.S + kChunk - 1) / kChunk;
     const int64_t part_bytes = c.B * c.H * max_chunks * (c.D + 2) * static_cast<int64_t>(sizeof(float));
-    // (OpenCL takes no query blocks: a block's queries start at an offset it could not align.)
+    // (OpenCL takes no query blocks and reads the whole cache: no views at an offset there.)
     const int64_t block = device == Device::opencl
                               ? T
                               : std::clamp<int64_t>(kPartsBytes / std::max<int64_t>(part_bytes, 1), 1, std::min(T, kQueryBlock));
@@ -143,7 +143,6 @@ void attention(const Tensor &q, const KvCache &cache, const std::vector<int64_t>
         const int64_t count = std::min(block, T - first);
         std::vector<int64_t> seen(lengths.size());
         for (size_t b = 0; b < lengths.size(); b++) seen[b] = lengths[b] - T + first + count;
-        // (OpenCL reads the whole cache: its kernels did not see the data of crops, even at offset 0.)
         const int64_t keys_seen = device == Device::opencl ? c.S : *std::max_element(seen.begin(), seen.end());
         const int64_t chunks = (keys_seen + kChunk - 1) / kChunk;
         Tensor parts = Tensor::empty({c.B, c.H, chunks, count, c.D + 2}, device);

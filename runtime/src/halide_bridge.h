@@ -37,7 +37,7 @@ private:
 // Part of a host buffer: elements [first, first + count) along dimension `dim`, indexed from 0
 // there (the kernels' outputs start at index 0); the memory stays the whole buffer's.
 Halide::Runtime::Buffer<void> host_slice(Halide::Runtime::Buffer<void> &whole, int dim, int64_t first, int64_t count);
-// The same on a buffer on any device (a device crop: pointer arithmetic, or an offset handle);
+// The same on a host or CUDA buffer (an address at an offset; OpenCL buffers are refused);
 // `from_zero` false keeps the indices [first, first + count).
 Halide::Runtime::Buffer<void> crop(Halide::Runtime::Buffer<void> &whole, int dim, int64_t first, int64_t count,
                                    bool from_zero = true);
