@@ -305,4 +305,17 @@ void gather_rows(const Tensor &ids, const Tensor &table, Tensor &y) {
     run_kernel(fn, [&] { return kernel(hi, htab, hy); });
 }
 
+Tensor last_rows(const Tensor &h, int64_t batch, int64_t seq_len) {
+    check_rank(h, "last_rows: h", 2, "B * T, C");
+    if (batch < 1 || seq_len < 1 || h.dim(0) != batch * seq_len) {
+        throw Error(fmt::format("last_rows: h: expected {} x {} rows, got shape {}", batch, seq_len, shape_string(h.shape())));
+    }
+    // Exact in int32: the kernels refuse an h of 2^31 elements or more.
+    Tensor ids = Tensor::empty({batch}, Device::cpu, DType::i32);
+    for (int64_t b = 0; b < batch; b++) ids.data_i32()[b] = static_cast<int32_t>((b + 1) * seq_len - 1);
+    Tensor rows = Tensor::empty({batch, h.dim(1)}, h.device());
+    gather_rows(ids.to(h.device()), h, rows);
+    return rows;
+}
+
 }  // namespace retnet

@@ -271,16 +271,7 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
     for (int64_t &p : state.positions) p += T;
 
     // Final norm and output projection, for every position or only the last of each sequence.
-    Tensor rows = h;
-    if (last_only) {
-        // Each sequence's last row, gathered where h lives rather than copying every hidden state
-        // to the host.
-        Tensor last_rows = Tensor::empty({B}, Device::cpu, DType::i32);
-        // Exact in int32: every kernel above already refused an h of 2^31 elements or more.
-        for (int64_t b = 0; b < B; b++) last_rows.data_i32()[b] = static_cast<int32_t>((b + 1) * T - 1);
-        rows = Tensor::empty({B, d}, dev);
-        gather_rows(last_rows.to(dev), h, rows);
-    }
+    const Tensor rows = last_only ? last_rows(h, B, T) : h;
     Tensor normed = buf.final_norm, logits = buf.logits;
     rms_norm(rows, weights_.final_norm, eps, normed);
     linear(normed, weights_.output, logits);

@@ -72,6 +72,9 @@ TransformerModel TransformerModel::random(const TransformerConfig &config, uint6
         m.layers_.push_back(std::move(layer));
     }
     m.final_norm = draw({d}, true).to(device);
+    // Llama's rotary angles theta_i = 10000^(-2i / D), on feature pairs (2i, 2i + 1).
+    const int64_t D = config.head_dim();
+    for (int64_t i = 0; i < D / 2; i++) m.angles_.push_back(static_cast<float>(std::pow(10000.0, -2.0 * double(i) / double(D))));
     m.output_ = matrix(config.vocab_size, d, "output");
     return m;
 }
@@ -130,10 +133,7 @@ Tensor TransformerModel::forward(const std::vector<int32_t> &tokens, int64_t bat
     std::copy(tokens.begin(), tokens.end(), ids.data_i32());
     Tensor h = Tensor::empty({M, d}, dev), h_next = Tensor::empty({M, d}, dev), a = Tensor::empty({M, d}, dev);
     embedding(ids.to(dev), embed_tokens, 1.0f, h);
-    // Llama's rotary angles theta_i = 10000^(-2i / D), on feature pairs (2i, 2i + 1).
-    std::vector<float> angles(static_cast<size_t>(D / 2));
-    for (int64_t i = 0; i < D / 2; i++) angles[static_cast<size_t>(i)] = static_cast<float>(std::pow(10000.0, -2.0 * i / D));
-    const RotationTables tables = RotationTables::make(state.lengths, T, angles, dev);
+    const RotationTables tables = RotationTables::make(state.lengths, T, angles_, dev);
     std::vector<int64_t> lengths_after = state.lengths;
     for (int64_t &l : lengths_after) l += T;
     const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
@@ -161,11 +161,8 @@ Tensor TransformerModel::forward(const std::vector<int32_t> &tokens, int64_t bat
     }
     state.lengths = lengths_after;
     // The last position of each sequence through the final norm and the output projection.
-    Tensor last = Tensor::empty({B}, Device::cpu, DType::i32);
-    for (int64_t b = 0; b < B; b++) last.data_i32()[b] = static_cast<int32_t>((b + 1) * T - 1);
-    Tensor rows = Tensor::empty({B, d}, dev), normed = Tensor::empty({B, d}, dev), logits = Tensor::empty({B, c.vocab_size}, dev);
-    gather_rows(last.to(dev), h, rows);
-    rms_norm(rows, final_norm, eps, normed);
+    Tensor normed = Tensor::empty({B, d}, dev), logits = Tensor::empty({B, c.vocab_size}, dev);
+    rms_norm(last_rows(h, B, T), final_norm, eps, normed);
     linear(normed, output_, logits);
     return logits;
 }

@@ -107,4 +107,8 @@ void embedding(const Tensor &tokens, const Tensor &table, float scale, Tensor &y
 // y [M, C] = table[ids[m]]: rows of a [rows, C] table by int32 index (clamped into the table).
 void gather_rows(const Tensor &ids, const Tensor &table, Tensor &y);
 
+// Each sequence's last row of h [B * T, C] (row-major [B, T, C]), as [B, C] on h's device: gathered
+// there, rather than every hidden state copied to the host.
+Tensor last_rows(const Tensor &h, int64_t batch, int64_t seq_len);
+
 }  // namespace retnet

@@ -59,6 +59,7 @@ private:
     Tensor embed_tokens, final_norm;
     std::vector<Layer> layers_;
     LinearWeight output_;
+    std::vector<float> angles_;  // the rotation's theta_i, K/2 of them
 };
 
 }  // namespace retnet
