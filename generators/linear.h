@@ -19,10 +19,15 @@
 
 namespace retnet_gen {
 
-// The register-tile accumulator of one or two products, and the RDom it reduces over.
+// The register-tile accumulator of one or two products, the RDom it reduces over, and the
+// operands as the products read them: `input` (k, m) and each weight widened to float32 (n, k).
+// The operands are inlined unless a schedule stages them (the GPU's register staging).
 struct Products {
     Func acc;
     RDom over_k;
+    Func input;
+    std::vector<Func> weights;
+    RDom k_tail;  // with steps over K: the K % step left, a second update
 };
 
 // A weight element as float32: bfloat16 (its bits, uint16) is the top half of a float32, so a
@@ -40,23 +45,56 @@ template<typename Input>
 void declare_panels(Input &weight) {
     weight.dim(0).set_bounds(0, kWeightPanel);
     weight.dim(1).set_stride(kWeightPanel);
+    weight.dim(2).set_stride(weight.dim(1).extent() * kWeightPanel);
+}
+
+// The steps over K that the GPU schedule stages in registers (gpu_k_unroll with gpu_k_slices 1),
+// or 0 where nothing is staged.
+template<typename G>
+int staged_k_step(G &g, const Target &target) {
+    if (!uses_gpu_schedules(target)) return 0;
+    const LinearGpuParams p = linear_gpu_params(g);
+    return p.k_slices == 1 && p.k_unroll > 1 ? p.k_unroll : 0;
 }
 
 // Rows past the last are clamped: a tile may run past M, and its extra rows are never stored.
+// With k_step > 0 the sum runs over whole steps of k_step (over_k: x within a step, y the step),
+// which a schedule stages in registers, then over the K % k_step left (a second update that
+// reads the operands directly), so that no step reads past K.
 template<typename X, typename... W>
-Products products(const X &x, Var n, Var m, const W &...weights) {
-    Products p{Func("acc"), RDom(0, x.dim(0).extent(), "over_k")};
-    Expr row = clamp(m, x.dim(1).min(), x.dim(1).max());
-    Expr xv = x(p.over_k, row);
+Products products(int k_step, const X &x, Var n, Var m, const W &...weights) {
+    const Expr K = x.dim(0).extent();
+    Products p{Func("acc"), k_step > 0 ? RDom(0, k_step, 0, K / k_step, "over_k") : RDom(0, K, "over_k"), Func("input"), {}};
+    Var k("k");
+    const Expr row = clamp(m, x.dim(1).min(), x.dim(1).max());
+    p.input(k, m) = x(k, row);
     const Expr c = n % kWeightPanel, panel = n / kWeightPanel;
-    if constexpr (sizeof...(weights) == 1) {
+    for (const auto *w : {&weights...}) {
+        Func wide("weight_f32");
+        wide(n, k) = widened((*w)(c, k, panel));
+        p.weights.push_back(wide);
+    }
+    const Expr k_sum = k_step > 0 ? p.over_k.y * k_step + p.over_k.x : Expr(p.over_k.x);
+    const Expr xv = p.input(k_sum, m);
+    const bool gated = p.weights.size() == 2;
+    if (!gated) {
         p.acc(n, m) = 0.0f;
-        p.acc(n, m) += (xv * ... * widened(weights(c, p.over_k, panel)));
+        p.acc(n, m) += xv * p.weights[0](n, k_sum);
     } else {
         p.acc(n, m) = Tuple(0.0f, 0.0f);
-        const auto &[w1, w2] = std::tie(weights...);
-        p.acc(n, m) = Tuple(p.acc(n, m)[0] + xv * widened(w1(c, p.over_k, panel)),
-                            p.acc(n, m)[1] + xv * widened(w2(c, p.over_k, panel)));
+        p.acc(n, m) = Tuple(p.acc(n, m)[0] + xv * p.weights[0](n, k_sum), p.acc(n, m)[1] + xv * p.weights[1](n, k_sum));
+    }
+    if (k_step > 0) {
+        RDom tail(K / k_step * k_step, K % k_step, "k_tail");
+        p.k_tail = tail;
+        const Expr xt = x(tail, row);
+        std::vector<Expr> wt;
+        for (const auto *w : {&weights...}) wt.push_back(widened((*w)(c, tail, panel)));
+        if (!gated) {
+            p.acc(n, m) += xt * wt[0];
+        } else {
+            p.acc(n, m) = Tuple(p.acc(n, m)[0] + xt * wt[0], p.acc(n, m)[1] + xt * wt[1]);
+        }
     }
     return p;
 }
@@ -66,7 +104,7 @@ void schedule_linear(G &g, const Target &target, Func y, Products &p, Var n, Var
     // Output column 0 at index 0: a tile's first column is then known to be a multiple of the tile
     // width, and so of the panel width (n % 16 and n / 16 fold into dense vector loads).
     g.y.dim(0).set_min(0);
-    LinearVars vars{n, m, p.over_k};
+    LinearVars vars{n, m, p.over_k, p.input, p.weights, p.k_tail};
     if (uses_gpu_schedules(target)) {
         schedule_linear_gpu(y, p.acc, vars, linear_gpu_params(g));
     } else {
@@ -89,7 +127,7 @@ public:
     void generate() {
         Var n("n"), m("m");
         declare_panels(weight);
-        Products p = products(x, n, m, weight);
+        Products p = products(staged_k_step(*this, this->get_target()), x, n, m, weight);
         y(n, m) = p.acc(n, m);
         if (this->auto_schedule) {  // Adams2019, for comparison: typical prefill sizes
             x.set_estimates({{0, 768}, {0, 512}});
@@ -116,7 +154,7 @@ public:
     void generate() {
         Var n("n"), m("m");
         declare_panels(weight);
-        Products p = products(x, n, m, weight);
+        Products p = products(staged_k_step(*this, this->get_target()), x, n, m, weight);
         y(n, m) = alpha * residual(n, m) + p.acc(n, m);
         schedule_linear(*this, this->get_target(), y, p, n, m, 1);
     }
@@ -138,7 +176,7 @@ public:
         Var n("n"), m("m");
         declare_panels(weight);
         declare_panels(gate_weight);
-        Products p = products(x, n, m, weight, gate_weight);
+        Products p = products(staged_k_step(*this, this->get_target()), x, n, m, weight, gate_weight);
         y(n, m) = activate(activation, p.acc(n, m)[0]) * p.acc(n, m)[1];
         schedule_linear(*this, this->get_target(), y, p, n, m, 2);
     }
@@ -159,7 +197,7 @@ public:
     void generate() {
         Var n("n"), m("m");
         declare_panels(weight);
-        Products p = products(x, n, m, weight);
+        Products p = products(staged_k_step(*this, this->get_target()), x, n, m, weight);
         y(n, m) = scale(n) * p.acc(n, m);
         schedule_linear(*this, get_target(), y, p, n, m, 1);
     }
@@ -180,7 +218,7 @@ public:
     void generate() {
         Var n("n"), m("m");
         declare_panels(weight);
-        Products p = products(x, n, m, weight);
+        Products p = products(staged_k_step(*this, this->get_target()), x, n, m, weight);
         y(n, m) = alpha * residual(n, m) + scale(n) * p.acc(n, m);
         schedule_linear(*this, get_target(), y, p, n, m, 1);
     }
@@ -203,7 +241,7 @@ public:
         Var n("n"), m("m");
         declare_panels(weight);
         declare_panels(gate_weight);
-        Products p = products(x, n, m, weight, gate_weight);
+        Products p = products(staged_k_step(*this, this->get_target()), x, n, m, weight, gate_weight);
         y(n, m) = activate(activation, scale(n) * p.acc(n, m)[0]) * (gate_scale(n) * p.acc(n, m)[1]);
         schedule_linear(*this, get_target(), y, p, n, m, 2);
     }

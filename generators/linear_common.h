@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "Halide.h"
 
@@ -22,6 +23,9 @@ constexpr int kWeightPanel = 16;
 struct LinearVars {
     Var n, m;
     RDom over_k;
+    Func input;                 // (k, m), as the products read it
+    std::vector<Func> weights;  // (n, k), widened to float32; one, or two for the gated FFN
+    RDom k_tail;                // where the sum runs over steps of K: the K % step left
 };
 
 enum class Activation { swish,

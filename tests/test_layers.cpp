@@ -75,7 +75,7 @@ Tensor rounded(const Tensor &w, WeightStorage storage) {
 class LayersOnDevice : public OnEveryDevice {};
 
 TEST_P(LayersOnDevice, LinearMatchesReference) {
-    for (auto [in, out] : std::vector<std::pair<int64_t, int64_t>>{{33, 70}, {64, 64}, {8, 1}, {96, 130}}) {
+    for (auto [in, out] : std::vector<std::pair<int64_t, int64_t>>{{33, 70}, {64, 64}, {8, 1}, {96, 130}, {5, 20}}) {
         for (int64_t M : kRows) {
             for (WeightStorage storage : storages_on(device())) {
                 SCOPED_TRACE(fmt::format("M={} in={} out={} weights {}", M, in, out, weight_storage_name(storage)));

@@ -153,16 +153,18 @@ int main(int argc, char **argv) {
     using namespace retnet::tune;
     std::string db_path = "schedules/tuned/cuda.json", device_name_text = "GPU";
     int repeats = 20;
+    std::vector<std::string> only_kernels;
     CLI::App app{"retnet-gpu-sweep: time the CUDA schedule variants and record the fastest"};
     app.add_option("--db", db_path, "tuning database to write")->capture_default_str();
     app.add_option("--device-name", device_name_text, "the GPU's name, for the records")->capture_default_str();
     app.add_option("--repeats", repeats, "timed calls per variant (median)")->capture_default_str();
+    app.add_option("--kernels", only_kernels, "time only these kernels (default: every kernel with variants)");
     CLI11_PARSE(app, argc, argv);
     try {
         require_device(Device::cuda);
         std::mt19937 rng(5);
-        // linear at the bench-model's prefill shape: 2048 rows, d = 768.
-        const int64_t M = 2048, K = 768, N = 768;
+        // linear at a prefill shape of fla-hub's 1.3B model: 2048 rows, d = 2048.
+        const int64_t M = 2048, K = 2048, N = 2048;
         Tensor x = apps::random_tensor({M, K}, Device::cpu, rng), w = apps::random_tensor({N, K}, Device::cpu, rng);
         Tensor y_cpu = Tensor::empty({M, N});
         linear(x, LinearWeight::pack(w, Device::cpu, "w"), y_cpu);
@@ -187,6 +189,7 @@ int main(int argc, char **argv) {
             if (err <= 1e-5) results[key].push_back({&s, ms, err});
         };
         for (const detail::SweepVariant &s : detail::sweep_variants()) {
+            if (!only_kernels.empty() && std::find(only_kernels.begin(), only_kernels.end(), s.kernel) == only_kernels.end()) continue;
             try {
                 const std::string kernel = s.kernel;
                 const detail::KernelTable &table = detail::kernel_table();

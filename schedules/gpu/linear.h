@@ -10,6 +10,9 @@
 // such steps in flight. The slices' partial sums meet in shared memory, and a thread per column
 // adds them. A matrix-vector product has too few outputs to fill the GPU otherwise, and a
 // thread that walks all of K alone waits on one load at a time.
+//
+// With k_slices 1 and k_unroll > 1 (the prefill bucket), the tiled schedule stages k_unroll steps
+// of both operands in registers before their multiply-adds (stage_k_steps_in_registers).
 #pragma once
 
 #include "gpu_common.h"
@@ -55,6 +58,24 @@ inline void schedule_linear_gpu_split_k(Func y, Func acc, LinearVars &v, const L
     acc.update(0).reorder(v.n, v.m, ki).unroll(v.m);
 }
 
+// Register staging (gpu_k_unroll > 1 in the tiled schedule): per step of k_unroll over K, a thread
+// first loads its rows' inputs and its columns' weights (widened to float32) for the whole step
+// into registers, then does the cols x rows x k_unroll multiply-adds from registers, as Halide's
+// cuda_mat_mul app does: a step's loads are all in flight together instead of each waiting before
+// its multiply-add. The algorithm sums whole steps (over_k.x within, over_k.y the step), then the
+// K % k_unroll left in a second update that reads the operands directly (linear.h's products).
+inline void stage_k_steps_in_registers(Func acc, LinearVars &v, const LinearGpuParams &p) {
+    const RVar within = v.over_k.x, step = v.over_k.y;
+    acc.update(0).reorder(v.n, v.m, within, step).unroll(v.n).unroll(v.m).unroll(within);
+    acc.update(1).reorder(v.n, v.m, v.k_tail.x).unroll(v.n).unroll(v.m);
+    const std::vector<Var> in = v.input.args();  // k, m
+    v.input.compute_at(acc, step).unroll(in[0]).unroll(in[1]);
+    for (Func w : v.weights) {
+        const std::vector<Var> wa = w.args();  // n, k
+        w.compute_at(acc, step).vectorize(wa[0]).unroll(wa[1]);
+    }
+}
+
 inline void schedule_linear_gpu(Func y, Func acc, LinearVars &v, const LinearGpuParams &p) {
     if (p.k_slices > 1) {
         schedule_linear_gpu_split_k(y, acc, v, p);
@@ -76,6 +97,10 @@ inline void schedule_linear_gpu(Func y, Func acc, LinearVars &v, const LinearGpu
         .gpu_threads(nx, my);
     // Per-thread accumulators at the innermost thread loop, constant-size so they are registers.
     acc.compute_at(y, nx).bound_extent(v.n, p.cols).bound_extent(v.m, p.rows).unroll(v.n).unroll(v.m);
+    if (p.k_unroll > 1) {
+        stage_k_steps_in_registers(acc, v, p);
+        return;
+    }
     for (int u = 0; u < acc.num_update_definitions(); u++) {
         acc.update(u).reorder(v.n, v.m, v.over_k).unroll(v.n).unroll(v.m);
     }
