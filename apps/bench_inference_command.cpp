@@ -25,6 +25,7 @@ struct BenchInferenceOptions {
     std::string device = "cpu";
     std::string preset = "small";
     std::string weights = "f32";
+    std::string cache = "f32";
     int64_t layers = 0;  // 0: the preset's
     std::vector<int64_t> contexts{1024, 2048, 4096, 8192, 16384, 32768};
     std::vector<int64_t> batches{1, 4, 16, 64};
@@ -68,13 +69,15 @@ void run_bench_inference(const BenchInferenceOptions &o) {
     const Device device = parse_device(o.device);
     require_device(device);
     const WeightStorage storage = parse_weight_storage(o.weights);
+    const CacheStorage cache = parse_cache_storage(o.cache, "--cache");
     ModelConfig rc = preset_config(o.preset);
     if (o.layers) rc.layers = o.layers;
     rc.validate("retnet bench-inference");
     const TransformerConfig tc = transformer_like(rc);
     const Model retnet = Model::random(rc, 42, device, storage);
     const TransformerModel transformer = TransformerModel::random(tc, 43, device, storage);
-    fmt::print("retnet bench-inference {} on {}, weights {}:\n", o.preset, device_name(device), weight_storage_name(storage));
+    fmt::print("retnet bench-inference {} on {}, weights {}, KV cache {}:\n", o.preset, device_name(device),
+               weight_storage_name(storage), cache_storage_name(cache));
     fmt::print("  RetNet: {} layers, d {}, {} heads (K {}, V {}), FFN {}: {:.1f} M parameters, {:.0f} MB of weights\n",
                rc.layers, rc.embed_dim, rc.heads, rc.key_dim(), rc.value_dim(), rc.ffn_dim, rc.parameter_count() / 1e6,
                retnet.weight_bytes() / 1e6);
@@ -100,7 +103,7 @@ void run_bench_inference(const BenchInferenceOptions &o) {
         p.tokens_per_s = double(B) / (t.median_ms / 1e3);
     };
     auto transformer_step = [&](int64_t B, int64_t context, Point &p) {
-        TransformerState state = transformer.new_state(B, context + policy.warmup + o.steps + 1);
+        TransformerState state = transformer.new_state(B, context + policy.warmup + o.steps + 1, cache);
         p.state_mb = state.memory_bytes() / 1e6;
         transformer.set_length(state, context);
         const std::vector<int32_t> step = random_tokens(B, tc.vocab_size, rng);
@@ -132,7 +135,7 @@ void run_bench_inference(const BenchInferenceOptions &o) {
         points.push_back(measured("transformer", "prefill", 1, T, [&](Point &p) {
             const Timing t = time_call(
                 [&] {
-                    TransformerState state = transformer.new_state(1, T);
+                    TransformerState state = transformer.new_state(1, T, cache);
                     transformer.forward(tokens, 1, T, state).synchronize();
                 },
                 once);
@@ -149,15 +152,16 @@ void run_bench_inference(const BenchInferenceOptions &o) {
     }
     if (!o.csv_path.empty()) {
         AtomicOutputFile csv(o.csv_path, "--csv");
-        csv.write("commit,machine,device,preset,weights,model,measure,B,context,ms,tokens_per_s,weight_mb,state_mb,status\n");
+        csv.write("commit,machine,device,preset,weights,cache,model,measure,B,context,ms,tokens_per_s,weight_mb,state_mb,status\n");
         for (const Point &p : points) {
             const double weight_mb = (p.model == "retnet" ? retnet.weight_bytes() : transformer.weight_bytes()) / 1e6;
             std::string status = p.status;
             for (char &ch : status) {
                 if (ch == ',' || ch == '\n') ch = ';';
             }
-            csv.write(fmt::format("{},{},{},{},{},{},{},{},{},{:.4f},{:.2f},{:.1f},{:.1f},{}\n", build_commit(),
-                                  machine_name(), device_name(device), o.preset, weight_storage_name(storage), p.model,
+            csv.write(fmt::format("{},{},{},{},{},{},{},{},{},{},{:.4f},{:.2f},{:.1f},{:.1f},{}\n", build_commit(),
+                                  machine_name(), device_name(device), o.preset, weight_storage_name(storage),
+                                  cache_storage_name(cache), p.model,
                                   p.measure, p.batch, p.context, p.ms, p.tokens_per_s, weight_mb, p.state_mb, status));
         }
         csv.commit();
@@ -176,6 +180,8 @@ void add_bench_inference_command(CLI::App &app) {
     for (const Preset &p : presets()) preset_help += fmt::format(" {} ({});", p.name, p.about);
     cmd->add_option("--preset", o->preset, preset_help)->capture_default_str();
     cmd->add_option("--weights", o->weights, "weight storage of both models: f32 or bf16")->capture_default_str();
+    cmd->add_option("--cache", o->cache, "the Transformer's KV cache: f32 or bf16 (half the memory, rounded to nearest)")
+        ->capture_default_str();
     cmd->add_option("--layers", o->layers, "layers of both (0: the preset's)")->check(IntegerIn(0, 1024));
     cmd->add_option("--contexts", o->contexts, "context lengths of the latency sweep (B 1)")
         ->capture_default_str()

@@ -95,14 +95,21 @@ function(params_value out list name)
 endfunction()
 
 # kernel_params(<out> <kernel index> <family> <instance>): a kernel's generator parameters on a
-# family: the row's params, its <family>_params, and for an instance (empty: none) the instance
-# parameter and that instance's instance_params; later ones win.
+# family: on the CPU, the defaults of its space for the CPU architecture (the manifest's
+# arch_params, by RETNET_CPU_ARCH); then the row's params, its <family>_params, and for an
+# instance (empty: none) the instance parameter and that instance's instance_params; later ones win.
 function(kernel_params out i family instance)
+  set(params "")
+  if (family STREQUAL "cpu" AND RETNET_CPU_ARCH)
+    manifest_get(space kernels ${i} space)
+    manifest_optional(arch_json arch_params ${RETNET_CPU_ARCH} ${space})
+    json_object_params(params "${arch_json}")
+  endif ()
   manifest_optional(row_json kernels ${i} params)
   manifest_optional(family_json kernels ${i} ${family}_params)
-  json_object_params(params "${row_json}")
+  json_object_params(row_params "${row_json}")
   json_object_params(family_params "${family_json}")
-  params_merge(params ${family_params})
+  params_merge(params ${row_params} ${family_params})
   if (NOT instance STREQUAL "")
     manifest_get(instance_param kernels ${i} instances param)
     manifest_optional(extra_json kernels ${i} instance_params ${family} ${instance})
@@ -268,7 +275,14 @@ endfunction()
 
 # ---- Tuned records, by device ----------------------------------------------------------------
 include(${PROJECT_SOURCE_DIR}/cmake/TuningDatabase.cmake)
-set(RETNET_TUNING_DB "${PROJECT_SOURCE_DIR}/schedules/tuned/cpu.json" CACHE FILEPATH
+# The CPU records were timed on x86-64; another architecture starts from the defaults (and its
+# arch_params) until it is tuned on its own hardware.
+if (RETNET_CPU_ARCH STREQUAL "x86-64")
+  set(retnet_cpu_db_default "${PROJECT_SOURCE_DIR}/schedules/tuned/cpu.json")
+else ()
+  set(retnet_cpu_db_default "")
+endif ()
+set(RETNET_TUNING_DB "${retnet_cpu_db_default}" CACHE FILEPATH
     "tuning database of the CPU kernels (empty: default schedules only)")
 set(RETNET_CUDA_TUNING_DB "${PROJECT_SOURCE_DIR}/schedules/tuned/cuda.json" CACHE FILEPATH
     "tuning database of the CUDA kernels (empty: default schedules only)")

@@ -5,6 +5,7 @@
 # x86-64 machine (the last target is the fallback). One Halide runtime, created by the first
 # kernel, serves them all.
 
+set(RETNET_CPU_ARCH "x86-64")  # the manifest's arch_params and the CPU tuning database follow it
 set(RETNET_CPU_TARGETS
     "x86-64-linux-sse41-avx-f16c-fma-avx2-avx512-avx512_skylake"
     "x86-64-linux-sse41-avx-f16c-fma-avx2"

@@ -14,6 +14,7 @@
 #pragma once
 
 #include "linear_common.h"
+#include "storage_types.h"
 #include "cpu/linear.h"
 #include "gpu/linear.h"
 
@@ -29,15 +30,6 @@ struct Products {
     std::vector<Func> weights;
     RDom k_tail;  // with steps over K: the K % step left, a second update
 };
-
-// A weight element as float32: bfloat16 (its bits, uint16) is the top half of a float32, so a
-// 16-bit shift widens it exactly; float16 converts (F16C on x86); int8 (weight-only quantized,
-// scaled per output column after the sum) converts exactly; float32 is itself. Weights stay
-// 1 or 2 bytes in memory and in the caches: only registers hold them as float32.
-inline Expr widened(const Expr &w) {
-    if (w.type() == UInt(16)) return reinterpret(Float(32), cast(UInt(32), w) << 16);
-    return cast<float>(w);
-}
 
 // Declares a packed weight's panel layout to the compiler: 16 contiguous columns, then K rows of
 // them, so that every offset inside a panel is a constant.

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <tuple>
 #include <functional>
 #include <string>
 #include <vector>
@@ -19,10 +21,30 @@
 namespace retnet::test {
 namespace {
 
-// What the caches hold, on the host: keys[b][j] and values[b][j], each [H, D] row-major.
+// x rounded to the nearest bfloat16, ties to the even one: of the two bfloat16 values around x
+// (x with its low 16 bits cleared, and the next one away from zero), the nearer.
+float nearest_bfloat16(float x) {
+    uint32_t bits;
+    std::memcpy(&bits, &x, sizeof bits);
+    const uint32_t toward_zero = bits & 0xffff0000u, away = toward_zero + 0x10000u;
+    float low, high;
+    std::memcpy(&low, &toward_zero, sizeof low);
+    std::memcpy(&high, &away, sizeof high);
+    const double to_low = std::fabs(double(x) - low), to_high = std::fabs(double(high) - x);
+    if (to_low != to_high) return to_low < to_high ? low : high;
+    return (toward_zero >> 16) % 2 == 0 ? low : high;
+}
+
+// What the caches hold, on the host: keys[b][j] and values[b][j], each [H, D] row-major, as
+// stored (rounded to bfloat16 in a bfloat16 cache).
 struct HostCache {
     int64_t H, D;
     std::vector<std::vector<std::vector<double>>> keys, values;  // [b][position][h * D + d]
+    CacheStorage storage = CacheStorage::f32;
+
+    HostCache(int64_t B, int64_t heads, int64_t dim, CacheStorage s)
+        : H(heads), D(dim), keys(static_cast<size_t>(B)), values(static_cast<size_t>(B)), storage(s) {}
+    double stored(float x) const { return storage == CacheStorage::bf16 ? nearest_bfloat16(x) : x; }
 };
 
 // Appends rows t of k, v [B, T, H, D] at `start[b]` of the host copy.
@@ -34,8 +56,12 @@ void append_host(HostCache &cache, const Tensor &k, const Tensor &v, const std::
             auto &keys = cache.keys[static_cast<size_t>(b)], &values = cache.values[static_cast<size_t>(b)];
             if (keys.size() <= at) keys.resize(at + 1), values.resize(at + 1);
             const float *kr = k.data() + (b * T + t) * row, *vr = v.data() + (b * T + t) * row;
-            keys[at].assign(kr, kr + row);
-            values[at].assign(vr, vr + row);
+            keys[at].resize(static_cast<size_t>(row));
+            values[at].resize(static_cast<size_t>(row));
+            for (int64_t i = 0; i < row; i++) {
+                keys[at][static_cast<size_t>(i)] = cache.stored(kr[i]);
+                values[at][static_cast<size_t>(i)] = cache.stored(vr[i]);
+            }
         }
     }
 }
@@ -75,15 +101,44 @@ std::vector<double> reference_attention(const HostCache &cache, const Tensor &q,
     return o;
 }
 
-class AttentionOnDevice : public OnEveryDevice {};
+// Every device, with float32 and with bfloat16 caches.
+class AttentionOnDevice : public ::testing::TestWithParam<std::tuple<Device, CacheStorage>> {
+protected:
+    void SetUp() override {
+        const std::string why = why_unavailable(device());
+        if (!why.empty()) GTEST_SKIP() << "skipping on " << device_name(device()) << ": " << why;
+    }
+    Device device() const { return std::get<0>(GetParam()); }
+    CacheStorage storage() const { return std::get<1>(GetParam()); }
+};
+
+// The cache's elements as the host reads them: the rows of the value cache [B, H, S, D] at
+// positions [0, n) of sequence b, head h, as doubles.
+std::vector<double> cached_values(const KvCache &cache, int64_t b, int64_t h, int64_t n) {
+    const Tensor host = cache.values.to(Device::cpu);
+    const int64_t H = host.dim(1), S = host.dim(2), D = host.dim(3);
+    std::vector<double> out;
+    for (int64_t i = 0; i < n * D; i++) {
+        const int64_t at = ((b * H + h) * S) * D + i;
+        if (host.dtype() == DType::bf16) {
+            const uint32_t bits = uint32_t(host.data_u16()[at]) << 16;
+            float x;
+            std::memcpy(&x, &bits, sizeof x);
+            out.push_back(x);
+        } else {
+            out.push_back(host.data()[at]);
+        }
+    }
+    return out;
+}
 
 // Prefill of T tokens into an empty cache, then `steps` decode steps, each checked.
-void expect_prefill_then_decode(Device device, int64_t B, int64_t T, int64_t H, int64_t D, int64_t steps) {
-    SCOPED_TRACE(fmt::format("B={} T={} H={} D={} steps={}", B, T, H, D, steps));
+void expect_prefill_then_decode(Device device, CacheStorage storage, int64_t B, int64_t T, int64_t H, int64_t D,
+                                int64_t steps) {
+    SCOPED_TRACE(fmt::format("B={} T={} H={} D={} steps={} cache {}", B, T, H, D, steps, cache_storage_name(storage)));
     const double scale = 1.0 / std::sqrt(double(D));
-    KvCache cache = KvCache::empty(B, H, D, T + steps + 5, device);
-    HostCache host{H, D, std::vector<std::vector<std::vector<double>>>(static_cast<size_t>(B)),
-                   std::vector<std::vector<std::vector<double>>>(static_cast<size_t>(B))};
+    KvCache cache = KvCache::empty(B, H, D, T + steps + 5, device, storage);
+    HostCache host(B, H, D, storage);
     std::vector<int64_t> lengths(static_cast<size_t>(B), 0);
     for (int64_t step = 0; step <= steps; step++) {
         const int64_t n = step == 0 ? T : 1;
@@ -96,21 +151,31 @@ void expect_prefill_then_decode(Device device, int64_t B, int64_t T, int64_t H, 
         attention(on(device, q), cache, lengths, static_cast<float>(scale), o);
         EXPECT_LE(relative_error(o, reference_attention(host, q, lengths, scale)), 1e-5) << "step " << step;
     }
+    // The values stored are exactly the inputs, rounded as the storage says (the keys go through
+    // the same rounding, in the transposed cache).
+    const std::vector<double> stored = cached_values(cache, B - 1, H - 1, lengths.back());
+    for (int64_t j = 0; j < lengths.back(); j++) {
+        for (int64_t d = 0; d < D; d++) {
+            ASSERT_EQ(stored[static_cast<size_t>(j * D + d)],
+                      host.values[static_cast<size_t>(B - 1)][static_cast<size_t>(j)][static_cast<size_t>((H - 1) * D + d)])
+                << "position " << j << ", feature " << d;
+        }
+    }
 }
 
 TEST_P(AttentionOnDevice, AttentionMatchesReference) {
-    expect_prefill_then_decode(device(), 1, 5, 2, 16, 3);
-    expect_prefill_then_decode(device(), 2, 37, 3, 64, 2);
-    expect_prefill_then_decode(device(), 1, 300, 2, 128, 2);  // three chunks of keys, the last partial
-    expect_prefill_then_decode(device(), 3, 1, 1, 8, 4);      // one-token prompts
+    expect_prefill_then_decode(device(), storage(), 1, 5, 2, 16, 3);
+    expect_prefill_then_decode(device(), storage(), 2, 37, 3, 64, 2);
+    expect_prefill_then_decode(device(), storage(), 1, 300, 2, 128, 2);  // three chunks of keys, the last partial
+    expect_prefill_then_decode(device(), storage(), 3, 1, 1, 8, 4);      // one-token prompts
 }
 
 // Sequences at different positions: each appends at its own place and sees its own keys.
 TEST_P(AttentionOnDevice, SequencesOfDifferentLengths) {
     const int64_t B = 3, H = 2, D = 32;
     const double scale = 0.2;
-    KvCache cache = KvCache::empty(B, H, D, 400, device());
-    HostCache host{H, D, std::vector<std::vector<std::vector<double>>>(B), std::vector<std::vector<std::vector<double>>>(B)};
+    KvCache cache = KvCache::empty(B, H, D, 400, device(), storage());
+    HostCache host(B, H, D, storage());
     // Fill every sequence to a different length, one sequence's prompt at a time.
     std::vector<int64_t> lengths{0, 0, 0};
     const std::vector<int64_t> prompt{130, 7, 260};
@@ -144,9 +209,9 @@ TEST_P(AttentionOnDevice, TransformerPrefillMatchesTokenByToken) {
     const TransformerModel model = TransformerModel::random(config, 7, device());
     const std::vector<int32_t> prompt{3, 14, 15, 9, 26, 5, 35, 8, 9, 7, 9, 3};
     const int64_t T = static_cast<int64_t>(prompt.size());
-    TransformerState whole = model.new_state(1, 20);
+    TransformerState whole = model.new_state(1, 20, storage());
     Tensor at_once = to_host(model.forward(prompt, 1, T, whole));
-    TransformerState steps = model.new_state(1, 20);
+    TransformerState steps = model.new_state(1, 20, storage());
     Tensor last;
     for (int32_t token : prompt) last = to_host(model.forward({token}, 1, 1, steps));
     EXPECT_LE(relative_error(at_once, last), 1e-5);
@@ -154,7 +219,7 @@ TEST_P(AttentionOnDevice, TransformerPrefillMatchesTokenByToken) {
     // Two sequences in one batch: the second alone gives its row.
     std::vector<int32_t> both = prompt;
     both.insert(both.end(), prompt.rbegin(), prompt.rend());
-    TransformerState batch = model.new_state(2, 20), alone = model.new_state(1, 20);
+    TransformerState batch = model.new_state(2, 20, storage()), alone = model.new_state(1, 20, storage());
     Tensor two = to_host(model.forward(both, 2, T, batch));
     Tensor second = to_host(model.forward(std::vector<int32_t>(prompt.rbegin(), prompt.rend()), 1, T, alone));
     Tensor row = Tensor::empty({1, config.vocab_size});
@@ -183,7 +248,36 @@ TEST(Attention, RefusesBadShapesAndLengths) {
     EXPECT_THROW(KvCache::empty(1, 1, 1, int64_t(1) << 62, Device::cpu), Error);
 }
 
-INSTANTIATE_TEST_SUITE_P(Devices, AttentionOnDevice, ::testing::ValuesIn(all_devices()), device_test_name);
+// bfloat16's rounding: ties go to the even neighbour, either way; a cache of float16 is refused.
+TEST(Attention, BfloatRoundingOfTheReference) {
+    EXPECT_EQ(nearest_bfloat16(1.0f + 1.0f / 256), 1.0f);                     // a tie, to the even 1.0
+    EXPECT_EQ(nearest_bfloat16(1.0f + 3.0f / 256), 1.0f + 4.0f / 256);        // a tie, up to the even one
+    EXPECT_EQ(nearest_bfloat16(-(1.0f + 1.5f / 256)), -(1.0f + 2.0f / 256));  // nearer the one away from zero
+    EXPECT_EQ(nearest_bfloat16(0.0f), 0.0f);
+}
+
+TEST(Attention, RefusesCachesOfOtherElementTypes) {
+    KvCache cache = KvCache::empty(1, 1, 8, 4, Device::cpu, CacheStorage::bf16);
+    EXPECT_EQ(cache.memory_bytes(), 2 * 8 * 4 * 2);
+    cache.values = Tensor::zeros({1, 1, 4, 8});  // keys bfloat16, values float32
+    Tensor q = Tensor::zeros({1, 1, 1, 8}), o = Tensor::empty({1, 1, 1, 8});
+    try {
+        attention(q, cache, {1}, 1.0f, o);
+        ADD_FAILURE() << "no error";
+    } catch (const Error &e) {
+        EXPECT_NE(std::string(e.what()).find("one element type"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(parse_cache_storage("f16", "--cache"), Error);
+}
+
+std::string storage_test_name(const ::testing::TestParamInfo<std::tuple<Device, CacheStorage>> &info) {
+    return std::string(device_name(std::get<0>(info.param))) + "_" + cache_storage_name(std::get<1>(info.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, AttentionOnDevice,
+                         ::testing::Combine(::testing::ValuesIn(all_devices()),
+                                            ::testing::Values(CacheStorage::f32, CacheStorage::bf16)),
+                         storage_test_name);
 
 }  // namespace
 }  // namespace retnet::test

@@ -1,6 +1,8 @@
 #include "retnet/attention.h"
 
 #include <algorithm>
+#include <cstring>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -35,8 +37,18 @@ struct CacheDims {
 
 CacheDims check_cache(const char *fn, const KvCache &cache) {
     check_rank(cache.values, Label(fn, "cache values"), 4, "B, H, S, D");
+    for (const auto &[tensor, name] : {std::pair{&cache.keys, "cache keys"}, std::pair{&cache.values, "cache values"}}) {
+        if (tensor->dtype() != DType::f32 && tensor->dtype() != DType::bf16) {
+            throw Error(fmt::format("{}: {}: expected float32 or bfloat16 elements, got {}", fn, name, dtype_name(tensor->dtype())));
+        }
+    }
+    if (cache.keys.dtype() != cache.values.dtype()) {
+        throw Error(fmt::format("{}: cache keys ({}) and values ({}): expected one element type", fn,
+                                dtype_name(cache.keys.dtype()), dtype_name(cache.values.dtype())));
+    }
     const int64_t B = cache.values.dim(0), H = cache.values.dim(1), S = cache.values.dim(2), D = cache.values.dim(3);
-    check_tensor(cache.keys, Label(fn, "cache keys"), {B, H, D, S}, "B, H, D, S of the values [B, H, S, D]");
+    check_tensor(cache.keys, Label(fn, "cache keys"), Shape{B, H, D, S}, "B, H, D, S of the values [B, H, S, D]",
+                 cache.values.dtype());
     return {B, H, D, S};
 }
 
@@ -49,20 +61,36 @@ Tensor lengths_on(const std::vector<int64_t> &lengths, Device device) {
 
 }  // namespace
 
-KvCache KvCache::empty(int64_t batch, int64_t heads, int64_t head_dim, int64_t capacity, Device device) {
-    const std::string what = fmt::format("KvCache of {} sequences x {} heads x {} positions x {} features", batch,
-                                         heads, capacity, head_dim);
+const char *cache_storage_name(CacheStorage storage) { return storage == CacheStorage::bf16 ? "bf16" : "f32"; }
+
+CacheStorage parse_cache_storage(const std::string &text, const std::string &what) {
+    if (text == "f32") return CacheStorage::f32;
+    if (text == "bf16") return CacheStorage::bf16;
+    throw Error(fmt::format("{}: expected f32 or bf16, got '{}'", what, text));
+}
+
+KvCache KvCache::empty(int64_t batch, int64_t heads, int64_t head_dim, int64_t capacity, Device device,
+                       CacheStorage storage) {
+    const std::string what = fmt::format("KvCache of {} sequences x {} heads x {} positions x {} features ({})", batch,
+                                         heads, capacity, head_dim, cache_storage_name(storage));
+    const DType dtype = storage == CacheStorage::bf16 ? DType::bf16 : DType::f32;
     if (batch < 1 || heads < 1 || head_dim < 1 || capacity < 1) throw Error(what + ": every extent must be at least 1");
     const uint64_t bytes = checked_mul(
         checked_mul(checked_mul(checked_mul(uint64_t(batch), uint64_t(heads), what), uint64_t(capacity), what),
                     uint64_t(head_dim), what),
-        uint64_t(2 * sizeof(float)), what);
-    // On the host the caches are made where they stay; a GPU's are staged through the host (zeros).
+        uint64_t(2 * dtype_size(dtype)), what);
+    // On the host the caches are made where they stay; a GPU's are staged through the host (zeros:
+    // all bits 0 in either element type).
     require_available_memory(bytes, what);
-    return {Tensor::zeros({batch, heads, head_dim, capacity}, device), Tensor::zeros({batch, heads, capacity, head_dim}, device)};
+    auto zeros = [&](const Shape &shape) {
+        Tensor t = Tensor::empty(shape, Device::cpu, dtype);
+        std::memset(t.bytes(), 0, static_cast<size_t>(t.byte_size()));
+        return t.to(device);
+    };
+    return {zeros({batch, heads, head_dim, capacity}), zeros({batch, heads, capacity, head_dim})};
 }
 
-int64_t KvCache::memory_bytes() const { return (keys.numel() + values.numel()) * static_cast<int64_t>(sizeof(float)); }
+int64_t KvCache::memory_bytes() const { return keys.byte_size() + values.byte_size(); }
 
 void kv_cache_append(const Tensor &k, const Tensor &v, const std::vector<int64_t> &start, KvCache &cache) {
     const char *fn = "kv_cache_append";
@@ -84,13 +112,14 @@ void kv_cache_append(const Tensor &k, const Tensor &v, const std::vector<int64_t
     if (k.device() == Device::opencl) {
         // The runtime makes no views at an offset of OpenCL buffers (halide_bridge.h, crop): OpenCL
         // appends through the host, the caches whole.
-        KvCache host{cache.keys.to(Device::cpu), cache.values.to(Device::cpu)};
+        KvCache host{cache.keys.to(Device::cpu), cache.values.to(Device::cpu)};  // (either element type)
         kv_cache_append(k.to(Device::cpu), v.to(Device::cpu), start, host);
         cache.keys.copy_from(host.keys);
         cache.values.copy_from(host.values);
         return;
     }
-    auto kernel = find_kernel(fn, kernel_table().kv_cache_append, k.device());
+    const bool bf16 = cache.storage() == CacheStorage::bf16;
+    auto kernel = find_kernel(fn, bf16 ? kernel_table().kv_cache_append_bf16 : kernel_table().kv_cache_append, k.device());
     KernelBuffer hk(k, "kv_cache_append: k"), hv(v, "kv_cache_append: v"), keys(cache.keys, "cache keys"),
         values(cache.values, "cache values");
     // One call when every sequence appends at one position (a batch decoding in step), else one per
@@ -134,6 +163,7 @@ void attention(const Tensor &q, const KvCache &cache, const std::vector<int64_t>
     // Queries in blocks whose chunks' parts stay within kPartsBytes; each block sees only the keys
     // up to its last query's position.
     const int64_t max_chunks = (c.S + kChunk - 1) / kChunk;
+    const auto &chunk_kernels = cache.storage() == CacheStorage::bf16 ? table.attention_chunks_bf16 : table.attention_chunks;
     const int64_t part_bytes = c.B * c.H * max_chunks * (c.D + 2) * static_cast<int64_t>(sizeof(float));
     // (OpenCL takes no query blocks and reads the whole cache: no views at an offset there.)
     const int64_t block = device == Device::opencl
@@ -153,7 +183,7 @@ void attention(const Tensor &q, const KvCache &cache, const std::vector<int64_t>
         };
         auto q_block = whole_or_crop(hq, 2, first, count), o_block = whole_or_crop(ho, 2, first, count);
         auto k_seen = whole_or_crop(keys, 0, 0, keys_seen), v_seen = whole_or_crop(values, 1, 0, keys_seen);
-        auto chunk_kernel = find_kernel(fn, table.attention_chunks, device, count);
+        auto chunk_kernel = find_kernel(fn, chunk_kernels, device, count);
         run_kernel(fn, [&] { return chunk_kernel(q_block, k_seen, v_seen, hl, scale, hp); });
         run_kernel(fn, [&] { return combine(hp, o_block); });
     }

@@ -36,17 +36,17 @@ namespace {
 
 // The check itself, over any sequence of expected extents; messages are built only on failure.
 template<typename Extents>
-void check_tensor_extents(const Tensor &tensor, Label role, const Extents &expected, Label dims) {
+void check_tensor_extents(const Tensor &tensor, Label role, const Extents &expected, Label dims, DType dtype) {
     const bool right_shape = tensor.defined() && tensor.shape().size() == expected.size() &&
                              std::equal(expected.begin(), expected.end(), tensor.shape().begin());
-    if (right_shape && tensor.dtype() == DType::f32) return;
+    if (right_shape && tensor.dtype() == dtype) return;
     const Shape shape(expected.begin(), expected.end());
     if (!tensor.defined()) {
         throw Error(fmt::format("{}: expected a tensor of shape {} ({}), got an undefined tensor", role.str(),
                                 shape_string(shape), dims.str()));
     }
-    if (tensor.dtype() != DType::f32) {
-        throw Error(fmt::format("{}: expected dtype float32, got {}", role.str(), dtype_name(tensor.dtype())));
+    if (tensor.dtype() != dtype) {
+        throw Error(fmt::format("{}: expected dtype {}, got {}", role.str(), dtype_name(dtype), dtype_name(tensor.dtype())));
     }
     throw Error(fmt::format("{}: expected shape {} ({}), got {}", role.str(), shape_string(shape), dims.str(),
                             shape_string(tensor.shape())));
@@ -55,11 +55,11 @@ void check_tensor_extents(const Tensor &tensor, Label role, const Extents &expec
 }  // namespace
 
 void check_tensor(const Tensor &tensor, Label role, std::initializer_list<int64_t> expected, Label dims) {
-    check_tensor_extents(tensor, role, expected, dims);
+    check_tensor_extents(tensor, role, expected, dims, DType::f32);
 }
 
-void check_tensor(const Tensor &tensor, Label role, const Shape &expected, Label dims) {
-    check_tensor_extents(tensor, role, expected, dims);
+void check_tensor(const Tensor &tensor, Label role, const Shape &expected, Label dims, DType dtype) {
+    check_tensor_extents(tensor, role, expected, dims, dtype);
 }
 
 void check_same_device(const char *fn, std::initializer_list<std::pair<const char *, const Tensor *>> tensors) {

@@ -63,10 +63,10 @@ Fn find_kernel(const char *fn, const KernelSet<Fn> &kernels, Device device, int6
 // Throws unless `t` is defined with `rank` dimensions; `role` and `dims` ("B, T, H, K") name it.
 void check_rank(const Tensor &t, Label role, int rank, const char *dims);
 
-// Throws unless `tensor` is defined, f32 and exactly `expected`; `role` names it
+// Throws unless `tensor` is defined, f32 (or `dtype`) and exactly `expected`; `role` names it
 // ("retention_chunkwise: k") and `dims` names the dimensions ("B, T, H, K").
 void check_tensor(const Tensor &tensor, Label role, std::initializer_list<int64_t> expected, Label dims);
-void check_tensor(const Tensor &tensor, Label role, const Shape &expected, Label dims);
+void check_tensor(const Tensor &tensor, Label role, const Shape &expected, Label dims, DType dtype = DType::f32);
 
 // Every tensor of one call must live on the first one's device.
 void check_same_device(const char *fn, std::initializer_list<std::pair<const char *, const Tensor *>> tensors);

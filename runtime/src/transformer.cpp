@@ -88,10 +88,10 @@ int64_t TransformerModel::weight_bytes() const {
     return bytes;
 }
 
-TransformerState TransformerModel::new_state(int64_t batch, int64_t capacity) const {
+TransformerState TransformerModel::new_state(int64_t batch, int64_t capacity, CacheStorage storage) const {
     TransformerState state;
     for (int64_t l = 0; l < config_.layers; l++) {
-        state.layers.push_back(KvCache::empty(batch, config_.heads, config_.head_dim(), capacity, device_));
+        state.layers.push_back(KvCache::empty(batch, config_.heads, config_.head_dim(), capacity, device_, storage));
     }
     state.lengths.assign(static_cast<size_t>(batch), 0);
     return state;

@@ -5,18 +5,29 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "retnet/tensor.h"
 
 namespace retnet {
 
+// What a cache's elements are: float32, or bfloat16 (half the memory; keys and values are rounded
+// to the nearest bfloat16, ties to even, as they are appended, and attention reads them widened).
+enum class CacheStorage { f32,
+                          bf16 };
+const char *cache_storage_name(CacheStorage storage);
+// "f32" or "bf16"; throws retnet::Error naming `what` otherwise.
+CacheStorage parse_cache_storage(const std::string &text, const std::string &what);
+
 // A key and value cache of `capacity` positions for B sequences of H heads of dimension D.
 struct KvCache {
-    static KvCache empty(int64_t batch, int64_t heads, int64_t head_dim, int64_t capacity, Device device);
+    static KvCache empty(int64_t batch, int64_t heads, int64_t head_dim, int64_t capacity, Device device,
+                         CacheStorage storage = CacheStorage::f32);
     Tensor keys;    // [B, H, D, S]
     Tensor values;  // [B, H, S, D]
     int64_t capacity() const { return values.dim(2); }
+    CacheStorage storage() const { return values.dtype() == DType::bf16 ? CacheStorage::bf16 : CacheStorage::f32; }
     int64_t memory_bytes() const;
 };
 

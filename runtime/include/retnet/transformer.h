@@ -38,8 +38,8 @@ public:
 
     const TransformerConfig &config() const { return config_; }
     int64_t weight_bytes() const;
-    // Caches of `capacity` positions for `batch` sequences, empty.
-    TransformerState new_state(int64_t batch, int64_t capacity) const;
+    // Caches of `capacity` positions for `batch` sequences, empty, holding float32 or bfloat16.
+    TransformerState new_state(int64_t batch, int64_t capacity, CacheStorage storage = CacheStorage::f32) const;
     // As if each sequence had already seen `length` tokens, whose keys and values are whatever the
     // caches hold (zeros in a new state): attending to them costs the same whatever they are. For
     // timing decoding at a context length without prefilling it.
