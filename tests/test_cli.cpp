@@ -29,8 +29,9 @@ class Cli : public ScratchDir {
 protected:
     // Runs `retnet ARGS` in the scratch directory through sh (so `prefix` can set limits).
     Outcome run(const std::string &args, const std::string &prefix = "") {
-        const std::string command = fmt::format("cd '{}' && {} exec '{}' {} >out.log 2>err.log", dir_.string(), prefix,
-                                                RETNET_CLI, args);
+        // RETNET_CLI_EMULATOR: empty, or what runs a cross-built `retnet` (qemu-aarch64).
+        const std::string command = fmt::format("cd '{}' && {} exec {} '{}' {} >out.log 2>err.log", dir_.string(), prefix,
+                                                RETNET_CLI_EMULATOR, RETNET_CLI, args);
         const int raw = std::system(command.c_str());
         Outcome o;
         o.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
