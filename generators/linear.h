@@ -32,7 +32,9 @@ struct Products {
 };
 
 // Declares a packed weight's panel layout to the compiler: 16 contiguous columns, then K rows of
-// them, so that every offset inside a panel is a constant.
+// them, so that every offset inside a panel is a constant; the panels follow each other densely
+// (as weight_packing.cpp lays them out), so a tile's columns are aligned to the panel's start and
+// the CUDA backend loads four float32 columns as one 128-bit access.
 template<typename Input>
 void declare_panels(Input &weight) {
     weight.dim(0).set_bounds(0, kWeightPanel);

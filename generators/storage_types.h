@@ -2,6 +2,9 @@
 // kept in. Only registers hold such elements as float32: memory and caches keep the small type.
 #pragma once
 
+#include <cstdint>
+#include <type_traits>
+
 #include "Halide.h"
 
 namespace retnet_gen {
