@@ -9,12 +9,15 @@
 
 namespace retnet::test {
 
+// From a fixture's SetUp: skips the test, saying why, unless `device` can run here.
+inline void skip_unless_available(Device device) {
+    const std::string why = why_unavailable(device);
+    if (!why.empty()) GTEST_SKIP() << "skipping on " << device_name(device) << ": " << why;
+}
+
 class OnEveryDevice : public ::testing::TestWithParam<Device> {
 protected:
-    void SetUp() override {
-        std::string why = why_unavailable(GetParam());
-        if (!why.empty()) GTEST_SKIP() << "skipping on " << device_name(GetParam()) << ": " << why;
-    }
+    void SetUp() override { skip_unless_available(GetParam()); }
     Device device() const { return GetParam(); }
 };
 

@@ -104,10 +104,7 @@ std::vector<double> reference_attention(const HostCache &cache, const Tensor &q,
 // Every device, with float32 and with bfloat16 caches.
 class AttentionOnDevice : public ::testing::TestWithParam<std::tuple<Device, CacheStorage>> {
 protected:
-    void SetUp() override {
-        const std::string why = why_unavailable(device());
-        if (!why.empty()) GTEST_SKIP() << "skipping on " << device_name(device()) << ": " << why;
-    }
+    void SetUp() override { skip_unless_available(device()); }
     Device device() const { return std::get<0>(GetParam()); }
     CacheStorage storage() const { return std::get<1>(GetParam()); }
 };
