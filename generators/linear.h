@@ -37,9 +37,10 @@ struct Products {
 // the CUDA backend loads four float32 columns as one 128-bit access.
 template<typename Input>
 void declare_panels(Input &weight) {
+    weight.set_host_alignment(16);
     weight.dim(0).set_bounds(0, kWeightPanel);
-    weight.dim(1).set_stride(kWeightPanel);
-    weight.dim(2).set_stride(weight.dim(1).extent() * kWeightPanel);
+    weight.dim(1).set_min(0).set_stride(kWeightPanel);
+    weight.dim(2).set_min(0).set_stride(weight.dim(1).extent() * kWeightPanel);
 }
 
 // The steps over K that the GPU schedule stages in registers (gpu_k_unroll with gpu_k_slices 1),
