@@ -186,5 +186,13 @@ TEST(RobustArithmetic, CheckedOperationsRefuseOverflow) {
     expect_error([&] { require_fits_in_memory(UINT64_MAX, "thing"); }, {"thing", "more than this machine's"});
 }
 
+TEST(RobustArithmetic, AvailableMemoryIsBoundedByPhysicalAndRefusesByName) {
+    const uint64_t available = available_memory_bytes(), physical = physical_memory_bytes();
+    EXPECT_GT(available, 0u);
+    EXPECT_LE(available, physical);
+    require_available_memory(1 << 20, "a megabyte");
+    expect_error([&] { require_available_memory(physical + 1, "cache"); }, {"cache", "of memory free now"});
+}
+
 }  // namespace
 }  // namespace retnet::test

@@ -1,6 +1,11 @@
 #include "retnet/checked.h"
 
+#include <malloc.h>
 #include <unistd.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -51,9 +56,23 @@ uint64_t pages_in_bytes(int pages_name) {
 
 }  // namespace
 
-uint64_t available_memory_bytes() { return pages_in_bytes(_SC_AVPHYS_PAGES); }
+// Linux's MemAvailable: free memory plus the page cache and slabs the kernel can reclaim without
+// swapping. Free pages alone undercount it by whatever files were read last (a checkpoint, a
+// build); without /proc, free pages.
+uint64_t available_memory_bytes() {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string line;
+    while (std::getline(meminfo, line)) {
+        uint64_t kib = 0;
+        if (std::sscanf(line.c_str(), "MemAvailable: %" SCNu64 " kB", &kib) == 1) return kib * 1024;
+    }
+    return pages_in_bytes(_SC_AVPHYS_PAGES);
+}
 
 void require_available_memory(uint64_t bytes, const std::string &what) {
+    // Memory this process freed but its allocator kept is free for this allocation too: give it
+    // back first, so that the kernel's count includes it.
+    malloc_trim(0);
     const uint64_t free_now = available_memory_bytes();
     if (bytes > free_now) {
         throw Error(fmt::format("{}: needs {} ({} bytes), more than the {} of memory free now", what, human(bytes), bytes,

@@ -19,8 +19,9 @@ uint64_t checked_add(uint64_t a, uint64_t b, const std::string &what);
 // The machine's physical memory in bytes (sysconf), the ceiling for any single allocation whose
 // size comes from input: past it an allocation can only fail or summon the OOM killer.
 uint64_t physical_memory_bytes();
-// Memory free now (not counting the page cache the kernel could drop), and the check against it:
-// for allocations a caller sizes from what fits, such as a benchmark's KV caches.
+// Memory that can be allocated now without swapping (Linux's MemAvailable, which counts the page
+// cache the kernel can drop), and the check against it: for allocations a caller sizes from what
+// fits, such as a benchmark's KV caches.
 uint64_t available_memory_bytes();
 void require_available_memory(uint64_t bytes, const std::string &what);
 
