@@ -5,11 +5,7 @@
 # weights unless RETNET_WEIGHTS says otherwise), then the outside anchor (tools/gpu/llama_anchor.py:
 # transformers' LlamaForCausalLM with SDPA at the same dimensions), then the attention kernel
 # against PyTorch's SDPA (tools/attention_side_by_side.py).
-set -uo pipefail
-cd "$(dirname "$0")/.."
-out=${OUT:-gpu-logs}
-export LD_LIBRARY_PATH="$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-mkdir -p "$out"
+source "$(dirname "$0")/gpu_env.sh"
 weights=${RETNET_WEIGHTS:-f32}
 for preset in ${RETNET_PRESETS:-paper-1.3b}; do
   ./.device/bin/retnet bench-inference --device cuda --preset "$preset" --weights "$weights" \

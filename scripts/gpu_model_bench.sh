@@ -4,11 +4,7 @@
 # (prefill at T 2048, decode steps at B 1, 8 and 64 against the weight-streaming bound measured in
 # the same run), then the launch floor (tools/launch_floor.cu, built here with nvcc). Presets and
 # storages: RETNET_PRESETS (default fla-1.3b) and RETNET_WEIGHTS (default "f32 bf16 int8").
-set -uo pipefail
-cd "$(dirname "$0")/.."
-out=${OUT:-gpu-logs}
-export LD_LIBRARY_PATH="$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-mkdir -p "$out"
+source "$(dirname "$0")/gpu_env.sh"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu_model_bench.txt"
 for preset in ${RETNET_PRESETS:-fla-1.3b}; do
   for weights in ${RETNET_WEIGHTS:-f32 bf16 int8}; do

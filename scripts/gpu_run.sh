@@ -3,11 +3,7 @@
 # (see scripts/gpu_bundle.sh): every test suite (each runs on cpu, cuda and, if present, opencl),
 # then `retnet bench --device cuda`, `retnet bench-model --device cuda` and, when a torchscale
 # checkout is in .anchors/torchscale, tools/torchscale_agreement.py on cuda. Logs go to $OUT when it is set (the lent machine), else ./gpu-logs.
-set -uo pipefail
-cd "$(dirname "$0")/.."
-out=${OUT:-gpu-logs}
-export LD_LIBRARY_PATH="$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-mkdir -p "$out"
+source "$(dirname "$0")/gpu_env.sh"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
 status=0
 export RETNET_TEST_DATA_DIR="$PWD/tests/data"
