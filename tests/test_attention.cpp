@@ -14,6 +14,7 @@
 
 #include "device_test.h"
 #include "retnet/attention.h"
+#include "retnet/checked.h"
 #include "retnet/error.h"
 #include "retnet/transformer.h"
 #include "test_support.h"
@@ -243,6 +244,24 @@ TEST(Attention, RefusesBadShapesAndLengths) {
     EXPECT_NE(message([&] { attention(wrong, cache, {3, 3}, 1.0f, o); }).find("attention: q"), std::string::npos);
     EXPECT_NE(message([&] { kv_cache_append(q, q, {14, 0}, cache); }).find("start[0]"), std::string::npos);
     EXPECT_THROW(KvCache::empty(1, 1, 1, int64_t(1) << 62, Device::cpu), Error);
+    EXPECT_NE(message([&] { KvCache::bytes_for(1, 2, 8, 0, CacheStorage::f32); }).find("at least 1"), std::string::npos);
+    EXPECT_EQ(KvCache::bytes_for(2, 3, 8, 5, CacheStorage::bf16), 2u * 3 * 8 * 5 * 2 * 2);
+}
+
+// A Transformer state larger than the free memory is refused, naming every layer's caches, before
+// any of them is made: one layer's caches (a 32nd of the free memory) fit, 64 layers' do not.
+TEST(Attention, TransformerStateThatDoesNotFitIsRefusedWhole) {
+    TransformerConfig config;
+    config.layers = 64, config.embed_dim = 64, config.heads = 2, config.ffn_dim = 8, config.vocab_size = 8;
+    const TransformerModel model = TransformerModel::random(config, 7, Device::cpu);
+    const uint64_t position = KvCache::bytes_for(1, config.heads, config.head_dim(), 1, CacheStorage::f32);
+    const int64_t capacity = static_cast<int64_t>(available_memory_bytes() / position / 32 + 1);
+    try {
+        model.new_state(1, capacity, CacheStorage::f32);
+        ADD_FAILURE() << "a state larger than the free memory was made";
+    } catch (const Error &e) {
+        EXPECT_NE(std::string(e.what()).find("KV caches of 64 layers"), std::string::npos) << e.what();
+    }
 }
 
 // bfloat16's rounding: ties go to the even neighbour, either way; a cache of float16 is refused.

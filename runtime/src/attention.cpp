@@ -69,19 +69,33 @@ CacheStorage parse_cache_storage(const std::string &text, const std::string &wha
     throw Error(fmt::format("{}: expected f32 or bf16, got '{}'", what, text));
 }
 
-KvCache KvCache::empty(int64_t batch, int64_t heads, int64_t head_dim, int64_t capacity, Device device,
-                       CacheStorage storage) {
-    const std::string what = fmt::format("KvCache of {} sequences x {} heads x {} positions x {} features ({})", batch,
-                                         heads, capacity, head_dim, cache_storage_name(storage));
-    const DType dtype = storage == CacheStorage::bf16 ? DType::bf16 : DType::f32;
+namespace {
+
+std::string cache_name(int64_t batch, int64_t heads, int64_t head_dim, int64_t capacity, CacheStorage storage) {
+    return fmt::format("KvCache of {} sequences x {} heads x {} positions x {} features ({})", batch, heads, capacity,
+                       head_dim, cache_storage_name(storage));
+}
+
+DType cache_dtype(CacheStorage storage) { return storage == CacheStorage::bf16 ? DType::bf16 : DType::f32; }
+
+}  // namespace
+
+uint64_t KvCache::bytes_for(int64_t batch, int64_t heads, int64_t head_dim, int64_t capacity, CacheStorage storage) {
+    const std::string what = cache_name(batch, heads, head_dim, capacity, storage);
     if (batch < 1 || heads < 1 || head_dim < 1 || capacity < 1) throw Error(what + ": every extent must be at least 1");
-    const uint64_t bytes = checked_mul(
+    return checked_mul(
         checked_mul(checked_mul(checked_mul(uint64_t(batch), uint64_t(heads), what), uint64_t(capacity), what),
                     uint64_t(head_dim), what),
-        uint64_t(2 * dtype_size(dtype)), what);
+        uint64_t(2 * dtype_size(cache_dtype(storage))), what);
+}
+
+KvCache KvCache::empty(int64_t batch, int64_t heads, int64_t head_dim, int64_t capacity, Device device,
+                       CacheStorage storage) {
+    const uint64_t bytes = bytes_for(batch, heads, head_dim, capacity, storage);
+    const DType dtype = cache_dtype(storage);
     // On the host the caches are made where they stay; a GPU's are staged through the host (zeros:
     // all bits 0 in either element type).
-    require_available_memory(bytes, what);
+    require_available_memory(bytes, cache_name(batch, heads, head_dim, capacity, storage));
     auto zeros = [&](const Shape &shape) {
         Tensor t = Tensor::empty(shape, Device::cpu, dtype);
         std::memset(t.bytes(), 0, static_cast<size_t>(t.byte_size()));

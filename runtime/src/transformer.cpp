@@ -89,6 +89,15 @@ int64_t TransformerModel::weight_bytes() const {
 }
 
 TransformerState TransformerModel::new_state(int64_t batch, int64_t capacity, CacheStorage storage) const {
+    // On the host, every layer's cache is checked against the free memory before the first is made:
+    // layer by layer, a state that does not fit would fill the memory before the last one was
+    // refused. (A GPU's caches pass through the host one at a time, which KvCache::empty checks.)
+    if (device_ == Device::cpu) {
+        const uint64_t layer_bytes = KvCache::bytes_for(batch, config_.heads, config_.head_dim(), capacity, storage);
+        const std::string what = fmt::format("KV caches of {} layers for {} sequences x {} positions ({})",
+                                             config_.layers, batch, capacity, cache_storage_name(storage));
+        require_available_memory(checked_mul(layer_bytes, uint64_t(config_.layers), what), what);
+    }
     TransformerState state;
     for (int64_t l = 0; l < config_.layers; l++) {
         state.layers.push_back(KvCache::empty(batch, config_.heads, config_.head_dim(), capacity, device_, storage));

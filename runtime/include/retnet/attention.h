@@ -24,6 +24,9 @@ CacheStorage parse_cache_storage(const std::string &text, const std::string &wha
 struct KvCache {
     static KvCache empty(int64_t batch, int64_t heads, int64_t head_dim, int64_t capacity, Device device,
                          CacheStorage storage = CacheStorage::f32);
+    // The bytes of keys and values such a cache holds; throws, naming it, if an extent is below 1 or
+    // the product overflows.
+    static uint64_t bytes_for(int64_t batch, int64_t heads, int64_t head_dim, int64_t capacity, CacheStorage storage);
     Tensor keys;    // [B, H, D, S]
     Tensor values;  // [B, H, S, D]
     int64_t capacity() const { return values.dim(2); }
