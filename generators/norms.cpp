@@ -15,17 +15,21 @@
 
 namespace retnet_gen {
 
-// 1 / sqrt(mean of squares + eps) over the innermost dimension of `x`, for every other index.
+// 1 / sqrt(mean of squares + eps) over the innermost dimension of `x`, for every other index, as
+// the per-row value of `rows` (its sum of squares and the RDom along the row too, for the GPU
+// schedule).
 template<typename X>
-Func inverse_rms(const X &x, const Expr &eps, const std::vector<Var> &outer, RDom &over_c) {
-    over_c = RDom(0, x.dim(0).extent(), "over_c");
+void inverse_rms(const X &x, const Expr &eps, RowFuncs &rows) {
+    const std::vector<Var> &outer = rows.outer;
+    rows.along = RDom(0, x.dim(0).extent(), "over_c");
     Func sum_sq("sum_sq"), inv("inverse_rms");
-    std::vector<Expr> at{over_c.x};
+    std::vector<Expr> at{rows.along.x};
     at.insert(at.end(), outer.begin(), outer.end());
     sum_sq(outer) = 0.0f;
     sum_sq(outer) += x(at) * x(at);
     inv(outer) = 1.0f / sqrt(sum_sq(outer) / cast<float>(x.dim(0).extent()) + eps);
-    return inv;
+    rows.per_row = inv;
+    rows.row_sum = sum_sq;
 }
 
 class RmsNorm : public Generator<RmsNorm> {
@@ -40,10 +44,9 @@ public:
 
     void generate() {
         Var c("c"), m("m");
-        RDom over_c;
-        Func inv = inverse_rms(x, eps, {m}, over_c);
-        y(c, m) = x(c, m) * inv(m) * weight(c);
-        RowFuncs f{y, inv, {m}};
+        RowFuncs f{y, Func(), {m}};
+        inverse_rms(x, eps, f);
+        y(c, m) = x(c, m) * f.per_row(m) * weight(c);
         schedule_rows(*this, get_target(), f, c);
     }
 };
@@ -61,10 +64,9 @@ public:
 
     void generate() {
         Var c("c"), g("g"), m("m");
-        RDom over_c;
-        Func inv = inverse_rms(x, eps, {g, m}, over_c);
-        y(c, g, m) = x(c, g, m) * inv(g, m) * weight(c) * swish(gate(c, g, m));
-        RowFuncs f{y, inv, {g, m}};
+        RowFuncs f{y, Func(), {g, m}};
+        inverse_rms(x, eps, f);
+        y(c, g, m) = x(c, g, m) * f.per_row(g, m) * weight(c) * swish(gate(c, g, m));
         schedule_rows(*this, get_target(), f, c);
     }
 };

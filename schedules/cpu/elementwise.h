@@ -11,10 +11,14 @@ namespace retnet_gen {
 using namespace Halide;
 
 // A row-wise output, the per-row Func it reads (may be undefined), and its outer dimensions
-// (innermost first); the row's own dimension is passed to the schedule.
+// (innermost first); the row's own dimension is passed to the schedule. Where the per-row value
+// comes from a sum along the row (a norm's sum of squares), `row_sum` is that sum and `along` its
+// RDom, so that a GPU schedule can split it over the block's threads.
 struct RowFuncs {
     Func out, per_row;
     std::vector<Var> outer;
+    Func row_sum = Func();
+    RDom along = RDom();
 };
 
 // All outer dimensions fused into one row index.
