@@ -6,8 +6,10 @@ Run on the GPU machine (ncu reads the durations from the hardware; the clocks ar
         --log-file ncu.csv .device/bin/retnet bench-model --device cuda --preset fla-1.3b \\
         --weights bf16 -T 16 --repeats 1 --decode-batches 1 --decode-steps 2
     python3 tools/gpu/kernel_times.py ncu.csv --last 317 [--bytes-per-second 1.45e12]
---last N keeps the last N kernels (one decode step: `retnet bench-model` prints its launches per
-step); they are grouped by kernel name and printed as a Markdown table, the most time first, with
+`retnet bench-model` ends with its launch-floor probe (one tiny kernel launched many times), which
+is dropped first: the trailing run of launches of the last kernel's name and shape. Then --last N
+keeps the last N kernels (one decode step: `retnet bench-model` prints its launches per step); they
+are grouped by kernel name and shape and printed as a Markdown table, the most time first, with
 each group's share of the step. ncu runs the kernels one at a time, so the sum is the step's kernel
 time without launch gaps or overlap.
 """
@@ -38,8 +40,11 @@ def main():
     ap.add_argument("--last", type=int, default=0, help="keep only the last N kernels (0: all)")
     args = ap.parse_args()
     rows = read_durations(args.csv)
-    if not rows:
+    if len(rows) < 2:
         sys.exit(f"{args.csv}: no gpu__time_duration.sum rows")
+    probe = rows[-1][:3]
+    while rows and rows[-1][:3] == probe:
+        rows.pop()
     if args.last > 0:
         rows = rows[-args.last:]
     groups = OrderedDict()
