@@ -33,8 +33,10 @@ struct Products {
 
 // Declares a packed weight's panel layout to the compiler: 16 contiguous columns, then K rows of
 // them, so that every offset inside a panel is a constant; the panels follow each other densely
-// (as weight_packing.cpp lays them out), so a tile's columns are aligned to the panel's start and
-// the CUDA backend loads four float32 columns as one 128-bit access.
+// from index 0 of storage aligned to 16 bytes (as weight_packing.cpp and tensor.cpp make them), so
+// the compiler can prove a tile's columns aligned: the CUDA backend then loads four float32 columns
+// as one 128-bit access and four bfloat16 columns as one 8-byte access (without the alignment and
+// the zero minimums, it loaded bfloat16 columns one by one).
 template<typename Input>
 void declare_panels(Input &weight) {
     weight.set_host_alignment(16);

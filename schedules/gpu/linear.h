@@ -47,8 +47,8 @@ inline void schedule_linear_gpu_split_k(Func y, Func acc, LinearVars &v, const L
         .unroll(s[1])
         .gpu_threads(sx, s[2]);
     const std::vector<Var> pv = partial.args();
-    // The slice's columns start at a multiple of `cols`: said to the compiler, so that their weights
-    // load as one aligned vector (without it, eight bfloat16 columns were eight 2-byte loads).
+    // The slice's columns start at a multiple of `cols`, said to the compiler so that the vector of
+    // their weights keeps the panels' alignment (declare_panels).
     partial.compute_at(staged, sx)
         .align_bounds(pv[0], p.cols)
         .bound_extent(pv[0], p.cols)
