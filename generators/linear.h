@@ -104,6 +104,13 @@ void schedule_linear(G &g, const Target &target, Func y, Products &p, Var n, Var
     LinearVars vars{n, m, p.over_k, p.input, p.weights, p.k_tail};
     if (uses_gpu_schedules(target)) {
         schedule_linear_gpu(y, p.acc, vars, linear_gpu_params(g));
+        // Where the schedule stages steps of K, a second version of the kernel for rows of x that
+        // start at multiples of kInputVector floats: knowing it, the compiler loads a step's inputs
+        // as vectors (every row is a multiple of 4 floats long in the models here; the runtime's
+        // device buffers start 256-byte aligned).
+        if (staged_k_step(g, target) > 0) {
+            y.specialize(g.x.dim(0).min() == 0 && g.x.dim(1).stride() % kInputVector == 0);
+        }
     } else {
         schedule_linear_cpu(y, p.acc, vars, linear_cpu_params(g), accumulators, target);
     }

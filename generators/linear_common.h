@@ -19,6 +19,9 @@ constexpr int kWeightColumnPadding = 64;
 // of a multiple of 16 columns walks K through contiguous memory (a few streams), where a [K][N]
 // layout made it read 64 bytes every N (at half the machine's read bandwidth, measured).
 constexpr int kWeightPanel = 16;
+// The GPU's register-staged products load the inputs of a step as vectors of this many floats (one
+// 128-bit load) where each row of x starts at a multiple of it.
+constexpr int kInputVector = 4;
 
 struct LinearVars {
     Var n, m;

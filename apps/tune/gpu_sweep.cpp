@@ -145,6 +145,29 @@ DecodeProduct decode_product(int64_t M, int64_t K, int64_t N, std::mt19937 &rng)
     return c;
 }
 
+// A prefill product at one of fla-hub 1.3B's shapes (2048 rows, d = 2048) in the given weight
+// storage, its product on the CPU expected.
+struct PrefillProduct {
+    LinearWeight weight;
+    Tensor x, y, expected;
+};
+
+PrefillProduct prefill_product(WeightStorage storage, std::mt19937 &rng) {
+    const int64_t M = 2048, K = 2048, N = 2048;
+    Tensor x = apps::random_tensor({M, K}, Device::cpu, rng), w = apps::random_tensor({N, K}, Device::cpu, rng);
+    PrefillProduct c{LinearWeight::pack(w, Device::cuda, "w", storage), x.to(Device::cuda), Tensor::empty({M, N}, Device::cuda),
+                     Tensor::empty({M, N})};
+    linear(x, LinearWeight::pack(w, Device::cpu, "w", storage), c.expected);
+    return c;
+}
+
+// Whether a linear variant sums over K in slices (the decoding schedule) rather than in tiles.
+bool splits_k(const detail::SweepVariant &s) {
+    const auto params = parse_params(s.params);
+    const auto slices = params.find("gpu_k_slices");
+    return slices != params.end() && slices->second > 1;
+}
+
 }  // namespace
 }  // namespace retnet::tune
 
@@ -163,13 +186,8 @@ int main(int argc, char **argv) {
     try {
         require_device(Device::cuda);
         std::mt19937 rng(5);
-        // linear at a prefill shape of fla-hub's 1.3B model: 2048 rows, d = 2048.
-        const int64_t M = 2048, K = 2048, N = 2048;
-        Tensor x = apps::random_tensor({M, K}, Device::cpu, rng), w = apps::random_tensor({N, K}, Device::cpu, rng);
-        Tensor y_cpu = Tensor::empty({M, N});
-        linear(x, LinearWeight::pack(w, Device::cpu, "w"), y_cpu);
-        LinearWeight wg = LinearWeight::pack(w, Device::cuda, "w");
-        Tensor xg = x.to(Device::cuda), yg = Tensor::empty({M, N}, Device::cuda);
+        PrefillProduct prefill_f32 = prefill_product(WeightStorage::f32, rng),
+                       prefill_bf16 = prefill_product(WeightStorage::bf16, rng);
         // The sequence forms at one docs/ANCHORS.md shape per tuning bucket: T > 1024 (B4 T2048 H16
         // K = V = 128) and T <= 1024 (B8 T1024 H8 K = V = 64).
         const std::vector<SequenceCase> sequences{sequence_case(4, 2048, 16, 128, 128, rng),
@@ -193,7 +211,21 @@ int main(int argc, char **argv) {
             try {
                 const std::string kernel = s.kernel;
                 const detail::KernelTable &table = detail::kernel_table();
-                if (auto *linear_fn = std::get_if<detail::LinearKernel>(&s.entry); linear_fn && kernel == "linear_bf16") {
+                auto time_prefill = [&](detail::LinearKernel fn, const PrefillProduct &c, const std::string &bucket,
+                                        const std::string &storage) {
+                    detail::KernelBuffer hx(c.x, "x"), hw(c.weight.packed, "w"), hy(c.y, "y");
+                    auto call = [&] { detail::run_kernel(s.library, [&] { return fn(hx, hw, hy); }); };
+                    call();
+                    const double err = relative_error(c.y, c.expected);
+                    const auto shape = c.x.shape();
+                    report(s, {kernel, bucket, fmt::format("{}M{} K{} N{}", storage, shape[0], shape[1], c.y.shape()[1])},
+                           median_ms(call, c.y, repeats), err);
+                };
+                if (auto *linear_fn = std::get_if<detail::LinearKernel>(&s.entry); linear_fn && kernel == "linear_bf16" &&
+                                                                                   !splits_k(s)) {
+                    time_prefill(*linear_fn, prefill_bf16, table.linear_bf16.buckets->name_of(prefill_bf16.x.shape()[0]),
+                                 "bf16 ");
+                } else if (linear_fn && kernel == "linear_bf16") {
                     // Decoding's products: each call reads another of the weight copies, so that the
                     // weights come from memory and not from the L2 cache, as in a model's step.
                     auto fn = *linear_fn;
@@ -213,13 +245,7 @@ int main(int argc, char **argv) {
                                median_ms(call, c.y, 10 * repeats), err);
                     }
                 } else if (linear_fn) {
-                    auto fn = *linear_fn;
-                    detail::KernelBuffer hx(xg, "x"), hw(wg.packed, "w"), hy(yg, "y");
-                    auto call = [&] { detail::run_kernel(s.library, [&] { return fn(hx, hw, hy); }); };
-                    call();
-                    const double err = relative_error(yg, y_cpu);
-                    report(s, {kernel, table.linear.buckets->name_of(M), fmt::format("M{} K{} N{}", M, K, N)},
-                           median_ms(call, yg, repeats), err);
+                    time_prefill(*linear_fn, prefill_f32, table.linear.buckets->name_of(prefill_f32.x.shape()[0]), "");
                 } else if (auto *decode_fn = std::get_if<detail::DecodeStepKernel>(&s.entry)) {
                     auto fn = *decode_fn;
                     Tensor state = decode.initial_state.to(Device::cuda);
