@@ -96,6 +96,14 @@ Products products(int k_step, const X &x, Var n, Var m, const W &...weights) {
     return p;
 }
 
+// A generator's products: its weights declared as panels, its input x, and the steps over K
+// that its schedule stages.
+template<typename G, typename... W>
+Products generator_products(G &g, const Target &target, Var n, Var m, W &...weights) {
+    (declare_panels(weights), ...);
+    return products(staged_k_step(g, target), g.x, n, m, weights...);
+}
+
 template<typename G>
 void schedule_linear(G &g, const Target &target, Func y, Products &p, Var n, Var m, int accumulators) {
     // Output column 0 at index 0: a tile's first column is then known to be a multiple of the tile
@@ -132,8 +140,7 @@ public:
 
     void generate() {
         Var n("n"), m("m");
-        declare_panels(weight);
-        Products p = products(staged_k_step(*this, this->get_target()), x, n, m, weight);
+        Products p = generator_products(*this, this->get_target(), n, m, weight);
         y(n, m) = p.acc(n, m);
         if (this->auto_schedule) {  // Adams2019, for comparison: typical prefill sizes
             x.set_estimates({{0, 768}, {0, 512}});
@@ -159,8 +166,7 @@ public:
 
     void generate() {
         Var n("n"), m("m");
-        declare_panels(weight);
-        Products p = products(staged_k_step(*this, this->get_target()), x, n, m, weight);
+        Products p = generator_products(*this, this->get_target(), n, m, weight);
         y(n, m) = alpha * residual(n, m) + p.acc(n, m);
         schedule_linear(*this, this->get_target(), y, p, n, m, 1);
     }
@@ -180,9 +186,7 @@ public:
 
     void generate() {
         Var n("n"), m("m");
-        declare_panels(weight);
-        declare_panels(gate_weight);
-        Products p = products(staged_k_step(*this, this->get_target()), x, n, m, weight, gate_weight);
+        Products p = generator_products(*this, this->get_target(), n, m, weight, gate_weight);
         y(n, m) = activate(activation, p.acc(n, m)[0]) * p.acc(n, m)[1];
         schedule_linear(*this, this->get_target(), y, p, n, m, 2);
     }
@@ -202,8 +206,7 @@ public:
 
     void generate() {
         Var n("n"), m("m");
-        declare_panels(weight);
-        Products p = products(staged_k_step(*this, this->get_target()), x, n, m, weight);
+        Products p = generator_products(*this, this->get_target(), n, m, weight);
         y(n, m) = scale(n) * p.acc(n, m);
         schedule_linear(*this, get_target(), y, p, n, m, 1);
     }
@@ -223,8 +226,7 @@ public:
 
     void generate() {
         Var n("n"), m("m");
-        declare_panels(weight);
-        Products p = products(staged_k_step(*this, this->get_target()), x, n, m, weight);
+        Products p = generator_products(*this, this->get_target(), n, m, weight);
         y(n, m) = alpha * residual(n, m) + scale(n) * p.acc(n, m);
         schedule_linear(*this, get_target(), y, p, n, m, 1);
     }
@@ -245,9 +247,7 @@ public:
 
     void generate() {
         Var n("n"), m("m");
-        declare_panels(weight);
-        declare_panels(gate_weight);
-        Products p = products(staged_k_step(*this, this->get_target()), x, n, m, weight, gate_weight);
+        Products p = generator_products(*this, this->get_target(), n, m, weight, gate_weight);
         y(n, m) = activate(activation, scale(n) * p.acc(n, m)[0]) * (gate_scale(n) * p.acc(n, m)[1]);
         schedule_linear(*this, get_target(), y, p, n, m, 2);
     }
