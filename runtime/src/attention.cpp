@@ -78,10 +78,9 @@ std::string cache_name(int64_t batch, int64_t heads, int64_t head_dim, int64_t c
 
 DType cache_dtype(CacheStorage storage) { return storage == CacheStorage::bf16 ? DType::bf16 : DType::f32; }
 
-}  // namespace
-
-uint64_t KvCache::bytes_for(int64_t batch, int64_t heads, int64_t head_dim, int64_t capacity, CacheStorage storage) {
-    const std::string what = cache_name(batch, heads, head_dim, capacity, storage);
+// The bytes of a cache's keys and values, its name `what` in the errors.
+uint64_t cache_bytes(int64_t batch, int64_t heads, int64_t head_dim, int64_t capacity, CacheStorage storage,
+                     const std::string &what) {
     if (batch < 1 || heads < 1 || head_dim < 1 || capacity < 1) throw Error(what + ": every extent must be at least 1");
     return checked_mul(
         checked_mul(checked_mul(checked_mul(uint64_t(batch), uint64_t(heads), what), uint64_t(capacity), what),
@@ -89,13 +88,20 @@ uint64_t KvCache::bytes_for(int64_t batch, int64_t heads, int64_t head_dim, int6
         uint64_t(2 * dtype_size(cache_dtype(storage))), what);
 }
 
+}  // namespace
+
+uint64_t KvCache::bytes_for(int64_t batch, int64_t heads, int64_t head_dim, int64_t capacity, CacheStorage storage) {
+    return cache_bytes(batch, heads, head_dim, capacity, storage, cache_name(batch, heads, head_dim, capacity, storage));
+}
+
 KvCache KvCache::empty(int64_t batch, int64_t heads, int64_t head_dim, int64_t capacity, Device device,
                        CacheStorage storage) {
-    const uint64_t bytes = bytes_for(batch, heads, head_dim, capacity, storage);
+    const std::string what = cache_name(batch, heads, head_dim, capacity, storage);
+    const uint64_t bytes = cache_bytes(batch, heads, head_dim, capacity, storage, what);
     const DType dtype = cache_dtype(storage);
     // On the host the caches are made where they stay; a GPU's are staged through the host (zeros:
     // all bits 0 in either element type).
-    require_available_memory(bytes, cache_name(batch, heads, head_dim, capacity, storage));
+    require_available_memory(bytes, what);
     auto zeros = [&](const Shape &shape) {
         Tensor t = Tensor::empty(shape, Device::cpu, dtype);
         std::memset(t.bytes(), 0, static_cast<size_t>(t.byte_size()));
