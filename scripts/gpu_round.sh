@@ -40,7 +40,8 @@ for suite in test_layers test_model test_attention test_decode_step; do
 done
 if [ -x ./.device/bin/retnet-gpu-sweep ]; then
   cp schedules/tuned/cuda.json "$out/cuda.json"
-  step sweep_linear 60 ./.device/bin/retnet-gpu-sweep --kernels linear linear_bf16 --db "$out/cuda.json" --device-name "$gpu_name"
+  step sweep_linear 90 ./.device/bin/retnet-gpu-sweep --kernels linear linear_bf16 linear_int8 --db "$out/cuda.json" \
+    --device-name "$gpu_name"
 fi
 bench=(./.device/bin/retnet bench-model --device cuda --preset fla-1.3b)
 step bench_model_bf16 90 "${bench[@]}" --weights bf16 --decode-batches 1 8 64 --decode-steps 20 --repeats 2 \

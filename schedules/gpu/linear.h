@@ -109,8 +109,17 @@ inline void schedule_linear_gpu(Func y, Func acc, LinearVars &v, const LinearGpu
         .reorder(nc, mc, nx, my, nb, mb)
         .unroll(nc)
         .unroll(mc)
-        .gpu_blocks(nb, mb)
         .gpu_threads(nx, my);
+    if (p.row_group > 1) {
+        // The GPU starts blocks in the order of their index, x fastest: row_group row blocks of one
+        // column block, then of the next column block. The blocks running at once then share a few
+        // column panels (read from memory once per group of rows, not once per row block) and a
+        // group of rows that stays in the L2 cache while the columns pass.
+        Var mg("mg"), mr("mr");
+        y.split(mb, mg, mr, p.row_group, guard).reorder(nc, mc, nx, my, mr, nb, mg).gpu_blocks(mr, nb, mg);
+    } else {
+        y.gpu_blocks(nb, mb);
+    }
     // Per-thread accumulators at the innermost thread loop, constant-size so they are registers.
     acc.compute_at(y, nx).bound_extent(v.n, p.cols).bound_extent(v.m, p.rows).unroll(v.n).unroll(v.m);
     if (p.k_unroll > 1) {
