@@ -111,16 +111,16 @@ void schedule_linear(G &g, const Target &target, Func y, Products &p, Var n, Var
     g.y.dim(0).set_min(0);
     LinearVars vars{n, m, p.over_k, p.input, p.weights, p.k_tail};
     if (uses_gpu_schedules(target)) {
-        schedule_linear_gpu(y, p.acc, vars, linear_gpu_params(g));
         // Where the schedule stages steps of K, a second version of the kernel for rows of x that
         // start at multiples of kInputVector floats: knowing it, the compiler loads a step's inputs
         // as 128-bit vectors. The rows' length (K) decides which version runs: the public models'
         // K are multiples of 4. The alignment of x's first row is assumed: a GPU product's x is
         // always a whole tensor's allocation (Tensor has no device views), which CUDA aligns to
         // 256 bytes and OpenCL to at least 128.
-        if (staged_k_step(g, target) > 0) {
-            y.specialize(g.x.dim(0).min() == 0 && g.x.dim(1).stride() % kInputVector == 0);
-        }
+        const Expr aligned_input = staged_k_step(g, target) > 0
+                                       ? g.x.dim(0).min() == 0 && g.x.dim(1).stride() % kInputVector == 0
+                                       : Expr();
+        schedule_linear_gpu(y, p.acc, vars, linear_gpu_params(g), aligned_input, g.y.dim(0).extent() > kWideProduct);
     } else {
         schedule_linear_cpu(y, p.acc, vars, linear_cpu_params(g), accumulators, target);
     }

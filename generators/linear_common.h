@@ -22,6 +22,9 @@ constexpr int kWeightPanel = 16;
 // The GPU's register-staged products load the inputs of a step as vectors of this many floats (one
 // 128-bit load) where each row of x starts at a multiple of it.
 constexpr int kInputVector = 4;
+// Products with more output columns than this (an output head's vocabulary) start their GPU blocks
+// in groups of rows (gpu_row_group; schedules/gpu/linear.h's launch_blocks).
+constexpr int kWideProduct = 16384;
 
 struct LinearVars {
     Var n, m;

@@ -102,6 +102,22 @@ TEST_P(LayersOnDevice, LinearMatchesReference) {
     }
 }
 
+// Products of more than 16384 columns (output heads) start their GPU blocks in groups of rows
+// (generators/linear_common.h's kWideProduct): another version of the kernel, checked here at a
+// width just past it, not a multiple of the tiles, with rows for two row blocks.
+TEST_P(LayersOnDevice, WideProductMatchesReference) {
+    const int64_t M = 100, in = 8, out = 16400;
+    for (WeightStorage storage : storages_on(device())) {
+        SCOPED_TRACE(fmt::format("M={} in={} out={} weights {}", M, in, out, weight_storage_name(storage)));
+        Tensor x = random_tensor({M, in}), w = random_tensor({out, in});
+        LinearWeight packed = LinearWeight::pack(w, device(), "w", storage);
+        const Tensor wr = rounded(w, storage);
+        Tensor y = on(device(), poisoned({M, out}));
+        linear(on(device(), x), packed, y);
+        EXPECT_LE(error_against_magnitude(y, product(x, wr), product(x, wr, true)), 1e-5);
+    }
+}
+
 TEST_P(LayersOnDevice, GatedFeedForwardMatchesReference) {
     for (Activation act : {Activation::swish, Activation::gelu}) {
         for (int64_t M : kRows) {

@@ -92,7 +92,32 @@ inline void stage_k_steps_in_registers(Func acc, LinearVars &v, const LinearGpuP
     }
 }
 
-inline void schedule_linear_gpu(Func y, Func acc, LinearVars &v, const LinearGpuParams &p) {
+// The order in which the tiled schedule's blocks start (the GPU starts them in the order of their
+// index, x fastest). By default all column blocks of a row block, then the next row block: the
+// blocks running at once share their rows of x and read every weight panel. A product wider than
+// kWideProduct columns (an output head: 32000 for fla-1.3b) instead starts row_group row blocks of
+// one column block, then of the next: the blocks running at once share a few weight panels, read
+// from memory once per group of rows, where otherwise each row block streamed all the weights
+// (262 MB in float32 for the head) through the L2 cache again. Measured on the H100 at M 2048, K
+// 2048: the head's product 12.2 -> 9.7 ms (float32) with groups of 32, while at N 2048 (weights
+// that fit in L2) the same order was 1-4% slower, hence the specialization (docs/PERF.md).
+inline void launch_blocks(Stage s, const Expr &wide, const LinearGpuParams &p) {
+    Var nb("nb"), mb("mb"), nx("nx"), my("my"), nc("nc"), mc("mc");
+    if (p.row_group > 1) {
+        Var mg("mg"), mr("mr");
+        s.specialize(wide)
+            .split(mb, mg, mr, p.row_group, TailStrategy::GuardWithIf)
+            .reorder(nc, mc, nx, my, mr, nb, mg)
+            .gpu_blocks(mr, nb, mg);
+    }
+    s.gpu_blocks(nb, mb);
+}
+
+// `aligned_input`, if defined, is the condition for a second version of the tiled kernel that
+// loads a step's inputs as vectors (linear.h's schedule_linear says when it holds); `wide` is
+// whether the product has more than kWideProduct columns (launch_blocks).
+inline void schedule_linear_gpu(Func y, Func acc, LinearVars &v, const LinearGpuParams &p, const Expr &aligned_input,
+                                const Expr &wide) {
     if (p.k_slices > 1) {
         schedule_linear_gpu_split_k(y, acc, v, p);
         return;
@@ -110,16 +135,9 @@ inline void schedule_linear_gpu(Func y, Func acc, LinearVars &v, const LinearGpu
         .unroll(nc)
         .unroll(mc)
         .gpu_threads(nx, my);
-    if (p.row_group > 1) {
-        // The GPU starts blocks in the order of their index, x fastest: row_group row blocks of one
-        // column block, then of the next column block. The blocks running at once then share a few
-        // column panels (read from memory once per group of rows, not once per row block) and a
-        // group of rows that stays in the L2 cache while the columns pass.
-        Var mg("mg"), mr("mr");
-        y.split(mb, mg, mr, p.row_group, guard).reorder(nc, mc, nx, my, mr, nb, mg).gpu_blocks(mr, nb, mg);
-    } else {
-        y.gpu_blocks(nb, mb);
-    }
+    // Each version (a specialization copies the schedule made so far) chooses its block order.
+    if (aligned_input.defined()) launch_blocks(y.specialize(aligned_input), wide, p);
+    launch_blocks(y, wide, p);
     // Per-thread accumulators at the innermost thread loop, constant-size so they are registers.
     acc.compute_at(y, nx).bound_extent(v.n, p.cols).bound_extent(v.m, p.rows).unroll(v.n).unroll(v.m);
     if (p.k_unroll > 1) {
