@@ -45,7 +45,7 @@ std::vector<double> product(const Tensor &x, const Tensor &w, bool magnitude = f
     return y;
 }
 
-// Row sizes covering the buckets (<= 4 rows: matrix-vector; <= 64: split-K on GPUs; more), partial
+// Row sizes covering the buckets (<= 4 rows: matrix-vector; <= 16 and <= 64: split-K on GPUs; more), partial
 // tiles and several tiles; 300 is five GPU row blocks of 64, more than a group of 4 (gpu_row_group)
 // and not a whole number of groups.
 const std::vector<int64_t> kRows{1, 3, 4, 5, 17, 40, 64, 70, 300};
