@@ -45,9 +45,8 @@ std::vector<double> product(const Tensor &x, const Tensor &w, bool magnitude = f
     return y;
 }
 
-// Row sizes covering the buckets (<= 4 rows: matrix-vector; <= 16 and <= 64: split-K on GPUs; more), partial
-// tiles and several tiles; 300 is five GPU row blocks of 64, more than a group of 4 (gpu_row_group)
-// and not a whole number of groups.
+// Row sizes covering the buckets (<= 4 rows: matrix-vector; <= 16 and <= 64: split-K on GPUs;
+// more), partial tiles and several tiles (300: five GPU row blocks of 64 rows).
 const std::vector<int64_t> kRows{1, 3, 4, 5, 17, 40, 64, 70, 300};
 
 // The weight storages this build runs on `device`.
@@ -103,18 +102,21 @@ TEST_P(LayersOnDevice, LinearMatchesReference) {
 }
 
 // Products of more than 16384 columns (output heads) start their GPU blocks in groups of rows
-// (generators/linear_common.h's kWideProduct): another version of the kernel, checked here at a
-// width just past it, not a multiple of the tiles, with rows for two row blocks.
+// (generators/linear_common.h's kWideProduct): two more versions of the kernel (rows of x that
+// start at multiples of 4 floats, in 8, or not, in 7), checked here at a width just past it, not a
+// multiple of the tiles, with rows for two row blocks (a partial group).
 TEST_P(LayersOnDevice, WideProductMatchesReference) {
-    const int64_t M = 100, in = 8, out = 16400;
-    for (WeightStorage storage : storages_on(device())) {
-        SCOPED_TRACE(fmt::format("M={} in={} out={} weights {}", M, in, out, weight_storage_name(storage)));
-        Tensor x = random_tensor({M, in}), w = random_tensor({out, in});
-        LinearWeight packed = LinearWeight::pack(w, device(), "w", storage);
-        const Tensor wr = rounded(w, storage);
-        Tensor y = on(device(), poisoned({M, out}));
-        linear(on(device(), x), packed, y);
-        EXPECT_LE(error_against_magnitude(y, product(x, wr), product(x, wr, true)), 1e-5);
+    const int64_t M = 100, out = 16400;
+    for (int64_t in : {8, 7}) {
+        for (WeightStorage storage : storages_on(device())) {
+            SCOPED_TRACE(fmt::format("M={} in={} out={} weights {}", M, in, out, weight_storage_name(storage)));
+            Tensor x = random_tensor({M, in}), w = random_tensor({out, in});
+            LinearWeight packed = LinearWeight::pack(w, device(), "w", storage);
+            const Tensor wr = rounded(w, storage);
+            Tensor y = on(device(), poisoned({M, out}));
+            linear(on(device(), x), packed, y);
+            EXPECT_LE(error_against_magnitude(y, product(x, wr), product(x, wr, true)), 1e-5);
+        }
     }
 }
 
