@@ -92,6 +92,12 @@ inline void stage_k_steps_in_registers(Func acc, LinearVars &v, const LinearGpuP
     }
 }
 
+// The tiled schedule's loops, innermost first: a thread's columns and rows (nc, mc), the block's
+// threads (nx, my), the blocks (nb, mb).
+struct TiledLoops {
+    Var nc{"nc"}, mc{"mc"}, nx{"nx"}, my{"my"}, nb{"nb"}, mb{"mb"};
+};
+
 // The order in which the tiled schedule's blocks start (the GPU starts them in the order of their
 // index, x fastest). By default all column blocks of a row block, then the next row block: the
 // blocks running at once share their rows of x and read every weight panel. A product wider than
@@ -101,16 +107,15 @@ inline void stage_k_steps_in_registers(Func acc, LinearVars &v, const LinearGpuP
 // (262 MB in float32 for the head) through the L2 cache again. Measured on the H100 at M 2048, K
 // 2048: the head's product 12.2 -> 9.7 ms (float32) with groups of 32, while at N 2048 (weights
 // that fit in L2) the same order was 1-4% slower, hence the specialization (docs/PERF.md).
-inline void launch_blocks(Stage s, const Expr &wide, const LinearGpuParams &p) {
-    Var nb("nb"), mb("mb"), nx("nx"), my("my"), nc("nc"), mc("mc");
+inline void launch_blocks(Stage s, const TiledLoops &l, const Expr &wide, const LinearGpuParams &p) {
     if (p.row_group > 1) {
         Var mg("mg"), mr("mr");
         s.specialize(wide)
-            .split(mb, mg, mr, p.row_group, TailStrategy::GuardWithIf)
-            .reorder(nc, mc, nx, my, mr, nb, mg)
-            .gpu_blocks(mr, nb, mg);
+            .split(l.mb, mg, mr, p.row_group, TailStrategy::GuardWithIf)
+            .reorder(l.nc, l.mc, l.nx, l.my, mr, l.nb, mg)
+            .gpu_blocks(mr, l.nb, mg);
     }
-    s.gpu_blocks(nb, mb);
+    s.gpu_blocks(l.nb, l.mb);
 }
 
 // `aligned_input`, if defined, is the condition for a second version of the tiled kernel that
@@ -126,20 +131,21 @@ inline void schedule_linear_gpu(Func y, Func acc, LinearVars &v, const LinearGpu
     check_schedule(kWeightColumnPadding % (p.cols * p.col_threads) == 0,
                    "linear: gpu_cols * gpu_col_threads must divide the weights' padding");
     const TailStrategy guard = TailStrategy::GuardWithIf;
-    Var nt("nt"), nc("nc"), mt("mt"), mc("mc"), nb("nb"), nx("nx"), mb("mb"), my("my");
-    y.split(v.n, nt, nc, p.cols, guard)
-        .split(v.m, mt, mc, p.rows, guard)
-        .split(nt, nb, nx, p.col_threads, guard)
-        .split(mt, mb, my, p.row_threads, guard)
-        .reorder(nc, mc, nx, my, nb, mb)
-        .unroll(nc)
-        .unroll(mc)
-        .gpu_threads(nx, my);
+    const TiledLoops l;
+    Var nt("nt"), mt("mt");
+    y.split(v.n, nt, l.nc, p.cols, guard)
+        .split(v.m, mt, l.mc, p.rows, guard)
+        .split(nt, l.nb, l.nx, p.col_threads, guard)
+        .split(mt, l.mb, l.my, p.row_threads, guard)
+        .reorder(l.nc, l.mc, l.nx, l.my, l.nb, l.mb)
+        .unroll(l.nc)
+        .unroll(l.mc)
+        .gpu_threads(l.nx, l.my);
     // Each version (a specialization copies the schedule made so far) chooses its block order.
-    if (aligned_input.defined()) launch_blocks(y.specialize(aligned_input), wide, p);
-    launch_blocks(y, wide, p);
+    if (aligned_input.defined()) launch_blocks(y.specialize(aligned_input), l, wide, p);
+    launch_blocks(y, l, wide, p);
     // Per-thread accumulators at the innermost thread loop, constant-size so they are registers.
-    acc.compute_at(y, nx).bound_extent(v.n, p.cols).bound_extent(v.m, p.rows).unroll(v.n).unroll(v.m);
+    acc.compute_at(y, l.nx).bound_extent(v.n, p.cols).bound_extent(v.m, p.rows).unroll(v.n).unroll(v.m);
     if (p.k_unroll > 1) {
         stage_k_steps_in_registers(acc, v, p);
         return;
