@@ -14,7 +14,7 @@ using namespace Halide;
 
 // Weight columns are padded to this multiple by the runtime (runtime/src/weight_packing.cpp), so a
 // tile whose width divides it may run past the last column without a clamp.
-constexpr int kWeightColumnPadding = 64;
+constexpr int kWeightColumnPadding = 128;
 // Weights are packed in panels of this many output columns, each panel [K][16] contiguous: a tile
 // of a multiple of 16 columns walks K through contiguous memory (a few streams), where a [K][N]
 // layout made it read 64 bytes every N (at half the machine's read bandwidth, measured).

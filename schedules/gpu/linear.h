@@ -36,7 +36,19 @@ inline void schedule_linear_gpu_split_k(Func y, Func acc, LinearVars &v, const L
     // partial(n, m, u): slice u's sum, in a thread's registers; staged: the block's partial sums
     // in shared memory; acc: the sum over the slices, in a register of the column's thread.
     Func partial = acc.update(0).split(v.over_k, ko, ki, p.k_slices, guard).rfactor(ki, u);
-    Func staged = partial.in(acc);
+    // With k_tree > 1 the slices' sums meet in two levels: sums(n, m, w) of k_tree slices each, by
+    // k_slices / k_tree threads per column at once, then acc adds those. One thread adding all
+    // k_slices sums waits on k_slices shared-memory loads one after another: at 128 slices longer
+    // than the product's own loads.
+    Func sums;
+    RVar wo("wo"), wi("wi");
+    if (p.k_tree > 1) {
+        check_schedule(p.k_slices % p.k_tree == 0 && p.k_slices > p.k_tree,
+                       "linear: gpu_k_tree must divide gpu_k_slices and be smaller");
+        Var w("w");
+        sums = acc.update(0).split(ki, wo, wi, p.k_tree).rfactor(wo, w);
+    }
+    Func staged = partial.in(sums.defined() ? sums : acc);
     const std::vector<Var> s = staged.args();  // n, m, u
     Var sx("sx"), sc("sc");
     staged.compute_at(y, nb)
@@ -61,8 +73,14 @@ inline void schedule_linear_gpu_split_k(Func y, Func acc, LinearVars &v, const L
         RVar kr("kr");
         steps.split(ko, ko, kr, p.k_unroll, guard).reorder(pv[0], pv[1], kr, ko).unroll(kr);
     }
+    if (sums.defined()) {
+        // sums(n, m, w) in shared memory, a thread per (column, w); each adds its k_tree slices.
+        const std::vector<Var> sv = sums.args();  // n, m, w
+        sums.compute_at(y, nb).bound_extent(sv[1], p.rows).reorder(sv[1], sv[0], sv[2]).unroll(sv[1]).gpu_threads(sv[0], sv[2]);
+        sums.update(0).reorder(sv[1], wi, sv[0], sv[2]).unroll(sv[1]).gpu_threads(sv[0], sv[2]);
+    }
     acc.compute_at(y, nt).bound_extent(v.n, 1).bound_extent(v.m, p.rows).unroll(v.m);
-    acc.update(0).reorder(v.n, v.m, ki).unroll(v.m);
+    acc.update(0).reorder(v.n, v.m, sums.defined() ? wo : ki).unroll(v.m);
 }
 
 // Register staging (gpu_k_unroll > 1 in the tiled schedule): per step of k_unroll over K, a thread
