@@ -14,7 +14,7 @@ using namespace Halide;
 
 // Weight columns are padded to this multiple by the runtime (runtime/src/weight_packing.cpp), so a
 // tile whose width divides it may run past the last column without a clamp.
-constexpr int kWeightColumnPadding = 128;
+constexpr int kWeightColumnPadding = 64;
 // Weights are packed in panels of this many output columns, each panel [K][16] contiguous: a tile
 // of a multiple of 16 columns walks K through contiguous memory (a few streams), where a [K][N]
 // layout made it read 64 bytes every N (at half the machine's read bandwidth, measured).
@@ -30,6 +30,7 @@ struct LinearVars {
     Var n, m;
     RDom over_k;
     Func input;                 // (k, m), as the products read it
+    Func transposed_input;      // (m, k): x transposed, where the GPU schedule reads it so (else undefined)
     std::vector<Func> weights;  // (n, k), widened to float32; one, or two for the gated FFN
     RDom k_tail;                // where the sum runs over steps of K: the K % step left
 };

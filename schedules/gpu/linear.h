@@ -49,19 +49,24 @@ inline void schedule_linear_gpu_split_k(Func y, Func acc, LinearVars &v, const L
         sums = acc.update(0).split(ki, wo, wi, p.k_tree).rfactor(wo, w);
     }
     Func staged = partial.in(sums.defined() ? sums : acc);
+    // Every stage's threads are one fused dimension, so that the block has as many threads as its
+    // widest stage: as two dimensions (columns, slices) the block took the most columns of any stage
+    // (the output's, one a thread) times the slices, most of them idle where a slice thread holds
+    // several columns.
     const std::vector<Var> s = staged.args();  // n, m, u
-    Var sx("sx"), sc("sc");
+    Var sx("sx"), sc("sc"), st("st");
     staged.compute_at(y, nb)
         .bound_extent(s[1], p.rows)
         .split(s[0], sx, sc, p.cols, guard)
         .reorder(sc, s[1], sx, s[2])
         .vectorize(sc)
         .unroll(s[1])
-        .gpu_threads(sx, s[2]);
+        .fuse(sx, s[2], st)
+        .gpu_threads(st);
     const std::vector<Var> pv = partial.args();
     // The slice's columns start at a multiple of `cols`, said to the compiler so that the vector of
     // their weights keeps the panels' alignment (declare_panels).
-    partial.compute_at(staged, sx)
+    partial.compute_at(staged, st)
         .align_bounds(pv[0], p.cols)
         .bound_extent(pv[0], p.cols)
         .bound_extent(pv[1], p.rows)
@@ -76,11 +81,43 @@ inline void schedule_linear_gpu_split_k(Func y, Func acc, LinearVars &v, const L
     if (sums.defined()) {
         // sums(n, m, w) in shared memory, a thread per (column, w); each adds its k_tree slices.
         const std::vector<Var> sv = sums.args();  // n, m, w
-        sums.compute_at(y, nb).bound_extent(sv[1], p.rows).reorder(sv[1], sv[0], sv[2]).unroll(sv[1]).gpu_threads(sv[0], sv[2]);
-        sums.update(0).reorder(sv[1], wi, sv[0], sv[2]).unroll(sv[1]).gpu_threads(sv[0], sv[2]);
+        Var t("t"), tu("tu");
+        sums.compute_at(y, nb)
+            .bound_extent(sv[1], p.rows)
+            .reorder(sv[1], sv[0], sv[2])
+            .unroll(sv[1])
+            .fuse(sv[0], sv[2], t)
+            .gpu_threads(t);
+        sums.update(0).reorder(sv[1], wi, sv[0], sv[2]).unroll(sv[1]).fuse(sv[0], sv[2], tu).gpu_threads(tu);
     }
     acc.compute_at(y, nt).bound_extent(v.n, 1).bound_extent(v.m, p.rows).unroll(v.m);
     acc.update(0).reorder(v.n, v.m, sums.defined() ? wo : ki).unroll(v.m);
+}
+
+// gpu_transpose_input: x transposed once to (m, k), in a kernel of its own (a warp reads 32 rows
+// of one column of x, lines it shares through L1 with the warps of the next columns, and writes 32
+// contiguous floats); a step then loads each k's rows of the thread as vectors of 4, and the
+// threads of a warp that differ in rows read neighbouring vectors. Without it a step's input loads
+// are as many L1 wavefronts as the warp has rows, which held the float32 product at 2048^3 at 82%
+// of L1 throughput and half the issue slots (Nsight Compute on the H100, docs/PERF.md).
+inline void stage_transposed_inputs(Func acc, LinearVars &v, const LinearGpuParams &p) {
+    const std::vector<Var> t = v.transposed_input.args();  // m, k
+    Var mo("mo"), ko("ko"), mi("mi"), ki("ki");
+    v.transposed_input.compute_root()
+        .align_storage(t[0], kInputVector)
+        .gpu_tile(t[0], t[1], mo, ko, mi, ki, 32, 8, TailStrategy::GuardWithIf);
+    const std::vector<Var> in = v.input.args();  // k, m
+    v.input.compute_at(acc, v.over_k.y)
+        .bound_extent(in[0], p.k_unroll)
+        .bound_extent(in[1], p.rows)
+        .reorder(in[1], in[0])
+        .unroll(in[0]);
+    if (p.rows % kInputVector == 0) {
+        Var mv("mv");
+        v.input.split(in[1], in[1], mv, kInputVector).vectorize(mv).unroll(in[1]);
+    } else {
+        v.input.unroll(in[1]);
+    }
 }
 
 // Register staging (gpu_k_unroll > 1 in the tiled schedule): per step of k_unroll over K, a thread
@@ -93,16 +130,20 @@ inline void stage_k_steps_in_registers(Func acc, LinearVars &v, const LinearGpuP
     const RVar within = v.over_k.x, step = v.over_k.y;
     acc.update(0).reorder(v.n, v.m, within, step).unroll(v.n).unroll(v.m).unroll(within);
     acc.update(1).reorder(v.n, v.m, v.k_tail.x).unroll(v.n).unroll(v.m);
-    // The inputs of a step, k_unroll along a row, load as vectors of 4 floats where the rows are
-    // known to start at multiples of 4 (the specialization in linear.h's schedule_linear), otherwise
-    // one by one: at 16 rows x 4 steps, 64 of a step's 68 loads would be single floats.
-    const std::vector<Var> in = v.input.args();  // k, m
-    Var kv("kv");
-    v.input.compute_at(acc, step).bound_extent(in[0], p.k_unroll).unroll(in[1]);
-    if (p.k_unroll % kInputVector == 0) {
-        v.input.split(in[0], in[0], kv, kInputVector).vectorize(kv).unroll(in[0]);
+    if (v.transposed_input.defined()) {
+        stage_transposed_inputs(acc, v, p);
     } else {
-        v.input.unroll(in[0]);
+        // The inputs of a step, k_unroll along a row, load as vectors of 4 floats where the rows
+        // are known to start at multiples of 4 (the specialization in linear.h's schedule_linear),
+        // otherwise one by one: at 16 rows x 4 steps, 64 of a step's 68 loads would be single floats.
+        const std::vector<Var> in = v.input.args();  // k, m
+        v.input.compute_at(acc, step).bound_extent(in[0], p.k_unroll).unroll(in[1]);
+        if (p.k_unroll % kInputVector == 0) {
+            Var kv("kv");
+            v.input.split(in[0], in[0], kv, kInputVector).vectorize(kv).unroll(in[0]);
+        } else {
+            v.input.unroll(in[0]);
+        }
     }
     for (Func w : v.weights) {
         const std::vector<Var> wa = w.args();  // n, k

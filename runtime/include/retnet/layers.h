@@ -31,7 +31,7 @@ bool weight_storage_supported(WeightStorage storage, Device device);
 // panels of kPanel columns, [out_padded / kPanel][in][kPanel], so that a tile of outputs walks the
 // inputs through contiguous memory.
 struct LinearWeight {
-    static constexpr int64_t kColumnPadding = 128; // generators/linear_common.h: kWeightColumnPadding
+    static constexpr int64_t kColumnPadding = 64;  // generators/linear_common.h: kWeightColumnPadding
     static constexpr int64_t kPanel = 16;          // generators/linear_common.h: kWeightPanel
 
     // `weight` is [out, in] on the host (float32, bfloat16 or float16; a view of a mapped file is
