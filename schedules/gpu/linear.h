@@ -55,8 +55,12 @@ inline void schedule_linear_gpu_split_k(Func y, Func acc, LinearVars &v, const L
     // several columns.
     const std::vector<Var> s = staged.args();  // n, m, u
     Var sx("sx"), sc("sc"), st("st");
+    // Constant extents for every fused dimension: from a fused thread index with a symbolic
+    // extent the compiler can only bound the slice loosely, and then asks for weights before K's start.
     staged.compute_at(y, nb)
+        .bound_extent(s[0], block_cols)
         .bound_extent(s[1], p.rows)
+        .bound_extent(s[2], p.k_slices)
         .split(s[0], sx, sc, p.cols, guard)
         .reorder(sc, s[1], sx, s[2])
         .vectorize(sc)
@@ -83,7 +87,9 @@ inline void schedule_linear_gpu_split_k(Func y, Func acc, LinearVars &v, const L
         const std::vector<Var> sv = sums.args();  // n, m, w
         Var t("t"), tu("tu");
         sums.compute_at(y, nb)
+            .bound_extent(sv[0], block_cols)
             .bound_extent(sv[1], p.rows)
+            .bound_extent(sv[2], p.k_slices / p.k_tree)
             .reorder(sv[1], sv[0], sv[2])
             .unroll(sv[1])
             .fuse(sv[0], sv[2], t)
