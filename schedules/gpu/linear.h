@@ -1,15 +1,17 @@
 // GPU schedule of the linear kernels: every thread accumulates a (cols x rows) register tile of
 // outputs over K; a block is (col_threads x row_threads) threads. Weight loads are coalesced
 // (threads of a warp differ in the column, which is contiguous); the input rows are shared by
-// the block's threads through L1. No shared-memory staging yet (docs/PERF.md).
+// the block's threads through L1. No shared-memory staging (docs/PERF.md says why).
 //
 // With k_slices > 1 (the few-row buckets: decoding), the sum over K is split instead: a block
 // covers (cols x col_threads) columns with (col_threads x k_slices) threads, slice u summing
-// k = u, u + S, u + 2S, ... for its `cols` adjacent columns, loaded as one vector (8 bfloat16
-// columns: 16 bytes; a warp then reads 512 contiguous bytes of a weight panel), with k_unroll
-// such steps in flight. The slices' partial sums meet in shared memory, and a thread per column
-// adds them. A matrix-vector product has too few outputs to fill the GPU otherwise, and a
-// thread that walks all of K alone waits on one load at a time.
+// k = u, u + S, u + 2S, ... for its `cols` adjacent columns (8 bfloat16 or int8 columns: a warp
+// reads 256-512 contiguous bytes of a weight panel), with k_unroll such steps in flight. The
+// slices' partial sums meet in shared memory, and a thread per column adds them, after k_tree
+// threads per column have added groups of them. A matrix-vector product has too few outputs to
+// fill the GPU otherwise, and what keeps the memory busy is the bytes in flight: a thread that
+// walks all of K alone waits on one load at a time, and a slice of one byte a step (the earlier
+// schedule's int8) kept an SM at a tenth of what HBM needs in flight (docs/PERF.md).
 //
 // With k_slices 1 and k_unroll > 1 (the prefill bucket), the tiled schedule stages k_unroll steps
 // of both operands in registers before their multiply-adds (stage_k_steps_in_registers).
