@@ -29,7 +29,6 @@ struct Products {
     Func input;
     std::vector<Func> weights;
     RDom k_tail;  // with steps over K: the K % step left, a second update
-    Func transposed_input;  // (m, k), where the products read x through a transposed copy
 };
 
 // Declares a packed weight's panel layout to the compiler: 16 contiguous columns, then K rows of
@@ -55,30 +54,17 @@ int staged_k_step(G &g, const Target &target) {
     return p.k_slices == 1 && p.k_unroll > 1 ? p.k_unroll : 0;
 }
 
-// Whether the GPU schedule reads x through a transposed copy (gpu_transpose_input, with staged steps).
-template<typename G>
-bool reads_transposed_input(G &g, const Target &target) {
-    return staged_k_step(g, target) > 0 && linear_gpu_params(g).transpose_input == 1;
-}
-
 // Rows past the last are clamped: a tile may run past M, and its extra rows are never stored.
 // With k_step > 0 the sum runs over whole steps of k_step (over_k: x within a step, y the step),
 // which a schedule stages in registers, then over the K % k_step left (a second update that
 // reads the operands directly), so that no step reads past K.
-// With `transposed`, the products read x through a copy transposed to (m, k), rows contiguous.
 template<typename X, typename... W>
-Products products(int k_step, bool transposed, const X &x, Var n, Var m, const W &...weights) {
+Products products(int k_step, const X &x, Var n, Var m, const W &...weights) {
     const Expr K = x.dim(0).extent();
     Products p{Func("acc"), k_step > 0 ? RDom(0, k_step, 0, K / k_step, "over_k") : RDom(0, K, "over_k"), Func("input"), {}};
     Var k("k");
     const Expr row = clamp(m, x.dim(1).min(), x.dim(1).max());
-    if (transposed) {
-        p.transposed_input = Func("x_transposed");
-        p.transposed_input(m, k) = x(k, row);
-        p.input(k, m) = p.transposed_input(m, k);
-    } else {
-        p.input(k, m) = x(k, row);
-    }
+    p.input(k, m) = x(k, row);
     const Expr c = n % kWeightPanel, panel = n / kWeightPanel;
     for (const auto *w : {&weights...}) {
         Func wide("weight_f32");
@@ -115,7 +101,7 @@ Products products(int k_step, bool transposed, const X &x, Var n, Var m, const W
 template<typename G, typename... W>
 Products generator_products(G &g, const Target &target, Var n, Var m, W &...weights) {
     (declare_panels(weights), ...);
-    return products(staged_k_step(g, target), reads_transposed_input(g, target), g.x, n, m, weights...);
+    return products(staged_k_step(g, target), g.x, n, m, weights...);
 }
 
 template<typename G>
@@ -123,7 +109,7 @@ void schedule_linear(G &g, const Target &target, Func y, Products &p, Var n, Var
     // Output column 0 at index 0: a tile's first column is then known to be a multiple of the tile
     // width, and so of the panel width (n % 16 and n / 16 fold into dense vector loads).
     g.y.dim(0).set_min(0);
-    LinearVars vars{n, m, p.over_k, p.input, p.transposed_input, p.weights, p.k_tail};
+    LinearVars vars{n, m, p.over_k, p.input, p.weights, p.k_tail};
     if (uses_gpu_schedules(target)) {
         // Where the schedule stages steps of K, a second version of the kernel for rows of x that
         // start at multiples of kInputVector floats: knowing it, the compiler loads a step's inputs
@@ -131,7 +117,7 @@ void schedule_linear(G &g, const Target &target, Func y, Products &p, Var n, Var
         // K are multiples of 4. The alignment of x's first row is assumed: a GPU product's x is
         // always a whole tensor's allocation (Tensor has no device views), which CUDA aligns to
         // 256 bytes and OpenCL to at least 128.
-        const Expr aligned_input = staged_k_step(g, target) > 0 && !p.transposed_input.defined()
+        const Expr aligned_input = staged_k_step(g, target) > 0
                                        ? g.x.dim(0).min() == 0 && g.x.dim(1).stride() % kInputVector == 0
                                        : Expr();
         schedule_linear_gpu(y, p.acc, vars, linear_gpu_params(g), aligned_input, g.y.dim(0).extent() > kWideProduct);

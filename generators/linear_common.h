@@ -30,7 +30,6 @@ struct LinearVars {
     Var n, m;
     RDom over_k;
     Func input;                 // (k, m), as the products read it
-    Func transposed_input;      // (m, k): x transposed, where the GPU schedule reads it so (else undefined)
     std::vector<Func> weights;  // (n, k), widened to float32; one, or two for the gated FFN
     RDom k_tail;                // where the sum runs over steps of K: the K % step left
 };

@@ -102,32 +102,6 @@ inline void schedule_linear_gpu_split_k(Func y, Func acc, LinearVars &v, const L
     acc.update(0).reorder(v.n, v.m, sums.defined() ? wo : ki).unroll(v.m);
 }
 
-// gpu_transpose_input: x transposed once to (m, k), in a kernel of its own (a warp reads 32 rows
-// of one column of x, lines it shares through L1 with the warps of the next columns, and writes 32
-// contiguous floats); a step then loads each k's rows of the thread as vectors of 4, and the
-// threads of a warp that differ in rows read neighbouring vectors. Without it a step's input loads
-// are as many L1 wavefronts as the warp has rows, which held the float32 product at 2048^3 at 82%
-// of L1 throughput and half the issue slots (Nsight Compute on the H100, docs/PERF.md).
-inline void stage_transposed_inputs(Func acc, LinearVars &v, const LinearGpuParams &p) {
-    const std::vector<Var> t = v.transposed_input.args();  // m, k
-    Var mo("mo"), ko("ko"), mi("mi"), ki("ki");
-    v.transposed_input.compute_root()
-        .align_storage(t[0], kInputVector)
-        .gpu_tile(t[0], t[1], mo, ko, mi, ki, 32, 8, TailStrategy::GuardWithIf);
-    const std::vector<Var> in = v.input.args();  // k, m
-    v.input.compute_at(acc, v.over_k.y)
-        .bound_extent(in[0], p.k_unroll)
-        .bound_extent(in[1], p.rows)
-        .reorder(in[1], in[0])
-        .unroll(in[0]);
-    if (p.rows % kInputVector == 0) {
-        Var mv("mv");
-        v.input.split(in[1], in[1], mv, kInputVector).vectorize(mv).unroll(in[1]);
-    } else {
-        v.input.unroll(in[1]);
-    }
-}
-
 // Register staging (gpu_k_unroll > 1 in the tiled schedule): per step of k_unroll over K, a thread
 // first loads its rows' inputs and its columns' weights (widened to float32) for the whole step
 // into registers, then does the cols x rows x k_unroll multiply-adds from registers, as Halide's
@@ -138,20 +112,16 @@ inline void stage_k_steps_in_registers(Func acc, LinearVars &v, const LinearGpuP
     const RVar within = v.over_k.x, step = v.over_k.y;
     acc.update(0).reorder(v.n, v.m, within, step).unroll(v.n).unroll(v.m).unroll(within);
     acc.update(1).reorder(v.n, v.m, v.k_tail.x).unroll(v.n).unroll(v.m);
-    if (v.transposed_input.defined()) {
-        stage_transposed_inputs(acc, v, p);
+    // The inputs of a step, k_unroll along a row, load as vectors of 4 floats where the rows are
+    // known to start at multiples of 4 (the specialization in linear.h's schedule_linear), otherwise
+    // one by one: at 16 rows x 4 steps, 64 of a step's 68 loads would be single floats.
+    const std::vector<Var> in = v.input.args();  // k, m
+    Var kv("kv");
+    v.input.compute_at(acc, step).bound_extent(in[0], p.k_unroll).unroll(in[1]);
+    if (p.k_unroll % kInputVector == 0) {
+        v.input.split(in[0], in[0], kv, kInputVector).vectorize(kv).unroll(in[0]);
     } else {
-        // The inputs of a step, k_unroll along a row, load as vectors of 4 floats where the rows
-        // are known to start at multiples of 4 (the specialization in linear.h's schedule_linear),
-        // otherwise one by one: at 16 rows x 4 steps, 64 of a step's 68 loads would be single floats.
-        const std::vector<Var> in = v.input.args();  // k, m
-        v.input.compute_at(acc, step).bound_extent(in[0], p.k_unroll).unroll(in[1]);
-        if (p.k_unroll % kInputVector == 0) {
-            Var kv("kv");
-            v.input.split(in[0], in[0], kv, kInputVector).vectorize(kv).unroll(in[0]);
-        } else {
-            v.input.unroll(in[0]);
-        }
+        v.input.unroll(in[0]);
     }
     for (Func w : v.weights) {
         const std::vector<Var> wa = w.args();  // n, k
