@@ -19,7 +19,7 @@ calls, then calls each followed by a synchronisation, timed with perf_counter, u
 and prints a Markdown table: per shape the reference's ms and rate, ours per weight storage (ms,
 rate, and our throughput over the reference's), then, on CUDA, how many rows with M >= 2048 reach
 60% of cuBLAS's throughput. Only torch is needed (no NumPy). The Markdown goes to stdout (and
---out); progress and retnet's own table to stderr. Not yet run on a GPU machine.
+--out); progress and retnet's own table to stderr.
 """
 import argparse
 import csv
