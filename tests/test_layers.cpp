@@ -32,11 +32,12 @@ double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
 std::vector<double> product(const Tensor &x, const Tensor &w, bool magnitude = false) {
     const int64_t M = x.dim(0), in = x.dim(1), out = w.dim(0);
     std::vector<double> y(static_cast<size_t>(M * out));
+    const float *xd = x.data(), *wd = w.data();  // once: data() checks the device on every call
     for (int64_t m = 0; m < M; m++) {
         for (int64_t n = 0; n < out; n++) {
             double s = 0;
             for (int64_t k = 0; k < in; k++) {
-                const double term = double(x.data()[m * in + k]) * w.data()[n * in + k];
+                const double term = double(xd[m * in + k]) * wd[n * in + k];
                 s += magnitude ? std::fabs(term) : term;
             }
             y[static_cast<size_t>(m * out + n)] = s;
