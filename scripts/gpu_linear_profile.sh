@@ -9,13 +9,12 @@
 #           tools/gpu/kernel_times.py), with weights in RETNET_WEIGHTS (default bf16);
 #   cublas  our products beside cuBLAS (tools/gpu/linear_vs_cublas.py).
 source "$(dirname "$0")/gpu_env.sh"
-if [ ! -x .device/bin/retnet ] && [ -f .device/bundle.txz ]; then tar xJf .device/bundle.txz; fi
 steps=" ${RETNET_PROFILE_STEPS:-sweep gemm decode cublas} "
 wants() { [[ "$steps" == *" $1 "* ]]; }
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu_linear.txt"
+gpu_info "$out/gpu_linear.txt"
 if wants sweep && [ -x ./.device/bin/retnet-gpu-sweep ]; then
   ./.device/bin/retnet-gpu-sweep --kernels ${RETNET_SWEEP_KERNELS:-linear} --db "$out/cuda_linear.json" \
-    --device-name "$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)" 2>&1 | tee -a "$out/gpu_linear.txt"
+    --device-name "$gpu_name" 2>&1 | tee -a "$out/gpu_linear.txt"
 fi
 ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 if wants gemm && [ -n "$ncu" ]; then

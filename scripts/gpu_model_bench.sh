@@ -5,7 +5,7 @@
 # the same run), then the launch floor (tools/launch_floor.cu, built here with nvcc). Presets and
 # storages: RETNET_PRESETS (default fla-1.3b) and RETNET_WEIGHTS (default "f32 bf16 int8").
 source "$(dirname "$0")/gpu_env.sh"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu_model_bench.txt"
+gpu_info "$out/gpu_model_bench.txt"
 for preset in ${RETNET_PRESETS:-fla-1.3b}; do
   for weights in ${RETNET_WEIGHTS:-f32 bf16 int8}; do
     ./.device/bin/retnet bench-model --device cuda --preset "$preset" --weights "$weights" --decode-batches 1 8 64 \

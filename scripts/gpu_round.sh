@@ -15,7 +15,6 @@
 source "$(dirname "$0")/gpu_env.sh"
 budget=${RETNET_ROUND_SECONDS:-540}
 start=$SECONDS
-if [ ! -x .device/bin/retnet ] && [ -f .device/bundle.txz ]; then tar xJf .device/bundle.txz; fi
 export RETNET_TEST_DATA_DIR="$PWD/tests/data"
 
 # step NAME SECONDS COMMAND...: runs COMMAND into $out/NAME.txt if SECONDS still fit, under a
@@ -33,8 +32,7 @@ step() {
   tail -n "${RETNET_ROUND_TAIL:-8}" "$out/$name.txt"
 }
 
-gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$out/gpu.txt"
+gpu_info "$out/gpu.txt"
 for suite in test_layers test_model test_attention test_decode_step; do
   step "$suite" 60 ./.device/bin/$suite --gtest_brief=1
 done

@@ -4,7 +4,7 @@
 # then `retnet bench --device cuda`, `retnet bench-model --device cuda` and, when a torchscale
 # checkout is in .anchors/torchscale, tools/torchscale_agreement.py on cuda. Logs go to $OUT when it is set (the lent machine), else ./gpu-logs.
 source "$(dirname "$0")/gpu_env.sh"
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
+gpu_info "$out/gpu.txt"
 status=0
 export RETNET_TEST_DATA_DIR="$PWD/tests/data"
 for suite in test_retention_forms test_decode_step test_retention_errors test_tensor test_layers test_model test_model_files \
@@ -18,7 +18,7 @@ done
 # The schedule sweep, when the bundle has it (RETNET_GPU_SWEEP=1 bash scripts/gpu_bundle.sh).
 if [ -x ./.device/bin/retnet-gpu-sweep ]; then
   ./.device/bin/retnet-gpu-sweep --db "$out/cuda.json" \
-    --device-name "$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)" 2>&1 | tee "$out/gpu_sweep.txt"
+    --device-name "$gpu_name" 2>&1 | tee "$out/gpu_sweep.txt"
 fi
 # RETNET_SKIP_BENCH=1: the suites only.
 if [ "${RETNET_SKIP_BENCH:-0}" != 1 ]; then
