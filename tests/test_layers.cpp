@@ -267,7 +267,8 @@ TEST(FloatFormats, NarrowingRoundsToNearestEven) {
 }
 
 TEST_P(LayersOnDevice, RmsNormMatchesReference) {
-    for (auto [M, C] : std::vector<std::pair<int64_t, int64_t>>{{1, 768}, {7, 33}, {20, 1}, {3, 1000}}) {
+    // C past one pass of a chunked GPU schedule (threads x chunk) too, with a partial last pass.
+    for (auto [M, C] : std::vector<std::pair<int64_t, int64_t>>{{1, 768}, {7, 33}, {20, 1}, {3, 1000}, {2, 2048}, {2, 5000}}) {
         SCOPED_TRACE(fmt::format("M={} C={}", M, C));
         Tensor x = random_tensor({M, C}), w = random_tensor({C});
         const float eps = 1e-5f;
@@ -285,7 +286,7 @@ TEST_P(LayersOnDevice, RmsNormMatchesReference) {
 }
 
 TEST_P(LayersOnDevice, GroupNormGateMatchesReference) {
-    for (auto [M, H, V] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 3, 256}, {9, 2, 7}, {4, 5, 100}}) {
+    for (auto [M, H, V] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 3, 256}, {9, 2, 7}, {4, 5, 100}, {2, 3, 1100}}) {
         SCOPED_TRACE(fmt::format("M={} H={} V={}", M, H, V));
         Tensor x = random_tensor({M, H, V}), g = random_tensor({M, H, V}), w = random_tensor({V});
         const float eps = 1e-6f;

@@ -12,8 +12,42 @@
 
 namespace retnet_gen {
 
+// gpu_chunk > 0: thread t takes elements (pass * threads + t) * chunk + e, e < chunk, with e unrolled:
+// the chunk's loads are independent and all in flight at once, where a thread striding along the
+// row waits on one load at a time (a decoding step's rows are one or a few per kernel, so each
+// kernel's time is such waits). Every thread then adds the threads' partial sums itself, unrolled
+// (the same shared-memory words for all, so each load is a broadcast): code outside the thread
+// loops runs on one thread with a barrier after each statement, which made the one-thread sum of
+// the strided schedule a chain of 128 barriers.
+inline void schedule_rows_gpu_chunked(RowFuncs &f, const Var &row, const Var &inner, const RowsGpuParams &p) {
+    const TailStrategy guard = TailStrategy::GuardWithIf;
+    Var io("io"), e("e"), pass("pass"), t("t");
+    f.out.split(inner, io, e, p.chunk, guard)
+        .split(io, pass, t, p.threads, guard)
+        .reorder(e, pass, t, row)
+        .unroll(e)
+        .gpu_blocks(row)
+        .gpu_threads(t);
+    if (f.per_row.defined()) f.per_row.compute_at(f.out, t);
+    if (f.row_sum.defined()) {
+        RVar co("co"), ce("ce"), cp("cp"), ct("ct");
+        Var u("u");
+        Func partial = f.row_sum.update(0)
+                           .split(f.along.x, co, ce, p.chunk, guard)
+                           .split(co, cp, ct, p.threads, guard)
+                           .rfactor(ct, u);
+        f.row_sum.compute_at(f.out, t).update(0).unroll(ct);
+        partial.compute_at(f.out, row).gpu_threads(u);
+        partial.update(0).reorder(ce, cp, u).unroll(ce).gpu_threads(u);
+    }
+}
+
 inline void schedule_rows_gpu(RowFuncs &f, const Var &inner, const RowsGpuParams &p) {
     Var row = fuse_rows(f.out, f.outer), io("io"), ii("ii");
+    if (p.chunk > 0) {
+        schedule_rows_gpu_chunked(f, row, inner, p);
+        return;
+    }
     f.out.split(inner, io, ii, p.threads, TailStrategy::GuardWithIf)
         .reorder(ii, io, row)
         .gpu_blocks(row)
