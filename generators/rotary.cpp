@@ -39,6 +39,7 @@ public:
             RowFuncs f{out, Func(), {h, t, b}};
             schedule_rows(*this, get_target(), f, kd);
         }
+        schedule_rows_together(get_target(), q_rotated, k_rotated);
     }
 };
 
@@ -67,6 +68,7 @@ public:
             RowFuncs f{out, Func(), {t, b}};
             schedule_rows(*this, get_target(), f, i);
         }
+        schedule_rows_together(get_target(), cos_table, sin_table);
     }
 };
 

@@ -73,4 +73,11 @@ void schedule_rows(G &g, const Target &target, RowFuncs &f, const Var &inner) {
     }
 }
 
+// Two outputs of one shape, each scheduled by schedule_rows, in one GPU kernel (on a CPU they stay
+// two loops): a decode step rotates q and k in every layer, each a few microseconds of launch and
+// latency for kilobytes of work. The fusion goes down to the thread loop, "ii" in both.
+inline void schedule_rows_together(const Target &target, Func first, Func second) {
+    if (uses_gpu_schedules(target)) second.compute_with(first, Var("ii"));
+}
+
 }  // namespace retnet_gen
