@@ -4,6 +4,8 @@
 //   linear           y(n, m) = sum_k x(k, m) w(n, k)
 //   linear_residual  y(n, m) = alpha * residual(n, m) + sum_k x(k, m) w(n, k)     (deepnorm: alpha)
 //   linear_glu       y(n, m) = act(sum_k x(k, m) w1(n, k)) * sum_k x(k, m) w2(n, k)  (act: swish or gelu)
+//   linear_pair      y1(n, m) = sum_k x(k, m) w1(n, k), y2(n, m) = sum_k x(k, m) w2(n, k)  (one kernel for two
+//                    projections of one input: q and k, v and g)
 //
 // Layouts (Halide order, innermost first): x (k, m) = row-major [M, K]; y (n, m) = [M, N].
 // Weights are stored by the runtime transposed, padded and in panels of kWeightPanel columns:
@@ -108,7 +110,8 @@ template<typename G>
 void schedule_linear(G &g, const Target &target, Func y, Products &p, Var n, Var m, int accumulators) {
     // Output column 0 at index 0: a tile's first column is then known to be a multiple of the tile
     // width, and so of the panel width (n % 16 and n / 16 fold into dense vector loads).
-    g.y.dim(0).set_min(0);
+    const std::vector<OutputImageParam> outputs = Func(g.y).output_buffers();
+    outputs[0].dim(0).set_min(0);  // (a Tuple's other buffers share the first's min and extent)
     LinearVars vars{n, m, p.over_k, p.input, p.weights, p.k_tail};
     if (uses_gpu_schedules(target)) {
         // Where the schedule stages steps of K, a second version of the kernel for rows of x that
@@ -120,7 +123,7 @@ void schedule_linear(G &g, const Target &target, Func y, Products &p, Var n, Var
         const Expr aligned_input = staged_k_step(g, target) > 0
                                        ? g.x.dim(0).min() == 0 && g.x.dim(1).stride() % kInputVector == 0
                                        : Expr();
-        schedule_linear_gpu(y, p.acc, vars, linear_gpu_params(g), aligned_input, g.y.dim(0).extent() > kWideProduct);
+        schedule_linear_gpu(y, p.acc, vars, linear_gpu_params(g), aligned_input, outputs[0].dim(0).extent() > kWideProduct);
     } else {
         schedule_linear_cpu(y, p.acc, vars, linear_cpu_params(g), accumulators, target);
     }
@@ -192,6 +195,28 @@ public:
     }
 };
 
+// Two products of one input, as one kernel with a Tuple output (y_0, y_1): a decoding step's
+// projections are each a few microseconds of launch and latency, and q and k (or v and g) share
+// x, its shape and the schedule's bucket.
+template<typename W>
+class LinearPairT : public Generator<LinearPairT<W>> {
+public:
+    RETNET_PARAMS_linear_cpu
+    RETNET_PARAMS_linear_gpu
+
+    GeneratorInput<Buffer<float, 2>> x{"x"};                      // (k, m)
+    GeneratorInput<Buffer<W, 3>> weight{"weight"};                // first (c, k, panel), padded
+    GeneratorInput<Buffer<W, 3>> second_weight{"second_weight"};  // second (c, k, panel), padded
+    GeneratorOutput<Func> y{"y", {Float(32), Float(32)}, 2};      // (n, m) each
+
+    void generate() {
+        Var n("n"), m("m");
+        Products p = generator_products(*this, this->get_target(), n, m, weight, second_weight);
+        y(n, m) = Tuple(p.acc(n, m)[0], p.acc(n, m)[1]);
+        schedule_linear(*this, this->get_target(), y, p, n, m, 2);
+    }
+};
+
 // Weight-only int8: w(n, k) = scale(n) * q(n, k) with q in [-127, 127]. The scale of an output
 // column is constant over the sum, so it multiplies the float32 sum of x * q once per output.
 class LinearInt8 : public Generator<LinearInt8> {
@@ -249,6 +274,26 @@ public:
         Var n("n"), m("m");
         Products p = generator_products(*this, this->get_target(), n, m, weight, gate_weight);
         y(n, m) = activate(activation, scale(n) * p.acc(n, m)[0]) * (gate_scale(n) * p.acc(n, m)[1]);
+        schedule_linear(*this, get_target(), y, p, n, m, 2);
+    }
+};
+
+class LinearPairInt8 : public Generator<LinearPairInt8> {
+public:
+    RETNET_PARAMS_linear_cpu
+    RETNET_PARAMS_linear_gpu
+
+    GeneratorInput<Buffer<float, 2>> x{"x"};                           // (k, m)
+    GeneratorInput<Buffer<int8_t, 3>> weight{"weight"};                // first q (c, k, panel), padded
+    GeneratorInput<Buffer<float, 1>> scale{"scale"};                   // (n), padded
+    GeneratorInput<Buffer<int8_t, 3>> second_weight{"second_weight"};  // second q (c, k, panel), padded
+    GeneratorInput<Buffer<float, 1>> second_scale{"second_scale"};     // (n), padded
+    GeneratorOutput<Func> y{"y", {Float(32), Float(32)}, 2};           // (n, m) each
+
+    void generate() {
+        Var n("n"), m("m");
+        Products p = generator_products(*this, get_target(), n, m, weight, second_weight);
+        y(n, m) = Tuple(scale(n) * p.acc(n, m)[0], second_scale(n) * p.acc(n, m)[1]);
         schedule_linear(*this, get_target(), y, p, n, m, 2);
     }
 };

@@ -102,6 +102,34 @@ TEST_P(LayersOnDevice, LinearMatchesReference) {
     }
 }
 
+// Two products of one x in one kernel (q and k, v and g), each output checked on its own.
+TEST_P(LayersOnDevice, PairOfProductsMatchesReference) {
+    for (auto [in, out] : std::vector<std::pair<int64_t, int64_t>>{{33, 70}, {96, 130}}) {
+        for (int64_t M : kRows) {
+            for (WeightStorage storage : storages_on(device())) {
+                SCOPED_TRACE(fmt::format("M={} in={} out={} weights {}", M, in, out, weight_storage_name(storage)));
+                Tensor x = random_tensor({M, in}), w1 = random_tensor({out, in}), w2 = random_tensor({out, in});
+                const Tensor w1r = rounded(w1, storage), w2r = rounded(w2, storage);
+                Tensor y1 = on(device(), poisoned({M, out})), y2 = on(device(), poisoned({M, out}));
+                linear_pair(on(device(), x), LinearWeight::pack(w1, device(), "first", storage),
+                            LinearWeight::pack(w2, device(), "second", storage), y1, y2);
+                EXPECT_LE(error_against_magnitude(y1, product(x, w1r), product(x, w1r, true)), 1e-5) << "first";
+                EXPECT_LE(error_against_magnitude(y2, product(x, w2r), product(x, w2r, true)), 1e-5) << "second";
+            }
+        }
+    }
+}
+
+TEST(Layers, PairOfProductsRefusesUnlikeWeights) {
+    Tensor x = random_tensor({2, 8});
+    const LinearWeight a = LinearWeight::pack(random_tensor({5, 8}), Device::cpu, "a", WeightStorage::f32);
+    const LinearWeight wider = LinearWeight::pack(random_tensor({6, 8}), Device::cpu, "wider", WeightStorage::f32);
+    const LinearWeight bf16 = LinearWeight::pack(random_tensor({5, 8}), Device::cpu, "b", WeightStorage::bf16);
+    Tensor y5 = Tensor::empty({2, 5}), y6 = Tensor::empty({2, 6});
+    expect_error([&] { linear_pair(x, a, wider, y5, y6); }, {"wider", "6 outputs", "a pair of products has one shape"});
+    expect_error([&] { linear_pair(x, a, bf16, y5, y5); }, {"a is float32", "both weights of the product need one storage"});
+}
+
 // Products of more than 16384 columns (output heads) start their GPU blocks in groups of rows
 // (generators/linear_common.h's kWideProduct): two more versions of the kernel (rows of x that
 // start at multiples of 4 floats, in 8, or not, in 7), checked here at a width just past it, not a

@@ -24,12 +24,18 @@ using LinearResidualKernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight
                                      float alpha, halide_buffer_t *y);
 using LinearGluKernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, halide_buffer_t *gate_weight,
                                 halide_buffer_t *y);
+// Two products of one x in one kernel (the Tuple output's buffers last).
+using LinearPairKernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, halide_buffer_t *second_weight,
+                                 halide_buffer_t *y_0, halide_buffer_t *y_1);
 // The int8 products: each weight with its per-output-column scale.
 using LinearInt8Kernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, halide_buffer_t *scale, halide_buffer_t *y);
 using LinearResidualInt8Kernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, halide_buffer_t *scale,
                                          halide_buffer_t *residual, float alpha, halide_buffer_t *y);
 using LinearGluInt8Kernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, halide_buffer_t *scale,
                                     halide_buffer_t *gate_weight, halide_buffer_t *gate_scale, halide_buffer_t *y);
+using LinearPairInt8Kernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, halide_buffer_t *scale,
+                                     halide_buffer_t *second_weight, halide_buffer_t *second_scale,
+                                     halide_buffer_t *y_0, halide_buffer_t *y_1);
 using NormKernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, float eps, halide_buffer_t *y);
 using GroupNormGateKernel = int (*)(halide_buffer_t *x, halide_buffer_t *gate, halide_buffer_t *weight, float eps,
                                     halide_buffer_t *y);

@@ -78,6 +78,14 @@ bool is_int8(const char *fn, const LinearWeight &w, const Tensor &x) {
     return true;
 }
 
+// The products that take two weights read both in one storage.
+void check_same_storage(const char *fn, const LinearWeight &a, const LinearWeight &b) {
+    if (a.packed.dtype() != b.packed.dtype()) {
+        throw Error(fmt::format("{}: {} is {} but {} is {}: both weights of the product need one storage", fn, a.name,
+                                dtype_name(a.packed.dtype()), b.name, dtype_name(b.packed.dtype())));
+    }
+}
+
 }  // namespace
 
 bool weight_storage_supported(WeightStorage storage, Device device) {
@@ -144,10 +152,7 @@ void linear_glu(const Tensor &x, const LinearWeight &fc1, const LinearWeight &ga
                                 fc1.out_features));
     }
     check_same_device(fn, {{"x", &x}, {"fc1", &fc1.packed}, {"gate", &gate.packed}, {"y", &y}});
-    if (gate.packed.dtype() != fc1.packed.dtype()) {
-        throw Error(fmt::format("linear_glu: {} is {} but {} is {}: both weights of the product need one storage",
-                                fc1.name, dtype_name(fc1.packed.dtype()), gate.name, dtype_name(gate.packed.dtype())));
-    }
+    check_same_storage(fn, fc1, gate);
     const detail::KernelTable &table = kernel_table();
     const bool swish = activation == Activation::swish;
     if (is_int8(fn, fc1, x) && is_int8(fn, gate, x)) {
@@ -165,6 +170,34 @@ void linear_glu(const Tensor &x, const LinearWeight &fc1, const LinearWeight &ga
                               x.device(), rows);
     KernelBuffer hx(x, "linear_glu: x"), h1(fc1.packed, fc1.name), hg(gate.packed, gate.name), hy(y, "linear_glu: y");
     run_kernel(fn, [&] { return kernel(hx, h1, hg, hy); });
+}
+
+void linear_pair(const Tensor &x, const LinearWeight &first, const LinearWeight &second, Tensor &y_first,
+                 Tensor &y_second) {
+    const char *fn = "linear_pair";
+    const int64_t rows = check_product(fn, x, first, y_first);
+    check_product(fn, x, second, y_second);
+    // The kernel's two outputs are one Tuple: one shape, so the packed weights' too.
+    if (second.out_features != first.out_features || second.packed.shape() != first.packed.shape()) {
+        throw Error(fmt::format("linear_pair: {} has {} outputs but {} has {}: a pair of products has one shape",
+                                second.name, second.out_features, first.name, first.out_features));
+    }
+    check_same_device(fn, {{"x", &x}, {"first", &first.packed}, {"second", &second.packed}, {"y_first", &y_first}, {"y_second", &y_second}});
+    check_same_storage(fn, first, second);
+    const detail::KernelTable &table = kernel_table();
+    if (is_int8(fn, first, x) && is_int8(fn, second, x)) {
+        auto kernel = find_kernel(fn, table.linear_pair_int8, x.device(), rows);
+        KernelBuffer hx(x, "linear_pair: x"), h1(first.packed, first.name), hs1(first.scale, Label(first.name.c_str(), "scale")),
+            h2(second.packed, second.name), hs2(second.scale, Label(second.name.c_str(), "scale")),
+            hy1(y_first, "linear_pair: y_first"), hy2(y_second, "linear_pair: y_second");
+        run_kernel(fn, [&] { return kernel(hx, h1, hs1, h2, hs2, hy1, hy2); });
+        return;
+    }
+    auto kernel = find_kernel(fn, for_storage(fn, first, table.linear_pair, table.linear_pair_bf16, table.linear_pair_f16),
+                              x.device(), rows);
+    KernelBuffer hx(x, "linear_pair: x"), h1(first.packed, first.name), h2(second.packed, second.name),
+        hy1(y_first, "linear_pair: y_first"), hy2(y_second, "linear_pair: y_second");
+    run_kernel(fn, [&] { return kernel(hx, h1, h2, hy1, hy2); });
 }
 
 void rms_norm(const Tensor &x, const Tensor &weight, float eps, Tensor &y) {

@@ -41,6 +41,20 @@ int64_t whole_weight_bytes(const ModelWeights &w) {
     return bytes;
 }
 
+// Two projections of one input in one kernel where their weights allow it (one storage, one
+// shape: a model's q and k, v and g always do), else one product each (a checkpoint may in
+// principle store them differently).
+void project_pair(const Tensor &x, const LinearWeight &first, const LinearWeight &second, Tensor &y_first,
+                  Tensor &y_second) {
+    if (first.packed.dtype() == second.packed.dtype() && first.packed.shape() == second.packed.shape() &&
+        first.out_features == second.out_features) {
+        linear_pair(x, first, second, y_first, y_second);
+        return;
+    }
+    linear(x, first, y_first);
+    linear(x, second, y_second);
+}
+
 }  // namespace
 
 int64_t Model::decode_weight_bytes() const {
@@ -242,10 +256,8 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
         // Retention sublayer.
         rms_norm(h, w.retention_norm, eps, a);
         Tensor q2 = q.reshape({M, H * K}), k2 = k.reshape({M, H * K});
-        linear(a, w.q, q2);
-        linear(a, w.k, k2);
-        linear(a, w.v, v);
-        linear(a, w.g, g);
+        project_pair(a, w.q, w.k, q2, k2);
+        project_pair(a, w.v, w.g, v, g);
         rotate_query_key(q, k, tables, k_scale, q_rot, k_rot);
         if (step) {
             Tensor o3 = o.reshape({B, H, V});

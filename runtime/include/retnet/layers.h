@@ -64,6 +64,10 @@ void linear(const Tensor &x, const LinearWeight &weight, Tensor &y);
 void linear_residual(const Tensor &x, const LinearWeight &weight, const Tensor &residual, float alpha, Tensor &y);
 // y = act(x W1^T) * (x Wgate^T) (torchscale's GLU feed-forward, before fc2).
 void linear_glu(const Tensor &x, const LinearWeight &fc1, const LinearWeight &gate, Activation activation, Tensor &y);
+// y_first = x W_first^T and y_second = x W_second^T in one kernel: two weights of one storage and
+// one shape [out, in], read by one pass over x (q and k, v and g).
+void linear_pair(const Tensor &x, const LinearWeight &first, const LinearWeight &second, Tensor &y_first,
+                 Tensor &y_second);
 
 // y [M, C] = x * rsqrt(mean(x^2) + eps) * weight [C], per row.
 void rms_norm(const Tensor &x, const Tensor &weight, float eps, Tensor &y);
