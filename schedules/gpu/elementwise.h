@@ -1,9 +1,10 @@
-// GPU schedule of the row-wise kernels (norms, rotation, embedding): a block per row, its threads
-// striding along the row (coalesced). A per-row value (a norm's 1/rms) is computed once per block
-// into shared memory; the sum along the row it comes from is split over the block's threads (each
-// sums every threads-th element, coalesced) before one thread adds their partial sums. (Summed by
-// one thread alone, a 2048-wide row took 71 us on an H100: a chain of dependent loads, and 50 such
-// norms were more than half of an fla-1.3b decode step.)
+// GPU schedule of the row-wise kernels (norms, rotation, embedding): a block per row. By default
+// its threads stride along the row (coalesced); a per-row value (a norm's 1/rms) is computed once
+// per block into shared memory, from a sum along the row split over the block's threads (each
+// sums every threads-th element) before one thread adds their partial sums. (Summed by one thread
+// alone, a 2048-wide row took 71 us on an H100: a chain of dependent loads, and 50 such norms were
+// more than half of an fla-1.3b decode step.) With gpu_chunk, each thread takes adjacent elements
+// instead (schedule_rows_gpu_chunked).
 #pragma once
 
 #include "cpu/elementwise.h"
@@ -12,16 +13,18 @@
 
 namespace retnet_gen {
 
+// The name of the thread loop of every row schedule below (schedule_rows_together fuses there).
+constexpr const char *kRowThreads = "ii";
+
 // gpu_chunk > 0: thread t takes elements (pass * threads + t) * chunk + e, e < chunk, with e unrolled:
 // the chunk's loads are independent and all in flight at once, where a thread striding along the
 // row waits on one load at a time (a decoding step's rows are one or a few per kernel, so each
 // kernel's time is such waits). Every thread then adds the threads' partial sums itself, unrolled
-// (the same shared-memory words for all, so each load is a broadcast): code outside the thread
-// loops runs on one thread with a barrier after each statement, which made the one-thread sum of
-// the strided schedule a chain of 128 barriers.
+// (the same shared-memory words for all, so each load is a broadcast): outside the thread loops
+// the sum would run on one thread, and unrolled there it took a barrier after every addition.
 inline void schedule_rows_gpu_chunked(RowFuncs &f, const Var &row, const Var &inner, const RowsGpuParams &p) {
     const TailStrategy guard = TailStrategy::GuardWithIf;
-    Var io("io"), e("e"), pass("pass"), t("t");
+    Var io("io"), e("e"), pass("pass"), t(kRowThreads);
     f.out.split(inner, io, e, p.chunk, guard)
         .split(io, pass, t, p.threads, guard)
         .reorder(e, pass, t, row)
@@ -43,7 +46,7 @@ inline void schedule_rows_gpu_chunked(RowFuncs &f, const Var &row, const Var &in
 }
 
 inline void schedule_rows_gpu(RowFuncs &f, const Var &inner, const RowsGpuParams &p) {
-    Var row = fuse_rows(f.out, f.outer), io("io"), ii("ii");
+    Var row = fuse_rows(f.out, f.outer), io("io"), ii(kRowThreads);
     if (p.chunk > 0) {
         schedule_rows_gpu_chunked(f, row, inner, p);
         return;
@@ -75,9 +78,10 @@ void schedule_rows(G &g, const Target &target, RowFuncs &f, const Var &inner) {
 
 // Two outputs of one shape, each scheduled by schedule_rows, in one GPU kernel (on a CPU they stay
 // two loops): a decode step rotates q and k in every layer, each a few microseconds of launch and
-// latency for kilobytes of work. The fusion goes down to the thread loop, "ii" in both.
+// latency for kilobytes of work. The fusion goes down to the thread loop. Both outputs must take
+// the same row schedule (one generator's parameters do).
 inline void schedule_rows_together(const Target &target, Func first, Func second) {
-    if (uses_gpu_schedules(target)) second.compute_with(first, Var("ii"));
+    if (uses_gpu_schedules(target)) second.compute_with(first, Var(kRowThreads));
 }
 
 }  // namespace retnet_gen
