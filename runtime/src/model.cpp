@@ -41,13 +41,17 @@ int64_t whole_weight_bytes(const ModelWeights &w) {
     return bytes;
 }
 
-// Two projections of one input in one kernel where their weights allow it (one storage, one
-// shape: a model's q and k, v and g always do), else one product each (a checkpoint may in
-// principle store them differently).
+// Two projections of one input in one kernel when decoding (at most kPairMaxRows rows) and their
+// weights allow it (one storage, one shape: a model's q and k, v and g always do), else one
+// product each. Decoding's products are a few microseconds of launch and latency each on a GPU;
+// a prefill's are long, and there the pair's tile, which holds both products' sums, was slower on
+// the CPU (3-7% at the small preset, T 1024) and is untimed on the GPU.
+constexpr int64_t kPairMaxRows = 64;
+
 void project_pair(const Tensor &x, const LinearWeight &first, const LinearWeight &second, Tensor &y_first,
                   Tensor &y_second) {
-    if (first.packed.dtype() == second.packed.dtype() && first.packed.shape() == second.packed.shape() &&
-        first.out_features == second.out_features) {
+    if (x.dim(0) <= kPairMaxRows && first.packed.dtype() == second.packed.dtype() &&
+        first.packed.shape() == second.packed.shape() && first.out_features == second.out_features) {
         linear_pair(x, first, second, y_first, y_second);
         return;
     }
