@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -79,11 +80,25 @@ bool is_int8(const char *fn, const LinearWeight &w, const Tensor &x) {
 }
 
 // The products that take two weights read both in one storage.
-void check_same_storage(const char *fn, const LinearWeight &a, const LinearWeight &b) {
-    if (a.packed.dtype() != b.packed.dtype()) {
-        throw Error(fmt::format("{}: {} is {} but {} is {}: both weights of the product need one storage", fn, a.name,
-                                dtype_name(a.packed.dtype()), b.name, dtype_name(b.packed.dtype())));
+// Why two weights cannot be one kernel's (empty where they can): they need one storage, and for a
+// pair of products (a Tuple output, one shape) one shape too.
+std::string storage_mismatch(const LinearWeight &a, const LinearWeight &b) {
+    if (a.packed.dtype() == b.packed.dtype()) return {};
+    return fmt::format("{} is {} but {} is {}: both weights of the product need one storage", a.name,
+                       dtype_name(a.packed.dtype()), b.name, dtype_name(b.packed.dtype()));
+}
+
+std::string pair_mismatch(const LinearWeight &first, const LinearWeight &second) {
+    if (second.out_features != first.out_features || second.packed.shape() != first.packed.shape()) {
+        return fmt::format("{} has {} outputs but {} has {}: a pair of products has one shape", second.name,
+                           second.out_features, first.name, first.out_features);
     }
+    return storage_mismatch(first, second);
+}
+
+void check_same_storage(const char *fn, const LinearWeight &a, const LinearWeight &b) {
+    const std::string why = storage_mismatch(a, b);
+    if (!why.empty()) throw Error(fmt::format("{}: {}", fn, why));
 }
 
 }  // namespace
@@ -178,12 +193,9 @@ void linear_pair(const Tensor &x, const LinearWeight &first, const LinearWeight 
     const int64_t rows = check_product(fn, x, first, y_first);
     check_product(fn, x, second, y_second);
     // The kernel's two outputs are one Tuple: one shape, so the packed weights' too.
-    if (second.out_features != first.out_features || second.packed.shape() != first.packed.shape()) {
-        throw Error(fmt::format("linear_pair: {} has {} outputs but {} has {}: a pair of products has one shape",
-                                second.name, second.out_features, first.name, first.out_features));
-    }
+    const std::string why = pair_mismatch(first, second);
+    if (!why.empty()) throw Error(fmt::format("{}: {}", fn, why));
     check_same_device(fn, {{"x", &x}, {"first", &first.packed}, {"second", &second.packed}, {"y_first", &y_first}, {"y_second", &y_second}});
-    check_same_storage(fn, first, second);
     const detail::KernelTable &table = kernel_table();
     if (is_int8(fn, first, x) && is_int8(fn, second, x)) {
         auto kernel = find_kernel(fn, table.linear_pair_int8, x.device(), rows);
@@ -198,6 +210,10 @@ void linear_pair(const Tensor &x, const LinearWeight &first, const LinearWeight 
     KernelBuffer hx(x, "linear_pair: x"), h1(first.packed, first.name), h2(second.packed, second.name),
         hy1(y_first, "linear_pair: y_first"), hy2(y_second, "linear_pair: y_second");
     run_kernel(fn, [&] { return kernel(hx, h1, h2, hy1, hy2); });
+}
+
+bool can_pair(const LinearWeight &first, const LinearWeight &second) {
+    return pair_mismatch(first, second).empty();
 }
 
 void rms_norm(const Tensor &x, const Tensor &weight, float eps, Tensor &y) {

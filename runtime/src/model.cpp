@@ -50,8 +50,7 @@ constexpr int64_t kPairMaxRows = 64;
 
 void project_pair(const Tensor &x, const LinearWeight &first, const LinearWeight &second, Tensor &y_first,
                   Tensor &y_second) {
-    if (x.dim(0) <= kPairMaxRows && first.packed.dtype() == second.packed.dtype() &&
-        first.packed.shape() == second.packed.shape() && first.out_features == second.out_features) {
+    if (x.dim(0) <= kPairMaxRows && can_pair(first, second)) {
         linear_pair(x, first, second, y_first, y_second);
         return;
     }

@@ -68,6 +68,9 @@ void linear_glu(const Tensor &x, const LinearWeight &fc1, const LinearWeight &ga
 // one shape [out, in], read by one pass over x (q and k, v and g).
 void linear_pair(const Tensor &x, const LinearWeight &first, const LinearWeight &second, Tensor &y_first,
                  Tensor &y_second);
+// Whether linear_pair takes these two weights (one storage, one shape); where not, it throws an
+// Error that says why.
+bool can_pair(const LinearWeight &first, const LinearWeight &second);
 
 // y [M, C] = x * rsqrt(mean(x^2) + eps) * weight [C], per row.
 void rms_norm(const Tensor &x, const Tensor &weight, float eps, Tensor &y);
