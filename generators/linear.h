@@ -53,6 +53,7 @@ template<typename G>
 int staged_k_step(G &g, const Target &target) {
     if (!uses_gpu_schedules(target)) return 0;
     const LinearGpuParams p = linear_gpu_params(g);
+    if (p.k_slices == 1 && p.k_shared > 0) return p.k_shared;
     return p.k_slices == 1 && p.k_unroll > 1 ? p.k_unroll : 0;
 }
 

@@ -1,7 +1,7 @@
 // GPU schedule of the linear kernels: every thread accumulates a (cols x rows) register tile of
 // outputs over K; a block is (col_threads x row_threads) threads. Weight loads are coalesced
 // (threads of a warp differ in the column, which is contiguous); the input rows are shared by
-// the block's threads through L1. No shared-memory staging (docs/PERF.md says why).
+// the block's threads through L1.
 //
 // With k_slices > 1 (the few-row buckets: decoding), the sum over K is split instead: a block
 // covers (cols x col_threads) columns with (col_threads x k_slices) threads, slice u summing
@@ -13,8 +13,10 @@
 // walks all of K alone waits on one load at a time, and a slice of one byte a step (the earlier
 // schedule's int8) kept an SM at a tenth of what HBM needs in flight (docs/PERF.md).
 //
-// With k_slices 1 and k_unroll > 1 (the prefill bucket), the tiled schedule stages k_unroll steps
-// of both operands in registers before their multiply-adds (stage_k_steps_in_registers).
+// With k_slices 1 and k_unroll > 1, the tiled schedule stages k_unroll steps of both operands in
+// registers before their multiply-adds (stage_k_steps_in_registers). With k_shared > 0 (the
+// prefill bucket) the block stages tiles of K in shared memory instead
+// (schedule_linear_gpu_shared): every operand is read from global memory once per block.
 #pragma once
 
 #include "gpu_common.h"
@@ -155,6 +157,130 @@ inline void launch_blocks(Stage s, const TiledLoops &l, const Expr &wide, const 
     s.gpu_blocks(l.nb, l.mb);
 }
 
+// What a Halide 14 kernel can launch with: its CUDA runtime does not opt in to more.
+constexpr int kMaxSharedBytes = 48 * 1024;
+
+// Shared-memory tiles (gpu_k_shared = KT > 0, gpu_k_slices 1): the block's sums (block_cols x
+// block_rows) live in shared memory; for each tile of KT steps over K the block's threads first
+// copy both operands' tiles into shared memory together (each element read from global memory
+// once per block, where the register-staged schedule has every thread read its own operands
+// through L1), then each thread sums its (cols x rows) outputs over the tile in registers (an
+// rfactor over the tiles) and adds them to the block's sums. The inputs' tile is stored rows
+// innermost, so that a thread's rows of one step are adjacent (vector loads from shared memory).
+// Every stage's threads are one fused dimension of col_threads x row_threads, so that the copies,
+// whose shapes differ from the outputs', use all the block's threads (docs/HALIDE14.md).
+inline void schedule_linear_gpu_shared(Func y, Func acc, LinearVars &v, const LinearGpuParams &p,
+                                       const Expr &aligned_input) {
+    check_schedule(p.row_group == 1, "linear: gpu_k_shared takes gpu_row_group 1");
+    check_schedule(p.k_unroll >= 1 && p.k_shared % p.k_unroll == 0, "linear: gpu_k_unroll must divide gpu_k_shared");
+    check_schedule(p.k_shared % kInputVector == 0 && p.cols % kInputVector == 0,
+                   "linear: gpu_k_shared and gpu_cols must be multiples of 4");
+    const TailStrategy guard = TailStrategy::GuardWithIf;
+    const int block_cols = p.cols * p.col_threads, block_rows = p.rows * p.row_threads;
+    const int threads = p.col_threads * p.row_threads;
+    // The block's sums (one set per product), the inputs' tile and the weights' tiles, in floats.
+    const int products = static_cast<int>(v.weights.size());
+    const int shared_floats = products * block_cols * block_rows + p.k_shared * block_rows + products * block_cols * p.k_shared;
+    check_schedule(shared_floats * 4 <= kMaxSharedBytes,
+                   "linear: gpu_k_shared needs " + std::to_string(shared_floats * 4) +
+                       " bytes of shared memory a block, more than the 48 KB a kernel can launch with; fewer rows or columns a block");
+    // Rows from 0, as columns are: a block's rows then start at a multiple of block_rows, and the
+    // compiler can prove a thread's rows in the tiles aligned for vector loads.
+    y.output_buffers()[0].dim(1).set_min(0);
+
+    // Each stage's loops are named apart (prefix): Halide 14 matches a compute_at loop by name in
+    // any stage of the Func, so the tile sums' thread loop must be named only in the tiles' stage.
+    auto thread_tiles = [&](Stage s, const std::string &prefix, const std::vector<VarOrRVar> &outer) {
+        Var nx(prefix + "nx"), ny(prefix + "ny"), nc(prefix + "nc"), mc(prefix + "mc"), t(prefix + "t");
+        Var no(prefix + "no"), nv(prefix + "nv");
+        s.split(v.n, nx, nc, p.cols, guard).split(v.m, ny, mc, p.rows, guard).split(nc, no, nv, kInputVector);
+        std::vector<VarOrRVar> order{nv, no, mc, nx, ny};
+        order.insert(order.end(), outer.begin(), outer.end());
+        s.reorder(order).vectorize(nv).unroll(no).unroll(mc).fuse(nx, ny, t).gpu_threads(t);
+    };
+    Var nb("nb"), mb("mb"), nt("nt"), mt("mt");
+    y.split(v.n, nb, nt, block_cols, guard).split(v.m, mb, mt, block_rows, guard).reorder(nt, mt, nb, mb);
+    y.gpu_blocks(nb, mb);
+    {
+        Var nx("out_nx"), ny("out_ny"), nc("out_nc"), mc("out_mc"), t("out_t");
+        y.split(nt, nx, nc, p.cols, guard).split(mt, ny, mc, p.rows, guard).reorder(nc, mc, nx, ny, nb, mb);
+        y.unroll(nc).unroll(mc).fuse(nx, ny, t).gpu_threads(t);
+    }
+    // A second version (a copy of the schedule so far) where x's rows start at multiples of 4
+    // floats: its tile copies load 4-float vectors (linear.h's schedule_linear).
+    if (aligned_input.defined()) y.specialize(aligned_input);
+
+    const RVar tile = v.over_k.y;
+    Var u("u");
+    Func tile_sums = acc.update(0).rfactor(tile, u);  // (n, m, u): a thread's sums over tile u
+    acc.compute_at(y, nb)
+        .align_bounds(v.n, block_cols)
+        .align_bounds(v.m, block_rows)
+        .bound_extent(v.n, block_cols)
+        .bound_extent(v.m, block_rows);
+    thread_tiles(acc, "zero_", {});
+    thread_tiles(acc.update(0), "tile_", {tile});
+    thread_tiles(acc.update(1), "tail_", {v.k_tail.x});
+    const LoopLevel tile_loop(acc, tile);
+
+    const std::vector<Var> tv = tile_sums.args();  // n, m, u
+    tile_sums.compute_at(acc, Var("tile_t")).bound_extent(tv[0], p.cols).bound_extent(tv[1], p.rows);
+    tile_sums.vectorize(tv[0]).unroll(tv[1]);
+    // Vectors of 4 floats, as 128-bit shared-memory loads: Halide 14's PTX backend proves at most
+    // 8-byte alignment for a wider vector and loads it 8 bytes at a time.
+    RVar within = v.over_k.x, step("step"), kr("kr");
+    Var no("no"), nv("nv");
+    tile_sums.update(0)
+        .split(within, step, kr, p.k_unroll, guard)
+        .split(tv[0], no, nv, kInputVector)
+        .reorder(nv, no, tv[1], kr, step)
+        .vectorize(nv)
+        .unroll(no)
+        .unroll(tv[1])
+        .unroll(kr);
+
+    // The inputs' tile: rows of KT contiguous steps read as 4-float vectors, 4 threads to a row;
+    // stored rows innermost; read by each thread as vectors of its rows.
+    const std::vector<Var> in = v.input.args();  // k, m
+    Func input_regs = v.input.in(tile_sums);
+    {
+        Var kq("kq"), kv("kv"), t("t"), to("to"), ti("ti");
+        v.input.compute_at(tile_loop)
+            .align_bounds(in[1], block_rows)
+            .bound_extent(in[0], p.k_shared)
+            .bound_extent(in[1], block_rows)
+            .reorder_storage(in[1], in[0])
+            .split(in[0], kq, kv, kInputVector)
+            .reorder(kv, kq, in[1])
+            .fuse(kq, in[1], t)
+            .split(t, to, ti, threads, guard)
+            .vectorize(kv)
+            .gpu_threads(ti);
+    }
+    {
+        Var mo("mo"), mv("mv");
+        input_regs.compute_at(tile_sums, kr).bound_extent(in[1], p.rows).split(in[1], mo, mv, kInputVector);
+        input_regs.vectorize(mv).unroll(mo);
+    }
+    // The weights' tile: each panel's KT x 16 contiguous weights, 4 columns (a vector) a thread.
+    for (Func w : v.weights) {
+        const std::vector<Var> wa = w.args();  // n, k
+        Var np("np"), nc("nc"), nq("nq"), nv("nv"), t("t"), t2("t2"), to("to"), ti("ti");
+        w.compute_at(tile_loop)
+            .align_bounds(wa[0], block_cols)
+            .bound_extent(wa[0], block_cols)
+            .bound_extent(wa[1], p.k_shared)
+            .split(wa[0], np, nc, kWeightPanel)
+            .split(nc, nq, nv, kInputVector)
+            .reorder(nv, nq, wa[1], np)
+            .fuse(nq, wa[1], t)
+            .fuse(t, np, t2)
+            .split(t2, to, ti, threads, guard)
+            .vectorize(nv)
+            .gpu_threads(ti);
+    }
+}
+
 // `aligned_input`, if defined, is the condition for a second version of the tiled kernel that
 // loads a step's inputs as vectors (linear.h's schedule_linear says when it holds); `wide` is
 // whether the product has more than kWideProduct columns (launch_blocks).
@@ -162,6 +288,10 @@ inline void schedule_linear_gpu(Func y, Func acc, LinearVars &v, const LinearGpu
                                 const Expr &wide) {
     if (p.k_slices > 1) {
         schedule_linear_gpu_split_k(y, acc, v, p);
+        return;
+    }
+    if (p.k_shared > 0) {
+        schedule_linear_gpu_shared(y, acc, v, p, aligned_input);
         return;
     }
     // A block's columns may run past the last one only into the weights' padding.
