@@ -130,10 +130,11 @@ TEST(Layers, PairOfProductsRefusesUnlikeWeights) {
     expect_error([&] { linear_pair(x, a, bf16, y5, y5); }, {"a is float32", "both weights of the product need one storage"});
 }
 
-// Products of more than 16384 columns (output heads) start their GPU blocks in groups of rows
-// (generators/linear_common.h's kWideProduct): two more versions of the kernel (rows of x that
-// start at multiples of 4 floats, in 8, or not, in 7), checked here at a width just past it, not a
-// multiple of the tiles, with rows for two row blocks (a partial group).
+// Products of more than 16384 columns (output heads; generators/linear_common.h's kWideProduct)
+// start their GPU blocks in groups of rows where a register-staged schedule has gpu_row_group > 1:
+// two more versions of the kernel (rows of x that start at multiples of 4 floats, in 8, or not, in
+// 7). Checked here at a width just past it, not a multiple of the tiles, with rows for two row
+// blocks (a partial group), whichever schedule the rows > 64 bucket has.
 TEST_P(LayersOnDevice, WideProductMatchesReference) {
     const int64_t M = 100, out = 16400;
     for (int64_t in : {8, 7}) {

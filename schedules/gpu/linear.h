@@ -175,6 +175,8 @@ inline void schedule_linear_gpu_shared(Func y, Func acc, LinearVars &v, const Li
     check_schedule(p.k_unroll >= 1 && p.k_shared % p.k_unroll == 0, "linear: gpu_k_unroll must divide gpu_k_shared");
     check_schedule(p.k_shared % kInputVector == 0 && p.cols % kInputVector == 0,
                    "linear: gpu_k_shared and gpu_cols must be multiples of 4");
+    check_schedule((p.cols * p.col_threads) % kWeightPanel == 0,
+                   "linear: with gpu_k_shared, a block's columns (gpu_cols * gpu_col_threads) are whole weight panels");
     const TailStrategy guard = TailStrategy::GuardWithIf;
     const int block_cols = p.cols * p.col_threads, block_rows = p.rows * p.row_threads;
     const int threads = p.col_threads * p.row_threads;
@@ -290,13 +292,13 @@ inline void schedule_linear_gpu(Func y, Func acc, LinearVars &v, const LinearGpu
         schedule_linear_gpu_split_k(y, acc, v, p);
         return;
     }
+    // A block's columns may run past the last one only into the weights' padding.
+    check_schedule(kWeightColumnPadding % (p.cols * p.col_threads) == 0,
+                   "linear: gpu_cols * gpu_col_threads must divide the weights' padding");
     if (p.k_shared > 0) {
         schedule_linear_gpu_shared(y, acc, v, p, aligned_input);
         return;
     }
-    // A block's columns may run past the last one only into the weights' padding.
-    check_schedule(kWeightColumnPadding % (p.cols * p.col_threads) == 0,
-                   "linear: gpu_cols * gpu_col_threads must divide the weights' padding");
     const TailStrategy guard = TailStrategy::GuardWithIf;
     const TiledLoops l;
     Var nt("nt"), mt("mt");
