@@ -47,8 +47,8 @@ void declare_panels(Input &weight) {
     weight.dim(2).set_min(0).set_stride(weight.dim(1).extent() * kWeightPanel);
 }
 
-// The steps over K that the GPU schedule stages in registers (gpu_k_unroll with gpu_k_slices 1),
-// or 0 where nothing is staged.
+// The steps over K that the GPU schedule stages together: a tile in shared memory (gpu_k_shared),
+// else steps in registers (gpu_k_unroll with gpu_k_slices 1); 0 where nothing is staged.
 template<typename G>
 int staged_k_step(G &g, const Target &target) {
     if (!uses_gpu_schedules(target)) return 0;

@@ -133,8 +133,9 @@ TEST(Layers, PairOfProductsRefusesUnlikeWeights) {
 // Products of more than 16384 columns (output heads; generators/linear_common.h's kWideProduct)
 // start their GPU blocks in groups of rows where a register-staged schedule has gpu_row_group > 1:
 // two more versions of the kernel (rows of x that start at multiples of 4 floats, in 8, or not, in
-// 7). Checked here at a width just past it, not a multiple of the tiles, with rows for two row
-// blocks (a partial group), whichever schedule the rows > 64 bucket has.
+// 7). Checked here at a width just past it, not a multiple of the tiles, whichever schedule the
+// rows > 64 bucket has (100 rows: two register-staged row blocks of 64, a partial group, or one
+// partial shared-tile block of 128).
 TEST_P(LayersOnDevice, WideProductMatchesReference) {
     const int64_t M = 100, out = 16400;
     for (int64_t in : {8, 7}) {

@@ -79,9 +79,8 @@ bool is_int8(const char *fn, const LinearWeight &w, const Tensor &x) {
     return true;
 }
 
-// The products that take two weights read both in one storage.
-// Why two weights cannot be one kernel's (empty where they can): they need one storage, and for a
-// pair of products (a Tuple output, one shape) one shape too.
+// Why two weights cannot be one kernel's (empty where they can): the products that take two
+// weights read both in one storage, and a pair of products (a Tuple output) has one shape too.
 std::string storage_mismatch(const LinearWeight &a, const LinearWeight &b) {
     if (a.packed.dtype() == b.packed.dtype()) return {};
     return fmt::format("{} is {} but {} is {}: both weights of the product need one storage", a.name,
