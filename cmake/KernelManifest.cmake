@@ -119,6 +119,27 @@ function(kernel_params out i family instance)
   set(${out} "${params}" PARENT_SCOPE)
 endfunction()
 
+# shared_bucket_params(<out> <schedule> <bucket>): one of the manifest's bucket_schedules for one
+# shape bucket, as name=value. A schedule that names another as its "base" gives only what differs:
+# its parameters replace the base's, bucket by bucket.
+function(shared_bucket_params out schedule bucket)
+  set(params "")
+  set(seen "")
+  while (NOT schedule STREQUAL "")
+    if (schedule IN_LIST seen)
+      message(FATAL_ERROR "${RETNET_MANIFEST}: bucket_schedules.${schedule}: its bases lead back to it")
+    endif ()
+    list(APPEND seen ${schedule})
+    manifest_get(unused bucket_schedules ${schedule})
+    manifest_optional(bucket_json bucket_schedules ${schedule} ${bucket})
+    json_object_params(own "${bucket_json}")
+    params_merge(own ${params})  # the derived schedule's values win
+    set(params "${own}")
+    manifest_optional(schedule bucket_schedules ${schedule} base)
+  endwhile ()
+  set(${out} "${params}" PARENT_SCOPE)
+endfunction()
+
 # manifest_bucket_params(<out> <kernel index> <bucket> <family>): the kernel's schedule for one
 # shape bucket, as name=value: its bucket_params, an object by bucket or the name of one of the
 # manifest's bucket_schedules, less the parameters of the other device family (a bucket that
@@ -129,11 +150,11 @@ function(manifest_bucket_params out i bucket family)
   if (NOT err)
     if (type STREQUAL "STRING")
       manifest_get(schedule_name kernels ${i} bucket_params)
-      manifest_optional(bucket_json bucket_schedules ${schedule_name} ${bucket})
+      shared_bucket_params(all ${schedule_name} ${bucket})
     else ()
       manifest_optional(bucket_json kernels ${i} bucket_params ${bucket})
+      json_object_params(all "${bucket_json}")
     endif ()
-    json_object_params(all "${bucket_json}")
     manifest_get(space kernels ${i} space)
     if (family STREQUAL "cpu")
       set(other gpu)

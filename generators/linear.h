@@ -53,7 +53,7 @@ template<typename G>
 int staged_k_step(G &g, const Target &target) {
     if (!uses_gpu_schedules(target)) return 0;
     const LinearGpuParams p = linear_gpu_params(g);
-    if (p.k_slices == 1 && p.k_shared > 0) return p.k_shared;
+    if (uses_shared_tiles(p)) return p.k_shared;
     return p.k_slices == 1 && p.k_unroll > 1 ? p.k_unroll : 0;
 }
 
@@ -115,6 +115,9 @@ void schedule_linear(G &g, const Target &target, Func y, Products &p, Var n, Var
     outputs[0].dim(0).set_min(0);  // (a Tuple's other buffers share the first's min and extent)
     LinearVars vars{n, m, p.over_k, p.input, p.weights, p.k_tail};
     if (uses_gpu_schedules(target)) {
+        // Shared-memory tiles take rows from 0 too: a block's rows then start at a multiple of its
+        // row count, and the compiler can prove a thread's rows in the tiles aligned for vector loads.
+        if (uses_shared_tiles(linear_gpu_params(g))) outputs[0].dim(1).set_min(0);
         // Where the schedule stages steps of K, a second version of the kernel for rows of x that
         // start at multiples of kInputVector floats: knowing it, the compiler loads a step's inputs
         // as 128-bit vectors. The rows' length (K) decides which version runs: the public models'

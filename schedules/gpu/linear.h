@@ -25,6 +25,9 @@
 
 namespace retnet_gen {
 
+// Whether the parameters choose shared-memory tiles: split-K (k_slices > 1) takes precedence.
+inline bool uses_shared_tiles(const LinearGpuParams &p) { return p.k_slices == 1 && p.k_shared > 0; }
+
 inline void schedule_linear_gpu_split_k(Func y, Func acc, LinearVars &v, const LinearGpuParams &p) {
     check_schedule(p.row_threads == 1, "linear: a split-K schedule (gpu_k_slices > 1) takes gpu_row_threads 1");
     const TailStrategy guard = TailStrategy::GuardWithIf;
@@ -186,28 +189,29 @@ inline void schedule_linear_gpu_shared(Func y, Func acc, LinearVars &v, const Li
     check_schedule(shared_floats * 4 <= kMaxSharedBytes,
                    "linear: gpu_k_shared needs " + std::to_string(shared_floats * 4) +
                        " bytes of shared memory a block, more than the 48 KB a kernel can launch with; fewer rows or columns a block");
-    // Rows from 0, as columns are: a block's rows then start at a multiple of block_rows, and the
-    // compiler can prove a thread's rows in the tiles aligned for vector loads.
-    y.output_buffers()[0].dim(1).set_min(0);
-
-    // Each stage's loops are named apart (prefix): Halide 14 matches a compute_at loop by name in
-    // any stage of the Func, so the tile sums' thread loop must be named only in the tiles' stage.
-    auto thread_tiles = [&](Stage s, const std::string &prefix, const std::vector<VarOrRVar> &outer) {
+    // A stage's threads: a thread's cols x rows of (n, m), unrolled, in 4-float vectors if
+    // `vectors`; the threads fused into one dimension. Each stage's loops are named apart (prefix):
+    // Halide 14 matches a compute_at loop by name in any stage of the Func, so the tile sums'
+    // thread loop must be named only in the tiles' stage.
+    auto thread_tiles = [&](Stage s, const VarOrRVar &n, const VarOrRVar &m, const std::string &prefix,
+                            const std::vector<VarOrRVar> &outer, bool vectors) {
         Var nx(prefix + "nx"), ny(prefix + "ny"), nc(prefix + "nc"), mc(prefix + "mc"), t(prefix + "t");
-        Var no(prefix + "no"), nv(prefix + "nv");
-        s.split(v.n, nx, nc, p.cols, guard).split(v.m, ny, mc, p.rows, guard).split(nc, no, nv, kInputVector);
-        std::vector<VarOrRVar> order{nv, no, mc, nx, ny};
+        s.split(n, nx, nc, p.cols, guard).split(m, ny, mc, p.rows, guard);
+        std::vector<VarOrRVar> order{nc, mc, nx, ny};
+        if (vectors) {
+            Var no(prefix + "no"), nv(prefix + "nv");
+            s.split(nc, no, nv, kInputVector).vectorize(nv).unroll(no);
+            order = {nv, no, mc, nx, ny};
+        } else {
+            s.unroll(nc);
+        }
         order.insert(order.end(), outer.begin(), outer.end());
-        s.reorder(order).vectorize(nv).unroll(no).unroll(mc).fuse(nx, ny, t).gpu_threads(t);
+        s.reorder(order).unroll(mc).fuse(nx, ny, t).gpu_threads(t);
     };
     Var nb("nb"), mb("mb"), nt("nt"), mt("mt");
     y.split(v.n, nb, nt, block_cols, guard).split(v.m, mb, mt, block_rows, guard).reorder(nt, mt, nb, mb);
     y.gpu_blocks(nb, mb);
-    {
-        Var nx("out_nx"), ny("out_ny"), nc("out_nc"), mc("out_mc"), t("out_t");
-        y.split(nt, nx, nc, p.cols, guard).split(mt, ny, mc, p.rows, guard).reorder(nc, mc, nx, ny, nb, mb);
-        y.unroll(nc).unroll(mc).fuse(nx, ny, t).gpu_threads(t);
-    }
+    thread_tiles(y, nt, mt, "out_", {nb, mb}, false);
     // A second version (a copy of the schedule so far) where x's rows start at multiples of 4
     // floats: its tile copies load 4-float vectors (linear.h's schedule_linear).
     if (aligned_input.defined()) y.specialize(aligned_input);
@@ -220,9 +224,9 @@ inline void schedule_linear_gpu_shared(Func y, Func acc, LinearVars &v, const Li
         .align_bounds(v.m, block_rows)
         .bound_extent(v.n, block_cols)
         .bound_extent(v.m, block_rows);
-    thread_tiles(acc, "zero_", {});
-    thread_tiles(acc.update(0), "tile_", {tile});
-    thread_tiles(acc.update(1), "tail_", {v.k_tail.x});
+    thread_tiles(acc, v.n, v.m, "zero_", {}, true);
+    thread_tiles(acc.update(0), v.n, v.m, "tile_", {tile}, true);
+    thread_tiles(acc.update(1), v.n, v.m, "tail_", {v.k_tail.x}, true);
     const LoopLevel tile_loop(acc, tile);
 
     const std::vector<Var> tv = tile_sums.args();  // n, m, u
@@ -295,7 +299,7 @@ inline void schedule_linear_gpu(Func y, Func acc, LinearVars &v, const LinearGpu
     // A block's columns may run past the last one only into the weights' padding.
     check_schedule(kWeightColumnPadding % (p.cols * p.col_threads) == 0,
                    "linear: gpu_cols * gpu_col_threads must divide the weights' padding");
-    if (p.k_shared > 0) {
+    if (uses_shared_tiles(p)) {
         schedule_linear_gpu_shared(y, acc, v, p, aligned_input);
         return;
     }
