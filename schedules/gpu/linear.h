@@ -185,7 +185,9 @@ inline void schedule_linear_gpu_shared(Func y, Func acc, LinearVars &v, const Li
     const int threads = p.col_threads * p.row_threads;
     // The block's sums (one set per product), the inputs' tile and the weights' tiles, in floats.
     const int products = static_cast<int>(v.weights.size());
-    const int shared_floats = products * block_cols * block_rows + p.k_shared * block_rows + products * block_cols * p.k_shared;
+    check_schedule(p.k_pad % kInputVector == 0, "linear: gpu_k_pad must be a multiple of 4 (the tile's 128-bit loads)");
+    const int input_rows = block_rows + p.k_pad;  // the inputs' tile: a step's rows, then the padding
+    const int shared_floats = products * block_cols * block_rows + p.k_shared * input_rows + products * block_cols * p.k_shared;
     check_schedule(shared_floats * 4 <= kMaxSharedBytes,
                    "linear: gpu_k_shared needs " + std::to_string(shared_floats * 4) +
                        " bytes of shared memory a block, more than the 48 KB a kernel can launch with; fewer rows or columns a block");
@@ -246,7 +248,8 @@ inline void schedule_linear_gpu_shared(Func y, Func acc, LinearVars &v, const Li
         .unroll(kr);
 
     // The inputs' tile: rows of KT contiguous steps read as 4-float vectors, 4 threads to a row;
-    // stored rows innermost; read by each thread as vectors of its rows.
+    // stored rows innermost, each step's rows followed by k_pad floats (align_storage rounds the
+    // rows' extent up to block_rows + k_pad); read by each thread as vectors of its rows.
     const std::vector<Var> in = v.input.args();  // k, m
     Func input_regs = v.input.in(tile_sums);
     {
@@ -263,6 +266,7 @@ inline void schedule_linear_gpu_shared(Func y, Func acc, LinearVars &v, const Li
             .vectorize(kv)
             .gpu_threads(ti);
     }
+    if (p.k_pad > 0) v.input.align_storage(in[1], input_rows);
     {
         Var mo("mo"), mv("mv");
         input_regs.compute_at(tile_sums, kr).bound_extent(in[1], p.rows).split(in[1], mo, mv, kInputVector);
