@@ -7,6 +7,11 @@
 //   linear_pair      y1(n, m) = sum_k x(k, m) w1(n, k), y2(n, m) = sum_k x(k, m) w2(n, k)  (one kernel for two
 //                    projections of one input: q and k, v and g)
 //
+// With input_norm (linear_glu and linear_pair, GPU decoding), x is first RMS-normalised as rms_norm
+// does, x(k, m) g(k) / sqrt(mean_k x(k, m)^2 + eps), so that a decoding step's pre-norms need no
+// kernels of their own: the norm's weight g multiplies x inside the sums, and each row's factor
+// 1 / sqrt(...) multiplies the sums (two inputs more, after the weights: norm_weight, eps).
+//
 // Layouts (Halide order, innermost first): x (k, m) = row-major [M, K]; y (n, m) = [M, N].
 // Weights are stored by the runtime transposed, padded and in panels of kWeightPanel columns:
 // weight (c, k, p) = [N_padded / 16][K][16] holds w(n, k) at c = n % 16, p = n / 16, so that a tile
@@ -30,7 +35,30 @@ struct Products {
     RDom over_k;
     Func input;
     std::vector<Func> weights;
-    RDom k_tail;  // with steps over K: the K % step left, a second update
+    RDom k_tail;       // with steps over K: the K % step left, a second update
+    Func sum_squares;  // with a norm: (m) sum_k x(k, m)^2
+    RDom along_row;    // its RDom
+    Expr row_factor;   // what multiplies each row's sums: 1, or the norm's 1 / sqrt(mean + eps)
+};
+
+// The pre-norm folded into the products (input_norm): its weight g (k) and eps; none if undefined.
+struct InputNorm {
+    Func weight;
+    Expr eps;
+};
+
+// The inputs a generator adds for input_norm (after its weights, in configure()).
+struct InputNormInputs {
+    GeneratorInput<Buffer<float, 1>> *weight = nullptr;
+    GeneratorInput<float> *eps = nullptr;
+
+    template<typename G>
+    void add_to(G &g) {
+        if (!g.input_norm) return;
+        weight = g.template add_input<Buffer<float, 1>>("norm_weight");
+        eps = g.template add_input<float>("eps");
+    }
+    InputNorm norm() const { return weight ? InputNorm{Func(*weight), Expr(*eps)} : InputNorm{}; }
 };
 
 // Declares a packed weight's panel layout to the compiler: 16 contiguous columns, then K rows of
@@ -62,12 +90,21 @@ int staged_k_step(G &g, const Target &target) {
 // which a schedule stages in registers, then over the K % k_step left (a second update that
 // reads the operands directly), so that no step reads past K.
 template<typename X, typename... W>
-Products products(int k_step, const X &x, Var n, Var m, const W &...weights) {
+Products products(int k_step, const InputNorm &norm, const X &x, Var n, Var m, const W &...weights) {
     const Expr K = x.dim(0).extent();
     Products p{Func("acc"), k_step > 0 ? RDom(0, k_step, 0, K / k_step, "over_k") : RDom(0, K, "over_k"), Func("input"), {}};
     Var k("k");
     const Expr row = clamp(m, x.dim(1).min(), x.dim(1).max());
-    p.input(k, m) = x(k, row);
+    const bool normed = norm.weight.defined();
+    p.input(k, m) = normed ? x(k, row) * norm.weight(k) : x(k, row);
+    p.row_factor = 1.0f;
+    if (normed) {
+        p.along_row = RDom(0, K, "along_row");
+        p.sum_squares = Func("sum_squares");
+        p.sum_squares(m) = 0.0f;
+        p.sum_squares(m) += x(p.along_row, row) * x(p.along_row, row);
+        p.row_factor = 1.0f / sqrt(p.sum_squares(m) / cast<float>(K) + norm.eps);
+    }
     const Expr c = n % kWeightPanel, panel = n / kWeightPanel;
     for (const auto *w : {&weights...}) {
         Func wide("weight_f32");
@@ -87,7 +124,7 @@ Products products(int k_step, const X &x, Var n, Var m, const W &...weights) {
     if (k_step > 0) {
         RDom tail(K / k_step * k_step, K % k_step, "k_tail");
         p.k_tail = tail;
-        const Expr xt = x(tail, row);
+        const Expr xt = normed ? x(tail, row) * norm.weight(tail) : x(tail, row);
         std::vector<Expr> wt;
         for (const auto *w : {&weights...}) wt.push_back(widened((*w)(c, tail, panel)));
         if (!gated) {
@@ -103,8 +140,13 @@ Products products(int k_step, const X &x, Var n, Var m, const W &...weights) {
 // that its schedule stages.
 template<typename G, typename... W>
 Products generator_products(G &g, const Target &target, Var n, Var m, W &...weights) {
+    return generator_products(g, target, InputNorm{}, n, m, weights...);
+}
+
+template<typename G, typename... W>
+Products generator_products(G &g, const Target &target, const InputNorm &norm, Var n, Var m, W &...weights) {
     (declare_panels(weights), ...);
-    return products(staged_k_step(g, target), g.x, n, m, weights...);
+    return products(staged_k_step(g, target), norm, g.x, n, m, weights...);
 }
 
 template<typename G>
@@ -113,7 +155,11 @@ void schedule_linear(G &g, const Target &target, Func y, Products &p, Var n, Var
     // width, and so of the panel width (n % 16 and n / 16 fold into dense vector loads).
     const std::vector<OutputImageParam> outputs = Func(g.y).output_buffers();
     outputs[0].dim(0).set_min(0);  // (a Tuple's other buffers share the first's min and extent)
-    LinearVars vars{n, m, p.over_k, p.input, p.weights, p.k_tail};
+    LinearVars vars{n, m, p.over_k, p.input, p.weights, p.k_tail, p.sum_squares, p.along_row};
+    // The folded pre-norm has a schedule only where its sum of squares can share the products'
+    // slices of K: the GPU's split-K (decoding) schedule.
+    check_schedule(!p.sum_squares.defined() || (uses_gpu_schedules(target) && linear_gpu_params(g).k_slices > 1),
+                   "linear: input_norm takes a GPU target and gpu_k_slices > 1 (the decoding schedule)");
     if (uses_gpu_schedules(target)) {
         // Shared-memory tiles take rows from 0 too: a block's rows then start at a multiple of its
         // row count, and the compiler can prove a thread's rows in the tiles aligned for vector loads.
@@ -185,16 +231,20 @@ public:
     RETNET_PARAMS_linear_cpu
     RETNET_PARAMS_linear_gpu
     GeneratorParam<Activation> activation{"activation", Activation::swish, {{"swish", Activation::swish}, {"gelu", Activation::gelu}}};
+    GeneratorParam<bool> input_norm{"input_norm", false};  // the pre-norm folded in (above)
 
     GeneratorInput<Buffer<float, 2>> x{"x"};                  // (k, m)
     GeneratorInput<Buffer<W, 3>> weight{"weight"};            // fc1 (c, k, panel), padded
     GeneratorInput<Buffer<W, 3>> gate_weight{"gate_weight"};  // gate (c, k, panel), padded
     GeneratorOutput<Buffer<float, 2>> y{"y"};                 // (n, m)
+    InputNormInputs norm;
+
+    void configure() { norm.add_to(*this); }
 
     void generate() {
         Var n("n"), m("m");
-        Products p = generator_products(*this, this->get_target(), n, m, weight, gate_weight);
-        y(n, m) = activate(activation, p.acc(n, m)[0]) * p.acc(n, m)[1];
+        Products p = generator_products(*this, this->get_target(), norm.norm(), n, m, weight, gate_weight);
+        y(n, m) = activate(activation, p.row_factor * p.acc(n, m)[0]) * (p.row_factor * p.acc(n, m)[1]);
         schedule_linear(*this, this->get_target(), y, p, n, m, 2);
     }
 };
@@ -207,16 +257,20 @@ class LinearPairT : public Generator<LinearPairT<W>> {
 public:
     RETNET_PARAMS_linear_cpu
     RETNET_PARAMS_linear_gpu
+    GeneratorParam<bool> input_norm{"input_norm", false};  // the pre-norm folded in (above)
 
     GeneratorInput<Buffer<float, 2>> x{"x"};                      // (k, m)
     GeneratorInput<Buffer<W, 3>> weight{"weight"};                // first (c, k, panel), padded
     GeneratorInput<Buffer<W, 3>> second_weight{"second_weight"};  // second (c, k, panel), padded
     GeneratorOutput<Func> y{"y", {Float(32), Float(32)}, 2};      // (n, m) each
+    InputNormInputs norm;
+
+    void configure() { norm.add_to(*this); }
 
     void generate() {
         Var n("n"), m("m");
-        Products p = generator_products(*this, this->get_target(), n, m, weight, second_weight);
-        y(n, m) = Tuple(p.acc(n, m)[0], p.acc(n, m)[1]);
+        Products p = generator_products(*this, this->get_target(), norm.norm(), n, m, weight, second_weight);
+        y(n, m) = Tuple(p.row_factor * p.acc(n, m)[0], p.row_factor * p.acc(n, m)[1]);
         schedule_linear(*this, this->get_target(), y, p, n, m, 2);
     }
 };
@@ -266,6 +320,7 @@ public:
     RETNET_PARAMS_linear_cpu
     RETNET_PARAMS_linear_gpu
     GeneratorParam<Activation> activation{"activation", Activation::swish, {{"swish", Activation::swish}, {"gelu", Activation::gelu}}};
+    GeneratorParam<bool> input_norm{"input_norm", false};  // the pre-norm folded in (above)
 
     GeneratorInput<Buffer<float, 2>> x{"x"};                       // (k, m)
     GeneratorInput<Buffer<int8_t, 3>> weight{"weight"};            // fc1 q (c, k, panel), padded
@@ -273,11 +328,14 @@ public:
     GeneratorInput<Buffer<int8_t, 3>> gate_weight{"gate_weight"};  // gate q (c, k, panel), padded
     GeneratorInput<Buffer<float, 1>> gate_scale{"gate_scale"};     // (n), padded
     GeneratorOutput<Buffer<float, 2>> y{"y"};                      // (n, m)
+    InputNormInputs norm;
+
+    void configure() { norm.add_to(*this); }
 
     void generate() {
         Var n("n"), m("m");
-        Products p = generator_products(*this, this->get_target(), n, m, weight, gate_weight);
-        y(n, m) = activate(activation, scale(n) * p.acc(n, m)[0]) * (gate_scale(n) * p.acc(n, m)[1]);
+        Products p = generator_products(*this, this->get_target(), norm.norm(), n, m, weight, gate_weight);
+        y(n, m) = activate(activation, scale(n) * p.row_factor * p.acc(n, m)[0]) * (gate_scale(n) * p.row_factor * p.acc(n, m)[1]);
         schedule_linear(*this, get_target(), y, p, n, m, 2);
     }
 };
@@ -286,6 +344,7 @@ class LinearPairInt8 : public Generator<LinearPairInt8> {
 public:
     RETNET_PARAMS_linear_cpu
     RETNET_PARAMS_linear_gpu
+    GeneratorParam<bool> input_norm{"input_norm", false};  // the pre-norm folded in (above)
 
     GeneratorInput<Buffer<float, 2>> x{"x"};                           // (k, m)
     GeneratorInput<Buffer<int8_t, 3>> weight{"weight"};                // first q (c, k, panel), padded
@@ -293,11 +352,14 @@ public:
     GeneratorInput<Buffer<int8_t, 3>> second_weight{"second_weight"};  // second q (c, k, panel), padded
     GeneratorInput<Buffer<float, 1>> second_scale{"second_scale"};     // (n), padded
     GeneratorOutput<Func> y{"y", {Float(32), Float(32)}, 2};           // (n, m) each
+    InputNormInputs norm;
+
+    void configure() { norm.add_to(*this); }
 
     void generate() {
         Var n("n"), m("m");
-        Products p = generator_products(*this, get_target(), n, m, weight, second_weight);
-        y(n, m) = Tuple(scale(n) * p.acc(n, m)[0], second_scale(n) * p.acc(n, m)[1]);
+        Products p = generator_products(*this, get_target(), norm.norm(), n, m, weight, second_weight);
+        y(n, m) = Tuple(scale(n) * p.row_factor * p.acc(n, m)[0], second_scale(n) * p.row_factor * p.acc(n, m)[1]);
         schedule_linear(*this, get_target(), y, p, n, m, 2);
     }
 };

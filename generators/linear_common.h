@@ -32,6 +32,8 @@ struct LinearVars {
     Func input;                 // (k, m), as the products read it
     std::vector<Func> weights;  // (n, k), widened to float32; one, or two for the gated FFN
     RDom k_tail;                // where the sum runs over steps of K: the K % step left
+    Func sum_squares;           // (m) with the pre-norm folded in (input_norm): sum_k x(k, m)^2
+    RDom along_row;             // its sum's RDom over K
 };
 
 enum class Activation { swish,

@@ -174,6 +174,80 @@ TEST_P(LayersOnDevice, GatedFeedForwardMatchesReference) {
     }
 }
 
+// x's rows RMS-normalised in float64 as rms_norm defines it: x g / sqrt(mean x^2 + eps), [M, in].
+std::vector<double> normed_rows(const Tensor &x, const Tensor &g, float eps) {
+    const int64_t M = x.dim(0), in = x.dim(1);
+    std::vector<double> out(static_cast<size_t>(M * in));
+    for (int64_t m = 0; m < M; m++) {
+        double squares = 0;
+        for (int64_t k = 0; k < in; k++) squares += double(x.data()[m * in + k]) * x.data()[m * in + k];
+        const double factor = 1.0 / std::sqrt(squares / double(in) + double(eps));
+        for (int64_t k = 0; k < in; k++) {
+            out[static_cast<size_t>(m * in + k)] = double(x.data()[m * in + k]) * factor * g.data()[k];
+        }
+    }
+    return out;
+}
+
+// xn [M, in] (float64) times w [out, in]^T, or the sums of the terms' magnitudes.
+std::vector<double> product(const std::vector<double> &xn, int64_t M, const Tensor &w, bool magnitude = false) {
+    const int64_t in = w.dim(1), out = w.dim(0);
+    std::vector<double> y(static_cast<size_t>(M * out));
+    for (int64_t m = 0; m < M; m++) {
+        for (int64_t n = 0; n < out; n++) {
+            double s = 0;
+            for (int64_t k = 0; k < in; k++) {
+                const double term = xn[static_cast<size_t>(m * in + k)] * w.data()[n * in + k];
+                s += magnitude ? std::fabs(term) : term;
+            }
+            y[static_cast<size_t>(m * out + n)] = s;
+        }
+    }
+    return y;
+}
+
+// The pre-norm folded into the pair and gated products (decoding on GPUs): against rms_norm's
+// definition and the products in float64, every storage, rows in every bucket; on the CPU, which
+// has no such kernels, a clear refusal.
+TEST_P(LayersOnDevice, NormedProductsMatchReference) {
+    const int64_t in = 96, out = 70;
+    const float eps = 1e-6f;
+    if (device() == Device::cpu) {
+        Tensor x = random_tensor({2, in}), g = random_tensor({in}), y1 = Tensor::empty({2, out}), y2 = Tensor::empty({2, out});
+        const LinearWeight w = LinearWeight::pack(random_tensor({out, in}), Device::cpu, "w", WeightStorage::f32);
+        expect_error([&] { linear_pair_normed(x, g, eps, w, w, y1, y2); }, {"linear_pair_normed", "GPUs only", "rms_norm"});
+        expect_error([&] { linear_glu_normed(x, g, eps, w, w, Activation::swish, y1); }, {"linear_glu_normed", "GPUs only"});
+        return;
+    }
+    for (int64_t M : kRows) {
+        for (WeightStorage storage : storages_on(device())) {
+            SCOPED_TRACE(fmt::format("M={} weights {}", M, weight_storage_name(storage)));
+            Tensor x = random_tensor({M, in}), g = random_tensor({in});
+            Tensor w1 = random_tensor({out, in}), w2 = random_tensor({out, in});
+            const Tensor w1r = rounded(w1, storage), w2r = rounded(w2, storage);
+            const std::vector<double> xn = normed_rows(x, g, eps);
+            const std::vector<double> a = product(xn, M, w1r), b = product(xn, M, w2r);
+            const std::vector<double> am = product(xn, M, w1r, true), bm = product(xn, M, w2r, true);
+            const LinearWeight p1 = LinearWeight::pack(w1, device(), "first", storage);
+            const LinearWeight p2 = LinearWeight::pack(w2, device(), "second", storage);
+            Tensor y1 = on(device(), poisoned({M, out})), y2 = on(device(), poisoned({M, out}));
+            linear_pair_normed(on(device(), x), on(device(), g), eps, p1, p2, y1, y2);
+            EXPECT_LE(error_against_magnitude(y1, a, am), 1e-5) << "first";
+            EXPECT_LE(error_against_magnitude(y2, b, bm), 1e-5) << "second";
+            for (Activation act : {Activation::swish, Activation::gelu}) {
+                std::vector<double> ref(a.size()), magnitude(a.size());
+                for (size_t i = 0; i < a.size(); i++) {
+                    ref[i] = (act == Activation::swish ? swish(a[i]) : gelu(a[i])) * b[i];
+                    magnitude[i] = am[i] * bm[i];
+                }
+                Tensor y = on(device(), poisoned({M, out}));
+                linear_glu_normed(on(device(), x), on(device(), g), eps, p1, p2, act, y);
+                EXPECT_LE(error_against_magnitude(y, ref, magnitude), 1e-5) << activation_name(act);
+            }
+        }
+    }
+}
+
 // Weights that arrive as bfloat16, float16 or float32 (a checkpoint's) stay so, bit for bit, unless
 // another storage is asked for; float32 storage widens them exactly. The shapes cover the packer's
 // vector blocks (8 x 8 16-bit, 4 x 4 32-bit), its 64 x 64 tiles and the edges of both.

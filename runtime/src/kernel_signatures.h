@@ -36,6 +36,19 @@ using LinearGluInt8Kernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight,
 using LinearPairInt8Kernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, halide_buffer_t *scale,
                                      halide_buffer_t *second_weight, halide_buffer_t *second_scale,
                                      halide_buffer_t *y_0, halide_buffer_t *y_1);
+// The pre-norm folded in (decoding on GPUs): the norm's weight and eps after the products' weights.
+using LinearPairNormedKernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, halide_buffer_t *second_weight,
+                                       halide_buffer_t *norm_weight, float eps, halide_buffer_t *y_0,
+                                       halide_buffer_t *y_1);
+using LinearGluNormedKernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, halide_buffer_t *gate_weight,
+                                      halide_buffer_t *norm_weight, float eps, halide_buffer_t *y);
+using LinearPairNormedInt8Kernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, halide_buffer_t *scale,
+                                           halide_buffer_t *second_weight, halide_buffer_t *second_scale,
+                                           halide_buffer_t *norm_weight, float eps, halide_buffer_t *y_0,
+                                           halide_buffer_t *y_1);
+using LinearGluNormedInt8Kernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, halide_buffer_t *scale,
+                                          halide_buffer_t *gate_weight, halide_buffer_t *gate_scale,
+                                          halide_buffer_t *norm_weight, float eps, halide_buffer_t *y);
 using NormKernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, float eps, halide_buffer_t *y);
 using GroupNormGateKernel = int (*)(halide_buffer_t *x, halide_buffer_t *gate, halide_buffer_t *weight, float eps,
                                     halide_buffer_t *y);

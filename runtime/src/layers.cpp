@@ -157,23 +157,63 @@ void linear_residual(const Tensor &x, const LinearWeight &weight, const Tensor &
     run_kernel(fn, [&] { return kernel(hx, hw, hr, alpha, hy); });
 }
 
-void linear_glu(const Tensor &x, const LinearWeight &fc1, const LinearWeight &gate, Activation activation, Tensor &y) {
-    const char *fn = "linear_glu";
+namespace {
+
+// The pre-norm a product may fold in (the *_normed kernels): its weight [K] and eps.
+struct FoldedNorm {
+    const Tensor *weight = nullptr;  // none
+    float eps = 0.0f;
+};
+
+void check_folded_norm(const char *fn, const Tensor &x, const FoldedNorm &norm) {
+    if (norm.weight == nullptr) return;
+    const std::string f = fn;
+    check_tensor(*norm.weight, f + ": norm_weight", {x.dim(1)}, "in features of x");
+    check_same_device(fn, {{"x", &x}, {"norm_weight", norm.weight}});
+    if (x.device() == Device::cpu) {
+        throw Error(fmt::format("{}: the products with a folded norm are built for GPUs only: on the CPU use rms_norm, "
+                                "then the product",
+                                fn));
+    }
+}
+
+void gated_products(const char *fn, const Tensor &x, const FoldedNorm &norm, const LinearWeight &fc1,
+                    const LinearWeight &gate, Activation activation, Tensor &y) {
     int64_t rows = check_product(fn, x, fc1, y);
     check_weight(fn, gate, x.dim(1), "x");
     if (gate.out_features != fc1.out_features) {
-        throw Error(fmt::format("linear_glu: {} has {} outputs but {} has {}", gate.name, gate.out_features, fc1.name,
+        throw Error(fmt::format("{}: {} has {} outputs but {} has {}", fn, gate.name, gate.out_features, fc1.name,
                                 fc1.out_features));
     }
     check_same_device(fn, {{"x", &x}, {"fc1", &fc1.packed}, {"gate", &gate.packed}, {"y", &y}});
     check_same_storage(fn, fc1, gate);
+    check_folded_norm(fn, x, norm);
     const detail::KernelTable &table = kernel_table();
     const bool swish = activation == Activation::swish;
+    const std::string f = fn;
+    KernelBuffer hx(x, f + ": x"), h1(fc1.packed, fc1.name), hg(gate.packed, gate.name), hy(y, f + ": y");
     if (is_int8(fn, fc1, x) && is_int8(fn, gate, x)) {
+        KernelBuffer hs1(fc1.scale, Label(fc1.name.c_str(), "scale")), hsg(gate.scale, Label(gate.name.c_str(), "scale"));
+        if (norm.weight != nullptr) {
+            auto kernel = find_kernel(fn, swish ? table.linear_glu_swish_normed_int8 : table.linear_glu_gelu_normed_int8,
+                                      x.device(), rows);
+            KernelBuffer hn(*norm.weight, f + ": norm_weight");
+            run_kernel(fn, [&] { return kernel(hx, h1, hs1, hg, hsg, hn, norm.eps, hy); });
+            return;
+        }
         auto kernel = find_kernel(fn, swish ? table.linear_glu_swish_int8 : table.linear_glu_gelu_int8, x.device(), rows);
-        KernelBuffer hx(x, "linear_glu: x"), h1(fc1.packed, fc1.name), hs1(fc1.scale, Label(fc1.name.c_str(), "scale")),
-            hg(gate.packed, gate.name), hsg(gate.scale, Label(gate.name.c_str(), "scale")), hy(y, "linear_glu: y");
         run_kernel(fn, [&] { return kernel(hx, h1, hs1, hg, hsg, hy); });
+        return;
+    }
+    if (norm.weight != nullptr) {
+        auto kernel = find_kernel(fn,
+                                  swish ? for_storage(fn, fc1, table.linear_glu_swish_normed, table.linear_glu_swish_normed_bf16,
+                                                      table.linear_glu_swish_normed_f16)
+                                        : for_storage(fn, fc1, table.linear_glu_gelu_normed, table.linear_glu_gelu_normed_bf16,
+                                                      table.linear_glu_gelu_normed_f16),
+                                  x.device(), rows);
+        KernelBuffer hn(*norm.weight, f + ": norm_weight");
+        run_kernel(fn, [&] { return kernel(hx, h1, hg, hn, norm.eps, hy); });
         return;
     }
     auto kernel = find_kernel(fn,
@@ -182,33 +222,70 @@ void linear_glu(const Tensor &x, const LinearWeight &fc1, const LinearWeight &ga
                                     : for_storage(fn, fc1, table.linear_glu_gelu, table.linear_glu_gelu_bf16,
                                                   table.linear_glu_gelu_f16),
                               x.device(), rows);
-    KernelBuffer hx(x, "linear_glu: x"), h1(fc1.packed, fc1.name), hg(gate.packed, gate.name), hy(y, "linear_glu: y");
     run_kernel(fn, [&] { return kernel(hx, h1, hg, hy); });
 }
 
-void linear_pair(const Tensor &x, const LinearWeight &first, const LinearWeight &second, Tensor &y_first,
-                 Tensor &y_second) {
-    const char *fn = "linear_pair";
+void pair_products(const char *fn, const Tensor &x, const FoldedNorm &norm, const LinearWeight &first,
+                   const LinearWeight &second, Tensor &y_first, Tensor &y_second) {
     const int64_t rows = check_product(fn, x, first, y_first);
     check_product(fn, x, second, y_second);
     // The kernel's two outputs are one Tuple: one shape, so the packed weights' too.
     const std::string why = pair_mismatch(first, second);
     if (!why.empty()) throw Error(fmt::format("{}: {}", fn, why));
     check_same_device(fn, {{"x", &x}, {"first", &first.packed}, {"second", &second.packed}, {"y_first", &y_first}, {"y_second", &y_second}});
+    check_folded_norm(fn, x, norm);
     const detail::KernelTable &table = kernel_table();
+    const std::string f = fn;
+    KernelBuffer hx(x, f + ": x"), h1(first.packed, first.name), h2(second.packed, second.name),
+        hy1(y_first, f + ": y_first"), hy2(y_second, f + ": y_second");
     if (is_int8(fn, first, x) && is_int8(fn, second, x)) {
+        KernelBuffer hs1(first.scale, Label(first.name.c_str(), "scale")), hs2(second.scale, Label(second.name.c_str(), "scale"));
+        if (norm.weight != nullptr) {
+            auto kernel = find_kernel(fn, table.linear_pair_normed_int8, x.device(), rows);
+            KernelBuffer hn(*norm.weight, f + ": norm_weight");
+            run_kernel(fn, [&] { return kernel(hx, h1, hs1, h2, hs2, hn, norm.eps, hy1, hy2); });
+            return;
+        }
         auto kernel = find_kernel(fn, table.linear_pair_int8, x.device(), rows);
-        KernelBuffer hx(x, "linear_pair: x"), h1(first.packed, first.name), hs1(first.scale, Label(first.name.c_str(), "scale")),
-            h2(second.packed, second.name), hs2(second.scale, Label(second.name.c_str(), "scale")),
-            hy1(y_first, "linear_pair: y_first"), hy2(y_second, "linear_pair: y_second");
         run_kernel(fn, [&] { return kernel(hx, h1, hs1, h2, hs2, hy1, hy2); });
+        return;
+    }
+    if (norm.weight != nullptr) {
+        auto kernel = find_kernel(fn, for_storage(fn, first, table.linear_pair_normed, table.linear_pair_normed_bf16, table.linear_pair_normed_f16),
+                                  x.device(), rows);
+        KernelBuffer hn(*norm.weight, f + ": norm_weight");
+        run_kernel(fn, [&] { return kernel(hx, h1, h2, hn, norm.eps, hy1, hy2); });
         return;
     }
     auto kernel = find_kernel(fn, for_storage(fn, first, table.linear_pair, table.linear_pair_bf16, table.linear_pair_f16),
                               x.device(), rows);
-    KernelBuffer hx(x, "linear_pair: x"), h1(first.packed, first.name), h2(second.packed, second.name),
-        hy1(y_first, "linear_pair: y_first"), hy2(y_second, "linear_pair: y_second");
     run_kernel(fn, [&] { return kernel(hx, h1, h2, hy1, hy2); });
+}
+
+}  // namespace
+
+void linear_glu(const Tensor &x, const LinearWeight &fc1, const LinearWeight &gate, Activation activation, Tensor &y) {
+    gated_products("linear_glu", x, FoldedNorm{}, fc1, gate, activation, y);
+}
+
+void linear_glu_normed(const Tensor &x, const Tensor &norm_weight, float eps, const LinearWeight &fc1,
+                       const LinearWeight &gate, Activation activation, Tensor &y) {
+    gated_products("linear_glu_normed", x, FoldedNorm{&norm_weight, eps}, fc1, gate, activation, y);
+}
+
+void linear_pair(const Tensor &x, const LinearWeight &first, const LinearWeight &second, Tensor &y_first,
+                 Tensor &y_second) {
+    pair_products("linear_pair", x, FoldedNorm{}, first, second, y_first, y_second);
+}
+
+void linear_pair_normed(const Tensor &x, const Tensor &norm_weight, float eps, const LinearWeight &first,
+                        const LinearWeight &second, Tensor &y_first, Tensor &y_second) {
+    pair_products("linear_pair_normed", x, FoldedNorm{&norm_weight, eps}, first, second, y_first, y_second);
+}
+
+bool normed_products_built_for(Device device) {
+    const detail::KernelTable &t = kernel_table();
+    return t.linear_pair_normed.built_for(device) && t.linear_glu_swish_normed.built_for(device);
 }
 
 bool can_pair(const LinearWeight &first, const LinearWeight &second) {

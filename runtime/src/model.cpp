@@ -48,6 +48,13 @@ int64_t whole_weight_bytes(const ModelWeights &w) {
 // the CPU (3-7% at the small preset, T 1024) and is untimed on the GPU.
 constexpr int64_t kPairMaxRows = 64;
 
+// On GPUs, decoding's pre-norms fold into the products that read them (linear_pair_normed,
+// linear_glu_normed): two norm kernels a layer fewer, each a few microseconds of latency for
+// kilobytes of work. Where the kernels are built, for the rows the pairs take.
+bool fold_norms(Device device, int64_t rows) {
+    return rows <= kPairMaxRows && normed_products_built_for(device);
+}
+
 void project_pair(const Tensor &x, const LinearWeight &first, const LinearWeight &second, Tensor &y_first,
                   Tensor &y_second) {
     if (x.dim(0) <= kPairMaxRows && can_pair(first, second)) {
@@ -249,6 +256,7 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
     retention_options.scale = 1.0;      // k carries K^-0.5 already
     retention_options.decay = c.decay;  // empty: the default gamma_h
 
+    const bool folded_norms = fold_norms(dev, M);
     Tensor q = buf.q, k = buf.k, q_rot = buf.q_rotated, k_rot = buf.k_rotated, v = buf.v, g = buf.g;
     Tensor o = buf.o, gated = buf.gated, ffn = buf.ffn;
     Tensor final_state = step ? Tensor() : Tensor::empty({B, H, K, V}, dev);
@@ -257,10 +265,15 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
         const LayerWeights &w = weights_.layers[static_cast<size_t>(l)];
         Tensor &layer_state = state.layer_states[static_cast<size_t>(l)];
         // Retention sublayer.
-        rms_norm(h, w.retention_norm, eps, a);
         Tensor q2 = q.reshape({M, H * K}), k2 = k.reshape({M, H * K});
-        project_pair(a, w.q, w.k, q2, k2);
-        project_pair(a, w.v, w.g, v, g);
+        if (folded_norms && can_pair(w.q, w.k) && can_pair(w.v, w.g)) {
+            linear_pair_normed(h, w.retention_norm, eps, w.q, w.k, q2, k2);
+            linear_pair_normed(h, w.retention_norm, eps, w.v, w.g, v, g);
+        } else {
+            rms_norm(h, w.retention_norm, eps, a);
+            project_pair(a, w.q, w.k, q2, k2);
+            project_pair(a, w.v, w.g, v, g);
+        }
         rotate_query_key(q, k, tables, k_scale, q_rot, k_rot);
         if (step) {
             Tensor o3 = o.reshape({B, H, V});
@@ -278,8 +291,12 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
         linear_residual(gated.reshape({M, H * V}), w.out, h, alpha, h_next);
         std::swap(h, h_next);
         // Feed-forward sublayer.
-        rms_norm(h, w.ffn_norm, eps, a);
-        linear_glu(a, w.fc1, w.gate, c.activation, ffn);
+        if (folded_norms) {
+            linear_glu_normed(h, w.ffn_norm, eps, w.fc1, w.gate, c.activation, ffn);
+        } else {
+            rms_norm(h, w.ffn_norm, eps, a);
+            linear_glu(a, w.fc1, w.gate, c.activation, ffn);
+        }
         linear_residual(ffn, w.fc2, h, alpha, h_next);
         std::swap(h, h_next);
     }

@@ -28,6 +28,29 @@ namespace retnet_gen {
 // Whether the parameters choose shared-memory tiles: split-K (k_slices > 1) takes precedence.
 inline bool uses_shared_tiles(const LinearGpuParams &p) { return p.k_slices == 1 && p.k_shared > 0; }
 
+// The folded pre-norm's sum of squares of each row (input_norm), split over K as the products
+// are: slice u's threads sum their rows' squares into shared memory (x is what those threads read
+// for the products anyway), then every output thread adds the slices' sums itself, 16 at a time
+// (broadcast loads): code at block level would run on one thread (docs/HALIDE14.md).
+inline void schedule_sum_squares_split_k(Func y, Var nb, Var nt, LinearVars &v, const LinearGpuParams &p) {
+    const TailStrategy guard = TailStrategy::GuardWithIf;
+    Func sum = v.sum_squares;
+    RVar ko("sq_ko"), ki("sq_ki"), io("sq_io"), ii("sq_ii");
+    Var u("sq_u");
+    Func slices = sum.update(0).split(v.along_row.x, ko, ki, p.k_slices, guard).rfactor(ki, u);  // (m, u)
+    const std::vector<Var> sv = slices.args();
+    slices.compute_at(y, nb)
+        .bound_extent(sv[0], p.rows)
+        .bound_extent(sv[1], p.k_slices)
+        .reorder(sv[0], sv[1])
+        .unroll(sv[0])
+        .gpu_threads(sv[1]);
+    slices.update(0).reorder(sv[0], ko, sv[1]).unroll(sv[0]).gpu_threads(sv[1]);
+    const Var m = sum.args()[0];
+    sum.compute_at(y, nt).bound_extent(m, p.rows).unroll(m);
+    sum.update(0).split(ki, io, ii, std::min(16, p.k_slices)).reorder(m, ii, io).unroll(m).unroll(ii);
+}
+
 inline void schedule_linear_gpu_split_k(Func y, Func acc, LinearVars &v, const LinearGpuParams &p) {
     check_schedule(p.row_threads == 1, "linear: a split-K schedule (gpu_k_slices > 1) takes gpu_row_threads 1");
     const TailStrategy guard = TailStrategy::GuardWithIf;
@@ -105,6 +128,7 @@ inline void schedule_linear_gpu_split_k(Func y, Func acc, LinearVars &v, const L
     }
     acc.compute_at(y, nt).bound_extent(v.n, 1).bound_extent(v.m, p.rows).unroll(v.m);
     acc.update(0).reorder(v.n, v.m, sums.defined() ? wo : ki).unroll(v.m);
+    if (v.sum_squares.defined()) schedule_sum_squares_split_k(y, nb, nt, v, p);
 }
 
 // Register staging (gpu_k_unroll > 1 in the tiled schedule): per step of k_unroll over K, a thread

@@ -71,6 +71,14 @@ void linear_pair(const Tensor &x, const LinearWeight &first, const LinearWeight 
 // Whether linear_pair takes these two weights (one storage, one shape); where not, it throws an
 // Error that says why.
 bool can_pair(const LinearWeight &first, const LinearWeight &second);
+// linear_pair and linear_glu of rms_norm(x, norm_weight, eps), each in one kernel: a decoding
+// step's pre-norms then need no kernels of their own. Built for GPUs only, with the decoding
+// (split-K) schedule at every row count; normed_products_built_for says where.
+void linear_pair_normed(const Tensor &x, const Tensor &norm_weight, float eps, const LinearWeight &first,
+                        const LinearWeight &second, Tensor &y_first, Tensor &y_second);
+void linear_glu_normed(const Tensor &x, const Tensor &norm_weight, float eps, const LinearWeight &fc1,
+                       const LinearWeight &gate, Activation activation, Tensor &y);
+bool normed_products_built_for(Device device);
 
 // y [M, C] = x * rsqrt(mean(x^2) + eps) * weight [C], per row.
 void rms_norm(const Tensor &x, const Tensor &weight, float eps, Tensor &y);
