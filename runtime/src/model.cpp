@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <optional>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -50,9 +52,14 @@ constexpr int64_t kPairMaxRows = 64;
 
 // On GPUs, decoding's pre-norms fold into the products that read them (linear_pair_normed,
 // linear_glu_normed): two norm kernels a layer fewer, each a few microseconds of latency for
-// kilobytes of work. Where the kernels are built, for the rows the pairs take.
+// kilobytes of work. Where the kernels are built, for the rows the pairs take, unless
+// RETNET_FOLD_NORMS=0 (one binary then times both ways, as RETNET_CUDA_GRAPHS=0 does for graphs).
 bool fold_norms(Device device, int64_t rows) {
-    return rows <= kPairMaxRows && normed_products_built_for(device);
+    static const bool enabled = [] {
+        const char *setting = std::getenv("RETNET_FOLD_NORMS");
+        return setting == nullptr || std::string(setting) != "0";
+    }();
+    return enabled && rows <= kPairMaxRows && normed_products_built_for(device);
 }
 
 void project_pair(const Tensor &x, const LinearWeight &first, const LinearWeight &second, Tensor &y_first,
