@@ -29,21 +29,26 @@ double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
 
 // x [M, in] W^T for W [out, in], in double; with `magnitude`, |x| |W|^T: the size of the terms
 // each output sums, against which float32 rounding is judged (error_against_magnitude).
-std::vector<double> product(const Tensor &x, const Tensor &w, bool magnitude = false) {
-    const int64_t M = x.dim(0), in = x.dim(1), out = w.dim(0);
+std::vector<double> product(const std::vector<double> &x, int64_t M, const Tensor &w, bool magnitude = false) {
+    const int64_t in = w.dim(1), out = w.dim(0);
     std::vector<double> y(static_cast<size_t>(M * out));
-    const float *xd = x.data(), *wd = w.data();  // once: data() checks the device on every call
+    const float *wd = w.data();  // once: data() checks the device on every call
     for (int64_t m = 0; m < M; m++) {
         for (int64_t n = 0; n < out; n++) {
             double s = 0;
             for (int64_t k = 0; k < in; k++) {
-                const double term = double(xd[m * in + k]) * wd[n * in + k];
+                const double term = x[static_cast<size_t>(m * in + k)] * wd[n * in + k];
                 s += magnitude ? std::fabs(term) : term;
             }
             y[static_cast<size_t>(m * out + n)] = s;
         }
     }
     return y;
+}
+
+std::vector<double> product(const Tensor &x, const Tensor &w, bool magnitude = false) {
+    const float *xd = x.data();
+    return product(std::vector<double>(xd, xd + x.numel()), x.dim(0), w, magnitude);
 }
 
 // Row sizes covering the buckets (<= 4 rows: matrix-vector; <= 16 and <= 64: split-K on GPUs;
@@ -187,23 +192,6 @@ std::vector<double> normed_rows(const Tensor &x, const Tensor &g, float eps) {
         }
     }
     return out;
-}
-
-// xn [M, in] (float64) times w [out, in]^T, or the sums of the terms' magnitudes.
-std::vector<double> product(const std::vector<double> &xn, int64_t M, const Tensor &w, bool magnitude = false) {
-    const int64_t in = w.dim(1), out = w.dim(0);
-    std::vector<double> y(static_cast<size_t>(M * out));
-    for (int64_t m = 0; m < M; m++) {
-        for (int64_t n = 0; n < out; n++) {
-            double s = 0;
-            for (int64_t k = 0; k < in; k++) {
-                const double term = xn[static_cast<size_t>(m * in + k)] * w.data()[n * in + k];
-                s += magnitude ? std::fabs(term) : term;
-            }
-            y[static_cast<size_t>(m * out + n)] = s;
-        }
-    }
-    return y;
 }
 
 // The pre-norm folded into the pair and gated products (decoding on GPUs): against rms_norm's
