@@ -283,9 +283,27 @@ void linear_pair_normed(const Tensor &x, const Tensor &norm_weight, float eps, c
     pair_products("linear_pair_normed", x, FoldedNorm{&norm_weight, eps}, first, second, y_first, y_second);
 }
 
-bool normed_products_built_for(Device device) {
+bool normed_products_built_for(Device device, DType storage) {
     const detail::KernelTable &t = kernel_table();
-    return t.linear_pair_normed.built_for(device) && t.linear_glu_swish_normed.built_for(device);
+    auto built = [&](const auto &f32, const auto &bf16, const auto &f16, const auto &int8) {
+        switch (storage) {
+        case DType::f32:
+            return f32.built_for(device);
+        case DType::bf16:
+            return bf16.built_for(device);
+        case DType::f16:
+            return f16.built_for(device);
+        case DType::i8:
+            return int8.built_for(device);
+        default:
+            return false;
+        }
+    };
+    return built(t.linear_pair_normed, t.linear_pair_normed_bf16, t.linear_pair_normed_f16, t.linear_pair_normed_int8) &&
+           built(t.linear_glu_swish_normed, t.linear_glu_swish_normed_bf16, t.linear_glu_swish_normed_f16,
+                 t.linear_glu_swish_normed_int8) &&
+           built(t.linear_glu_gelu_normed, t.linear_glu_gelu_normed_bf16, t.linear_glu_gelu_normed_f16,
+                 t.linear_glu_gelu_normed_int8);
 }
 
 bool can_pair(const LinearWeight &first, const LinearWeight &second) {

@@ -52,14 +52,16 @@ constexpr int64_t kPairMaxRows = 64;
 
 // On GPUs, decoding's pre-norms fold into the products that read them (linear_pair_normed,
 // linear_glu_normed): two norm kernels a layer fewer, each a few microseconds of latency for
-// kilobytes of work. Where the kernels are built, for the rows the pairs take, unless
-// RETNET_FOLD_NORMS=0 (one binary then times both ways, as RETNET_CUDA_GRAPHS=0 does for graphs).
-bool fold_norms(Device device, int64_t rows) {
+// kilobytes of work. Where the kernels are built for the weights' storages, for the rows the pairs
+// take, unless RETNET_FOLD_NORMS=0 (one binary then times both ways, as RETNET_CUDA_GRAPHS=0 does
+// for graphs).
+bool fold_norms(Device device, int64_t rows, const LayerWeights &layer) {
     static const bool enabled = [] {
         const char *setting = std::getenv("RETNET_FOLD_NORMS");
         return setting == nullptr || std::string(setting) != "0";
     }();
-    return enabled && rows <= kPairMaxRows && normed_products_built_for(device);
+    return enabled && rows <= kPairMaxRows && normed_products_built_for(device, layer.q.packed.dtype()) &&
+           normed_products_built_for(device, layer.fc1.packed.dtype());
 }
 
 void project_pair(const Tensor &x, const LinearWeight &first, const LinearWeight &second, Tensor &y_first,
@@ -263,7 +265,7 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
     retention_options.scale = 1.0;      // k carries K^-0.5 already
     retention_options.decay = c.decay;  // empty: the default gamma_h
 
-    const bool folded_norms = fold_norms(dev, M);
+    const bool folded_norms = fold_norms(dev, M, weights_.layers.front());
     Tensor q = buf.q, k = buf.k, q_rot = buf.q_rotated, k_rot = buf.k_rotated, v = buf.v, g = buf.g;
     Tensor o = buf.o, gated = buf.gated, ffn = buf.ffn;
     Tensor final_state = step ? Tensor() : Tensor::empty({B, H, K, V}, dev);

@@ -73,12 +73,13 @@ void linear_pair(const Tensor &x, const LinearWeight &first, const LinearWeight 
 bool can_pair(const LinearWeight &first, const LinearWeight &second);
 // linear_pair and linear_glu of rms_norm(x, norm_weight, eps), each in one kernel: a decoding
 // step's pre-norms then need no kernels of their own. Built for GPUs only, with the decoding
-// (split-K) schedule at every row count; normed_products_built_for says where.
+// (split-K) schedule at every row count; normed_products_built_for says where, for weights of one
+// storage (f16 ones on CUDA only).
 void linear_pair_normed(const Tensor &x, const Tensor &norm_weight, float eps, const LinearWeight &first,
                         const LinearWeight &second, Tensor &y_first, Tensor &y_second);
 void linear_glu_normed(const Tensor &x, const Tensor &norm_weight, float eps, const LinearWeight &fc1,
                        const LinearWeight &gate, Activation activation, Tensor &y);
-bool normed_products_built_for(Device device);
+bool normed_products_built_for(Device device, DType storage);
 
 // y [M, C] = x * rsqrt(mean(x^2) + eps) * weight [C], per row.
 void rms_norm(const Tensor &x, const Tensor &weight, float eps, Tensor &y);
