@@ -8,6 +8,7 @@
 #pragma once
 
 #include "retention_common.h"
+#include "rotation.h"
 #include "cpu/retention_recurrent.h"
 #include "gpu/retention_recurrent.h"
 
@@ -31,6 +32,21 @@ public:
     Output<Buffer<float, 3>> o{"o"};                  // (v, h, b)
     Output<Buffer<float, 4>> state_out{"state_out"};  // (v, k, h, b); may alias `state`
 
+    // rotate (GPUs only): q and k come unrotated, and the step turns them itself by the rotation
+    // tables of its one position (rotation.h) and scales k by k_scale, so that a model's decoding
+    // step needs no rotation kernel a layer. The tables are rotation_tables' [B, 1, K/2].
+    GeneratorParam<bool> rotate{"rotate", false};
+    GeneratorInput<Buffer<float, 3>> *cos_table = nullptr;  // (i, t, b), t = 0
+    GeneratorInput<Buffer<float, 3>> *sin_table = nullptr;
+    GeneratorInput<float> *k_scale = nullptr;
+
+    void configure() {
+        if (!rotate) return;
+        cos_table = add_input<Buffer<float, 3>>("cos_table");
+        sin_table = add_input<Buffer<float, 3>>("sin_table");
+        k_scale = add_input<float>("k_scale");
+    }
+
     void generate() {
         Var vd("vd"), kd("kd"), h("h"), b("b");
         const int fixed_keys = key_dim;
@@ -46,15 +62,17 @@ public:
         require_dense_layout();
         Expr key_count = fixed_keys > 0 ? Expr(fixed_keys) : q.dim(0).extent();
         RDom over_keys(0, key_count, "over_keys");
+        define_query_key(key_count);
         // Each state element is read, then written, at the same place: safe in place.
         Func updated("updated_state");
-        updated(vd, kd, h, b) = decay(h) * state(vd, kd, h, b) + k(kd, h, b) * v(vd, h, b);
+        updated(vd, kd, h, b) = decay(h) * state(vd, kd, h, b) + key(kd, h, b) * v(vd, h, b);
         DecodeStepVars vars{vd, kd, h, b, over_keys};
         // The CPU schedule fuses the read-out into the update's walk over the keys (one_pass); the
         // GPU schedule keeps a thread's updated column in registers for the read-out (two stages).
         if (!auto_schedule) {
             check_schedule(bool(one_pass) == !uses_gpu_schedules(get_target()),
                            "retention_decode_step: one_pass must be 1 for CPU targets and 0 for GPU targets");
+            check_schedule(!rotate || !one_pass, "retention_decode_step: rotate takes a GPU target (one_pass 0)");
         }
         if (one_pass && !auto_schedule) {
             define_one_pass(updated, vars);
@@ -68,7 +86,7 @@ public:
         // from the input state where it is inlined, and must then run before an in-place update.
         Func readout("readout");
         readout(vd, h, b) = 0.0f;
-        readout(vd, h, b) += q(over_keys, h, b) * updated(vd, over_keys, h, b);
+        readout(vd, h, b) += query(over_keys, h, b) * updated(vd, over_keys, h, b);
         o(vd, h, b) = scale * readout(vd, h, b);
         tie_output_bounds(key_count);
         DecodeStepFuncs funcs{o, state_out, readout, updated};
@@ -80,12 +98,33 @@ public:
             state.set_estimates({{0, 128}, {0, 128}, {0, 16}, {0, 1}});
             o.set_estimates({{0, 128}, {0, 16}, {0, 1}});
             state_out.set_estimates({{0, 128}, {0, 128}, {0, 16}, {0, 1}});
+            if (rotate) {
+                cos_table->set_estimates({{0, 64}, {0, 1}, {0, 1}});
+                sin_table->set_estimates({{0, 64}, {0, 1}, {0, 1}});
+            }
         } else {
             schedule_retention_decode_step_gpu(funcs, vars, fixed_keys, decode_step_gpu_params(*this));
         }
     }
 
 private:
+    Func query{"query"}, key{"key"};  // q and k as the step reads them: rotated if rotate
+
+    // Inlined into the step: each thread turns the features it reads, a few FLOPs beside each
+    // state element's load.
+    void define_query_key(Expr key_count) {
+        Var kd("kd"), h("h"), b("b");
+        if (!rotate) {
+            query(kd, h, b) = q(kd, h, b);
+            key(kd, h, b) = k(kd, h, b);
+            return;
+        }
+        Func cos_at(*cos_table), sin_at(*sin_table);
+        Expr last = key_count - 1, c = cos_at(kd / 2, 0, b), s = sin_at(kd / 2, 0, b);
+        query(kd, h, b) = rotated_feature([&](Expr j) { return q(j, h, b); }, kd, last, c, s);
+        key(kd, h, b) = rotated_feature([&](Expr j) { return k(j, h, b); }, kd, last, c, s) * *k_scale;
+    }
+
     // The runtime passes dense tensors that start at 0; saying so lets the compiler fold fixed
     // extents into constant offsets.
     void require_dense_layout() {
@@ -122,7 +161,7 @@ private:
     // runs first in each fused row, which keeps the in-place update safe.
     void define_one_pass(Func updated, const DecodeStepVars &x) {
         o(x.vd, x.h, x.b) = 0.0f;
-        o(x.vd, x.h, x.b) += (scale * q(x.over_keys, x.h, x.b)) * updated(x.vd, x.over_keys, x.h, x.b);
+        o(x.vd, x.h, x.b) += (scale * query(x.over_keys, x.h, x.b)) * updated(x.vd, x.over_keys, x.h, x.b);
         // No pure step: the update writes every row [0, K), which the runtime checks is the
         // state's whole key extent.
         state_out(x.vd, x.kd, x.h, x.b) = undef<float>();

@@ -1,12 +1,9 @@
-// The relative-position rotation of q and k (torchscale's "xpos" without scaling, docs/SEMANTICS.md §2),
-// with k's K^-0.5 scale folded in. Feature pairs (2i, 2i+1) of each head turn by the angle of
-// their position:
-//     out[2i]   = x[2i] cos - x[2i+1] sin
-//     out[2i+1] = x[2i+1] cos + x[2i] sin
-// The cos / sin tables (i, t, b) are computed once per forward pass by rotation_tables, on the
-// device, from each sequence's first position, and shared by every layer.
+// The rotation of q and k (generators/rotation.h) as a kernel of its own, with k's K^-0.5 scale
+// folded in. The cos / sin tables (i, t, b) are computed once per forward pass by rotation_tables,
+// on the device, from each sequence's first position, and shared by every layer.
 // Layouts: q, k (kd, h, t, b) = row-major [B, T, H, K]; tables (i, t, b) = [B, T, K/2].
 #include "linear_common.h"
+#include "rotation.h"
 #include "cpu/elementwise.h"
 #include "gpu/elementwise.h"
 
@@ -27,14 +24,9 @@ public:
 
     void generate() {
         Var kd("kd"), h("h"), t("t"), b("b");
-        Expr pair = kd / 2;
-        Expr is_first = kd % 2 == 0;
-        // Clamped: the true partner is always in range (K is even), but bounds inference cannot see it.
-        Expr partner = clamp(select(is_first, kd + 1, kd - 1), 0, q.dim(0).extent() - 1);
-        Expr c = cos_table(pair, t, b);
-        Expr s = select(is_first, -sin_table(pair, t, b), sin_table(pair, t, b));
-        q_rotated(kd, h, t, b) = q(kd, h, t, b) * c + q(partner, h, t, b) * s;
-        k_rotated(kd, h, t, b) = (k(kd, h, t, b) * c + k(partner, h, t, b) * s) * k_scale;
+        Expr last = q.dim(0).extent() - 1, c = cos_table(kd / 2, t, b), s = sin_table(kd / 2, t, b);
+        q_rotated(kd, h, t, b) = rotated_feature([&](Expr j) { return q(j, h, t, b); }, kd, last, c, s);
+        k_rotated(kd, h, t, b) = rotated_feature([&](Expr j) { return k(j, h, t, b); }, kd, last, c, s) * k_scale;
         for (Func out : {Func(q_rotated), Func(k_rotated)}) {
             RowFuncs f{out, Func(), {h, t, b}};
             schedule_rows(*this, get_target(), f, kd);

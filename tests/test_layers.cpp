@@ -406,23 +406,8 @@ TEST_P(LayersOnDevice, RotationMatchesReference) {
         Tensor q = random_tensor({B, T, H, K}), k = random_tensor({B, T, H, K});
         const std::vector<float> angles = rotation_angles(K);
         const double k_scale = 0.25;
-        std::vector<double> ref_q(static_cast<size_t>(q.numel())), ref_k(ref_q.size());
-        for (int64_t b = 0; b < B; b++) {
-            for (int64_t t = 0; t < T; t++) {
-                for (int64_t h = 0; h < H; h++) {
-                    for (int64_t i = 0; i < K / 2; i++) {
-                        const float phase = static_cast<float>(start[static_cast<size_t>(b)] + t) * angles[static_cast<size_t>(i)];
-                        const double c = std::cos(double(phase)), s = std::sin(double(phase));
-                        const int64_t at = ((b * T + t) * H + h) * K + 2 * i;
-                        for (auto [x, out, scale] : {std::tuple{&q, &ref_q, 1.0}, std::tuple{&k, &ref_k, k_scale}}) {
-                            const double x0 = x->data()[at], x1 = x->data()[at + 1];
-                            (*out)[static_cast<size_t>(at)] = (x0 * c - x1 * s) * scale;
-                            (*out)[static_cast<size_t>(at + 1)] = (x1 * c + x0 * s) * scale;
-                        }
-                    }
-                }
-            }
-        }
+        const std::vector<double> ref_q = reference_rotation(q, start, angles, 1.0);
+        const std::vector<double> ref_k = reference_rotation(k, start, angles, k_scale);
         Tensor qo = on(device(), poisoned(q.shape())), ko = on(device(), poisoned(k.shape()));
         rotate_query_key(on(device(), q), on(device(), k), RotationTables::make(start, T, K, device()),
                          static_cast<float>(k_scale), qo, ko);

@@ -80,4 +80,25 @@ double relative_error(const Tensor &actual, const Tensor &expected_anywhere) {
     return relative_error(actual, e);
 }
 
+std::vector<double> reference_rotation(const Tensor &x, const std::vector<int64_t> &starts,
+                                       const std::vector<float> &angles, double scale) {
+    const int64_t B = x.dim(0), T = x.dim(1), H = x.dim(2), K = x.dim(3);
+    std::vector<double> out(static_cast<size_t>(x.numel()));
+    for (int64_t b = 0; b < B; b++) {
+        for (int64_t t = 0; t < T; t++) {
+            for (int64_t i = 0; i < K / 2; i++) {
+                const float phase = static_cast<float>(starts[static_cast<size_t>(b)] + t) * angles[static_cast<size_t>(i)];
+                const double c = std::cos(double(phase)), s = std::sin(double(phase));
+                for (int64_t h = 0; h < H; h++) {
+                    const int64_t at = ((b * T + t) * H + h) * K + 2 * i;
+                    const double x0 = x.data()[at], x1 = x.data()[at + 1];
+                    out[static_cast<size_t>(at)] = (x0 * c - x1 * s) * scale;
+                    out[static_cast<size_t>(at + 1)] = (x1 * c + x0 * s) * scale;
+                }
+            }
+        }
+    }
+    return out;
+}
+
 }  // namespace retnet::test

@@ -23,6 +23,12 @@ Tensor poisoned(const Shape &shape);
 // and scaled back to float32: the weights int8 storage multiplies by.
 Tensor int8_dequantized_rows(const Tensor &w);
 
+// x [B, T, H, K] rotated in float64 as docs/SEMANTICS.md §2 says (feature pairs (2i, 2i+1) of
+// sequence b at position starts[b] + t turned by the float32 phase position * angles[i], as
+// torchscale rounds it), times scale: rotate_query_key's result, from no kernel code.
+std::vector<double> reference_rotation(const Tensor &x, const std::vector<int64_t> &starts,
+                                       const std::vector<float> &angles, double scale);
+
 // Every device this build knows, for tests that run on each; and a skip reason ("" = runnable).
 std::vector<Device> all_devices();
 std::string why_unavailable(Device device);

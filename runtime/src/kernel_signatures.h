@@ -19,6 +19,11 @@ using SequenceKernel = int (*)(halide_buffer_t *q, halide_buffer_t *k, halide_bu
 using DecodeStepKernel = int (*)(halide_buffer_t *q, halide_buffer_t *k, halide_buffer_t *v, halide_buffer_t *decay,
                                  float scale, halide_buffer_t *state, halide_buffer_t *o,
                                  halide_buffer_t *state_out);
+// The step that rotates q and k itself (GPUs): the rotation tables and k's scale after the state.
+using DecodeStepRotatedKernel = int (*)(halide_buffer_t *q, halide_buffer_t *k, halide_buffer_t *v,
+                                        halide_buffer_t *decay, float scale, halide_buffer_t *state,
+                                        halide_buffer_t *cos_table, halide_buffer_t *sin_table, float k_scale,
+                                        halide_buffer_t *o, halide_buffer_t *state_out);
 using LinearKernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, halide_buffer_t *y);
 using LinearResidualKernel = int (*)(halide_buffer_t *x, halide_buffer_t *weight, halide_buffer_t *residual,
                                      float alpha, halide_buffer_t *y);

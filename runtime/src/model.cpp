@@ -50,18 +50,28 @@ int64_t whole_weight_bytes(const ModelWeights &w) {
 // the CPU (3-7% at the small preset, T 1024) and is untimed on the GPU.
 constexpr int64_t kPairMaxRows = 64;
 
+// Whether the environment variable `name` is set to 0: the kernel fusions below can be turned off
+// at start-up, so that one binary times both ways (as RETNET_CUDA_GRAPHS=0 does for graphs).
+bool turned_off(const char *name) {
+    const char *setting = std::getenv(name);
+    return setting != nullptr && std::string(setting) == "0";
+}
+
 // On GPUs, decoding's pre-norms fold into the products that read them (linear_pair_normed,
 // linear_glu_normed): two norm kernels a layer fewer, each a few microseconds of latency for
 // kilobytes of work. Where the kernels are built for the weights' storages, for the rows the pairs
-// take, unless RETNET_FOLD_NORMS=0 (one binary then times both ways, as RETNET_CUDA_GRAPHS=0 does
-// for graphs).
+// take, unless RETNET_FOLD_NORMS=0.
 bool fold_norms(Device device, int64_t rows, const LayerWeights &layer) {
-    static const bool enabled = [] {
-        const char *setting = std::getenv("RETNET_FOLD_NORMS");
-        return setting == nullptr || std::string(setting) != "0";
-    }();
+    static const bool enabled = !turned_off("RETNET_FOLD_NORMS");
     return enabled && rows <= kPairMaxRows && normed_products_built_for(device, layer.q.packed.dtype()) &&
            normed_products_built_for(device, layer.fc1.packed.dtype());
+}
+
+// Likewise the rotation of q and k folds into the decoding step's retention kernel
+// (retention_decode_step_rotated): one kernel a layer fewer. Unless RETNET_FOLD_ROTATION=0.
+bool fold_rotation(Device device) {
+    static const bool enabled = !turned_off("RETNET_FOLD_ROTATION");
+    return enabled && rotated_decode_step_built_for(device);
 }
 
 void project_pair(const Tensor &x, const LinearWeight &first, const LinearWeight &second, Tensor &y_first,
@@ -266,6 +276,7 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
     retention_options.decay = c.decay;  // empty: the default gamma_h
 
     const bool folded_norms = fold_norms(dev, M, weights_.layers.front());
+    const bool folded_rotation = step && fold_rotation(dev);
     Tensor q = buf.q, k = buf.k, q_rot = buf.q_rotated, k_rot = buf.k_rotated, v = buf.v, g = buf.g;
     Tensor o = buf.o, gated = buf.gated, ffn = buf.ffn;
     Tensor final_state = step ? Tensor() : Tensor::empty({B, H, K, V}, dev);
@@ -283,18 +294,25 @@ Tensor Model::run(const std::vector<int32_t> &tokens, int64_t batch, int64_t seq
             project_pair(a, w.q, w.k, q2, k2);
             project_pair(a, w.v, w.g, v, g);
         }
-        rotate_query_key(q, k, tables, k_scale, q_rot, k_rot);
-        if (step) {
+        if (folded_rotation) {
             Tensor o3 = o.reshape({B, H, V});
-            retention_decode_step(q_rot.reshape({B, H, K}), k_rot.reshape({B, H, K}), v.reshape({B, H, V}), layer_state,
-                                  o3, retention_options);
-        } else if (pass == Pass::parallel) {
-            retention_parallel(q_rot, k_rot, v.reshape({B, T, H, V}), o, retention_options, &layer_state, &final_state);
-            std::swap(layer_state, final_state);
+            retention_decode_step_rotated(q.reshape({B, H, K}), k.reshape({B, H, K}), tables, k_scale,
+                                          v.reshape({B, H, V}), layer_state, o3, retention_options);
         } else {
-            retention_chunkwise(q_rot, k_rot, v.reshape({B, T, H, V}), o, chunk == 0 ? kDefaultChunk : chunk,
-                                retention_options, &layer_state, &final_state);
-            std::swap(layer_state, final_state);
+            rotate_query_key(q, k, tables, k_scale, q_rot, k_rot);
+            if (step) {
+                Tensor o3 = o.reshape({B, H, V});
+                retention_decode_step(q_rot.reshape({B, H, K}), k_rot.reshape({B, H, K}), v.reshape({B, H, V}),
+                                      layer_state, o3, retention_options);
+            } else if (pass == Pass::parallel) {
+                retention_parallel(q_rot, k_rot, v.reshape({B, T, H, V}), o, retention_options, &layer_state,
+                                   &final_state);
+                std::swap(layer_state, final_state);
+            } else {
+                retention_chunkwise(q_rot, k_rot, v.reshape({B, T, H, V}), o, chunk == 0 ? kDefaultChunk : chunk,
+                                    retention_options, &layer_state, &final_state);
+                std::swap(layer_state, final_state);
+            }
         }
         group_norm_gate(o.reshape({M, H, V}), g.reshape({M, H, V}), w.group_norm, eps, gated);
         linear_residual(gated.reshape({M, H * V}), w.out, h, alpha, h_next);

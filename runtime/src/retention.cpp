@@ -13,6 +13,7 @@
 #include "halide_bridge.h"
 #include "kernel_dispatch.h"
 #include "retnet/error.h"
+#include "retnet/layers.h"
 
 namespace retnet {
 
@@ -295,10 +296,16 @@ void retention_recurrent(const Tensor &q, const Tensor &k, const Tensor &v, Tens
                       final_state, true);
 }
 
-void retention_decode_step(const Tensor &q, const Tensor &k, const Tensor &v, Tensor &state, Tensor &o,
-                           const RetentionOptions &options) {
+namespace {
+
+// What retention_decode_step checks of its tensors, and their B, H, K, V.
+struct StepDims {
+    int64_t B, H, K, V;
+};
+
+StepDims check_decode_step(const char *fn, const Tensor &q, const Tensor &k, const Tensor &v, const Tensor &state,
+                           const Tensor &o) {
     // Called once per token and layer: no strings are built here unless a check fails.
-    const char *fn = "retention_decode_step";
     check_rank(q, Label(fn, "q"), 3, "B, H, K");
     check_rank(v, Label(fn, "v"), 3, "B, H, V");
     const int64_t B = q.dim(0), H = q.dim(1), K = q.dim(2), V = v.dim(2);
@@ -313,19 +320,63 @@ void retention_decode_step(const Tensor &q, const Tensor &k, const Tensor &v, Te
     check_tensor(state, Label(fn, "state"), {B, H, K, V}, "B, H, K, V");
     check_tensor(o, Label(fn, "o"), {B, H, V}, "B, H, V");
     check_same_device(fn, {{"q", &q}, {"k", &k}, {"v", &v}, {"state", &state}, {"o", &o}});
-    Decay decay = resolve_decay(fn, options, H, K, DecayForm::gamma);
-    // K = V = 128 and K = 256 have kernels of their own on GPUs (a thread's state rows in
-    // registers; K = V = 128: every offset inside a head a constant).
+    return {B, H, K, V};
+}
+
+// The step's kernel for its shape: K = V = 128 and K = 256 have kernels of their own on GPUs (a
+// thread's state rows in registers; K = V = 128: every offset inside a head a constant).
+template<typename Fn>
+Fn decode_step_kernel(const char *fn, const detail::KernelSet<Fn> &any_shape, const detail::KernelSet<Fn> &k256,
+                      const detail::KernelSet<Fn> &kv128, const StepDims &d, Device device) {
+    if (d.K == 128 && d.V == 128 && kv128.built_for(device)) return find_kernel(fn, kv128, device, d.B * d.H);
+    if (d.K == 256 && d.V % 32 == 0 && k256.built_for(device)) return find_kernel(fn, k256, device);
+    return find_kernel(fn, any_shape, device, d.B);
+}
+
+}  // namespace
+
+void retention_decode_step(const Tensor &q, const Tensor &k, const Tensor &v, Tensor &state, Tensor &o,
+                           const RetentionOptions &options) {
+    const char *fn = "retention_decode_step";
+    const StepDims d = check_decode_step(fn, q, k, v, state, o);
+    Decay decay = resolve_decay(fn, options, d.H, d.K, DecayForm::gamma);
     const detail::KernelTable &table = kernel_table();
-    const bool kv128 = K == 128 && V == 128 && table.retention_decode_step_kv128.built_for(q.device());
-    const bool k256 = K == 256 && V % 32 == 0 && table.retention_decode_step_k256.built_for(q.device());
-    auto step = kv128  ? find_kernel(fn, table.retention_decode_step_kv128, q.device(), B * H)
-                : k256 ? find_kernel(fn, table.retention_decode_step_k256, q.device())
-                       : find_kernel(fn, table.retention_decode_step, q.device(), B);
+    auto step = decode_step_kernel(fn, table.retention_decode_step, table.retention_decode_step_k256,
+                                   table.retention_decode_step_kv128, d, q.device());
     KernelBuffer hq(q, Label(fn, "q")), hk(k, Label(fn, "k")), hv(v, Label(fn, "v")), hs(state, Label(fn, "state"));
     KernelBuffer ho(o, Label(fn, "o")), hs_out(state, Label(fn, "state"));
     DecayArgument gamma(decay.values, q.device());
     run_kernel(fn, [&] { return step(hq, hk, hv, gamma, decay.scale, hs, ho, hs_out); });
+}
+
+void retention_decode_step_rotated(const Tensor &q, const Tensor &k, const RotationTables &tables, float k_scale,
+                                   const Tensor &v, Tensor &state, Tensor &o, const RetentionOptions &options) {
+    const char *fn = "retention_decode_step_rotated";
+    const StepDims d = check_decode_step(fn, q, k, v, state, o);
+    if (d.K % 2 != 0) {
+        throw Error(fmt::format("{}: key dimension K (q dimension 2): expected an even number, got {}", fn, d.K));
+    }
+    check_tensor(tables.cos, Label(fn, "cos"), {d.B, 1, d.K / 2}, "B of q, one position, K/2");
+    check_tensor(tables.sin, Label(fn, "sin"), {d.B, 1, d.K / 2}, "as cos");
+    check_same_device(fn, {{"q", &q}, {"cos", &tables.cos}, {"sin", &tables.sin}});
+    if (q.device() == Device::cpu) {
+        throw Error(fmt::format("{}: the step that rotates q and k is built for GPUs only: on the CPU use "
+                                "rotate_query_key, then retention_decode_step",
+                                fn));
+    }
+    Decay decay = resolve_decay(fn, options, d.H, d.K, DecayForm::gamma);
+    const detail::KernelTable &table = kernel_table();
+    auto step = decode_step_kernel(fn, table.retention_decode_step_rotated, table.retention_decode_step_k256_rotated,
+                                   table.retention_decode_step_kv128_rotated, d, q.device());
+    KernelBuffer hq(q, Label(fn, "q")), hk(k, Label(fn, "k")), hv(v, Label(fn, "v")), hs(state, Label(fn, "state"));
+    KernelBuffer hc(tables.cos, Label(fn, "cos")), hsin(tables.sin, Label(fn, "sin"));
+    KernelBuffer ho(o, Label(fn, "o")), hs_out(state, Label(fn, "state"));
+    DecayArgument gamma(decay.values, q.device());
+    run_kernel(fn, [&] { return step(hq, hk, hv, gamma, decay.scale, hs, hc, hsin, k_scale, ho, hs_out); });
+}
+
+bool rotated_decode_step_built_for(Device device) {
+    return kernel_table().retention_decode_step_rotated.built_for(device);
 }
 
 RetentionResult retention(const Tensor &q, const Tensor &k, const Tensor &v, const RetentionOptions &options, Form form,

@@ -66,6 +66,16 @@ void retention_recurrent(const Tensor &q, const Tensor &k, const Tensor &v, Tens
 void retention_decode_step(const Tensor &q, const Tensor &k, const Tensor &v, Tensor &state, Tensor &o,
                            const RetentionOptions &options = {});
 
+struct RotationTables;  // retnet/layers.h
+
+// retention_decode_step of q and k rotated as rotate_query_key turns them (k also scaled by
+// k_scale), in one kernel: a model's decoding step then needs no rotation kernel a layer.
+// tables: rotation_tables' cos and sin [B, 1, K/2] of each sequence's position. Built for GPUs
+// only (rotated_decode_step_built_for says where); on the CPU it throws an Error.
+void retention_decode_step_rotated(const Tensor &q, const Tensor &k, const RotationTables &tables, float k_scale,
+                                   const Tensor &v, Tensor &state, Tensor &o, const RetentionOptions &options = {});
+bool rotated_decode_step_built_for(Device device);
+
 struct RetentionResult {
     Tensor o;
     Tensor final_state;           // defined only when asked for
