@@ -8,6 +8,7 @@
 #include "halide_bridge.h"
 #include "retention_parallel_cpu.h"
 #include "retnet/error.h"
+#include "retnet/layers.h"
 #include "retnet/retention.h"
 #include "test_support.h"
 
@@ -96,6 +97,18 @@ TEST(RetentionErrors, DecodeStepShapes) {
     Tensor q = random_tensor({2, 3, 8}), v = random_tensor({2, 3, 16}), o = poisoned({2, 3, 16});
     Tensor state = random_tensor({2, 3, 8, 15});
     expect_error([&] { retention_decode_step(q, q, v, state, o); }, {"retention_decode_step: state", "[2, 3, 8, 16]", "[2, 3, 8, 15]"});
+}
+
+TEST(RetentionErrors, RotatedDecodeStepShapes) {
+    Tensor q = random_tensor({2, 3, 8}), v = random_tensor({2, 3, 16}), o = poisoned({2, 3, 16});
+    Tensor state = random_tensor({2, 3, 8, 16});
+    RotationTables tables{random_tensor({2, 1, 4}), random_tensor({2, 1, 4})};
+    RotationTables wrong_batch{random_tensor({1, 1, 4}), random_tensor({1, 1, 4})};
+    expect_error([&] { retention_decode_step_rotated(q, q, wrong_batch, 1.0f, v, state, o); },
+                 {"retention_decode_step_rotated: cos", "[2, 1, 4]", "[1, 1, 4]"});
+    Tensor odd = random_tensor({2, 3, 7}), odd_state = random_tensor({2, 3, 7, 16});
+    expect_error([&] { retention_decode_step_rotated(odd, odd, tables, 1.0f, v, odd_state, o); },
+                 {"retention_decode_step_rotated", "key dimension K", "even", "got 7"});
 }
 
 TEST(RetentionErrors, HalideErrorsBecomeExceptions) {
