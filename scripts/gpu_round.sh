@@ -5,7 +5,9 @@
 # machines often cannot be started, so one call should bring back what a session most needs:
 #   1. the suites that cover the products, the model and attention (float64 checks on CUDA);
 #   2. the products' schedule sweep, when the bundle has it (RETNET_GPU_SWEEP=1);
-#   3. `retnet bench-model` at fla-1.3b: bf16 prefill and decode B 1, 8, 64, then f32 and int8 at B 1;
+#   3. `retnet bench-model` at fla-1.3b: bf16 prefill and decode B 1, 8, 64, bf16 decode with the
+#      norms and rotation not folded (RETNET_FOLD_NORMS=0 RETNET_FOLD_ROTATION=0), then f32 and
+#      int8 at B 1;
 #   4. our products beside cuBLAS sgemm at the prefill shapes;
 #   5. fla's RetNetForCausalLM (if .device/upstream/fla is carried) and torchscale's RetNetDecoder
 #      (if .anchors/torchscale is) at the same size, in bf16.
@@ -44,6 +46,10 @@ fi
 bench=(./.device/bin/retnet bench-model --device cuda --preset fla-1.3b)
 step bench_model_bf16 90 "${bench[@]}" --weights bf16 --decode-batches 1 8 64 --decode-steps 20 --repeats 2 \
   --csv "$out/bench_model_bf16.csv"
+# Decoding with the step's small kernels apart (the pre-norms and the rotation not folded into
+# the products and the retention step), for the folds' worth in the same call.
+step bench_model_bf16_unfolded 40 env RETNET_FOLD_NORMS=0 RETNET_FOLD_ROTATION=0 "${bench[@]}" --weights bf16 -T 16 \
+  --decode-batches 1 8 64 --decode-steps 20 --csv "$out/bench_model_bf16_unfolded.csv"
 for weights in f32 int8; do
   step "bench_model_$weights" 40 "${bench[@]}" --weights "$weights" -T 16 --decode-batches 1 --decode-steps 30 \
     --csv "$out/bench_model_$weights.csv"
