@@ -364,13 +364,7 @@ TEST_P(LayersOnDevice, RmsNormMatchesReference) {
         SCOPED_TRACE(fmt::format("M={} C={}", M, C));
         Tensor x = random_tensor({M, C}), w = random_tensor({C});
         const float eps = 1e-5f;
-        std::vector<double> ref(static_cast<size_t>(M * C));
-        for (int64_t m = 0; m < M; m++) {
-            double ss = 0;
-            for (int64_t c = 0; c < C; c++) ss += double(x.data()[m * C + c]) * x.data()[m * C + c];
-            const double inv = 1.0 / std::sqrt(ss / C + eps);
-            for (int64_t c = 0; c < C; c++) ref[static_cast<size_t>(m * C + c)] = x.data()[m * C + c] * inv * w.data()[c];
-        }
+        const std::vector<double> ref = normed_rows(x, w, eps);
         Tensor y = on(device(), poisoned({M, C}));
         rms_norm(on(device(), x), on(device(), w), eps, y);
         EXPECT_LE(relative_error(y, ref), 1e-6);

@@ -167,8 +167,7 @@ struct FoldedNorm {
 
 void check_folded_norm(const char *fn, const Tensor &x, const FoldedNorm &norm) {
     if (norm.weight == nullptr) return;
-    const std::string f = fn;
-    check_tensor(*norm.weight, f + ": norm_weight", {x.dim(1)}, "in features of x");
+    check_tensor(*norm.weight, Label(fn, "norm_weight"), {x.dim(1)}, "in features of x");
     check_same_device(fn, {{"x", &x}, {"norm_weight", norm.weight}});
     if (x.device() == Device::cpu) {
         throw Error(fmt::format("{}: the products with a folded norm are built for GPUs only: on the CPU use rms_norm, "
@@ -190,14 +189,14 @@ void gated_products(const char *fn, const Tensor &x, const FoldedNorm &norm, con
     check_folded_norm(fn, x, norm);
     const detail::KernelTable &table = kernel_table();
     const bool swish = activation == Activation::swish;
-    const std::string f = fn;
-    KernelBuffer hx(x, f + ": x"), h1(fc1.packed, fc1.name), hg(gate.packed, gate.name), hy(y, f + ": y");
+    // Labels, not strings: these run once per layer and token.
+    KernelBuffer hx(x, Label(fn, "x")), h1(fc1.packed, fc1.name), hg(gate.packed, gate.name), hy(y, Label(fn, "y"));
     if (is_int8(fn, fc1, x) && is_int8(fn, gate, x)) {
         KernelBuffer hs1(fc1.scale, Label(fc1.name.c_str(), "scale")), hsg(gate.scale, Label(gate.name.c_str(), "scale"));
         if (norm.weight != nullptr) {
             auto kernel = find_kernel(fn, swish ? table.linear_glu_swish_normed_int8 : table.linear_glu_gelu_normed_int8,
                                       x.device(), rows);
-            KernelBuffer hn(*norm.weight, f + ": norm_weight");
+            KernelBuffer hn(*norm.weight, Label(fn, "norm_weight"));
             run_kernel(fn, [&] { return kernel(hx, h1, hs1, hg, hsg, hn, norm.eps, hy); });
             return;
         }
@@ -212,7 +211,7 @@ void gated_products(const char *fn, const Tensor &x, const FoldedNorm &norm, con
                                         : for_storage(fn, fc1, table.linear_glu_gelu_normed, table.linear_glu_gelu_normed_bf16,
                                                       table.linear_glu_gelu_normed_f16),
                                   x.device(), rows);
-        KernelBuffer hn(*norm.weight, f + ": norm_weight");
+        KernelBuffer hn(*norm.weight, Label(fn, "norm_weight"));
         run_kernel(fn, [&] { return kernel(hx, h1, hg, hn, norm.eps, hy); });
         return;
     }
@@ -235,14 +234,13 @@ void pair_products(const char *fn, const Tensor &x, const FoldedNorm &norm, cons
     check_same_device(fn, {{"x", &x}, {"first", &first.packed}, {"second", &second.packed}, {"y_first", &y_first}, {"y_second", &y_second}});
     check_folded_norm(fn, x, norm);
     const detail::KernelTable &table = kernel_table();
-    const std::string f = fn;
-    KernelBuffer hx(x, f + ": x"), h1(first.packed, first.name), h2(second.packed, second.name),
-        hy1(y_first, f + ": y_first"), hy2(y_second, f + ": y_second");
+    KernelBuffer hx(x, Label(fn, "x")), h1(first.packed, first.name), h2(second.packed, second.name),
+        hy1(y_first, Label(fn, "y_first")), hy2(y_second, Label(fn, "y_second"));
     if (is_int8(fn, first, x) && is_int8(fn, second, x)) {
         KernelBuffer hs1(first.scale, Label(first.name.c_str(), "scale")), hs2(second.scale, Label(second.name.c_str(), "scale"));
         if (norm.weight != nullptr) {
             auto kernel = find_kernel(fn, table.linear_pair_normed_int8, x.device(), rows);
-            KernelBuffer hn(*norm.weight, f + ": norm_weight");
+            KernelBuffer hn(*norm.weight, Label(fn, "norm_weight"));
             run_kernel(fn, [&] { return kernel(hx, h1, hs1, h2, hs2, hn, norm.eps, hy1, hy2); });
             return;
         }
@@ -253,7 +251,7 @@ void pair_products(const char *fn, const Tensor &x, const FoldedNorm &norm, cons
     if (norm.weight != nullptr) {
         auto kernel = find_kernel(fn, for_storage(fn, first, table.linear_pair_normed, table.linear_pair_normed_bf16, table.linear_pair_normed_f16),
                                   x.device(), rows);
-        KernelBuffer hn(*norm.weight, f + ": norm_weight");
+        KernelBuffer hn(*norm.weight, Label(fn, "norm_weight"));
         run_kernel(fn, [&] { return kernel(hx, h1, h2, hn, norm.eps, hy1, hy2); });
         return;
     }
